@@ -1,0 +1,62 @@
+"""Options shared by every command, and how the workspace is found."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from darkstack.errors import ConfigError
+from darkstack.workspace import Workspace
+
+DEFAULT_WORKSPACE = Path("darkstack-work")
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: $DARKSTACK_WORKSPACE, else [workspace] path in ./darkstack.toml, else ./darkstack-work).",
+        show_default=False,
+    ),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (every random source is derived from it).")]
+SensorOption = Annotated[
+    list[str] | None,
+    typer.Option("--sensor", "-s", help="Sensor name(s) to process (default: every registered sensor)."),
+]
+DayOption = Annotated[str | None, typer.Option("--day", help="One UTC day, YYYY-MM-DD.")]
+
+
+def resolve_workspace(path: Path | None) -> Workspace:
+    """The workspace: explicit option, then $DARKSTACK_WORKSPACE, then ./darkstack.toml, then the default."""
+    if path is not None:
+        return Workspace(path)
+    if os.environ.get("DARKSTACK_WORKSPACE"):
+        return Workspace(Path(os.environ["DARKSTACK_WORKSPACE"]))
+    toml = Path("darkstack.toml")
+    if toml.exists():
+        try:
+            conf = tomllib.loads(toml.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", toml) from exc
+        ws = conf.get("workspace", {})
+        if isinstance(ws, dict) and "path" in ws:
+            return Workspace((toml.parent / ws["path"]))
+    return Workspace(DEFAULT_WORKSPACE)
+
+
+def resolve_sensors(ws: Workspace, sensors: list[str] | None) -> list[str]:
+    """The named sensors (checked against the registry), or every registered sensor."""
+    known = ws.sensors()
+    if not known:
+        raise ConfigError("no sensors in this workspace: run `darkstack simulate` or `darkstack ingest` first", ws.root)
+    if not sensors:
+        return sorted(known)
+    missing = [s for s in sensors if s not in known]
+    if missing:
+        raise ConfigError(f"unknown sensor(s) {missing}; known: {sorted(known)}", ws.root)
+    return list(sensors)

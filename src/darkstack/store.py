@@ -1,0 +1,80 @@
+"""The canonical store: Parquet partitioned by sensor and UTC day (``store/<sensor>/<YYYY-MM-DD>/``).
+
+Every writer (simulator, ingest) goes through :func:`write_records`; every reader through
+:func:`read_day` or :func:`parquet_glob` (DuckDB/Spark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from darkstack import atomic
+from darkstack.schema import PACKET_SCHEMA, conform
+from darkstack.workspace import Workspace
+
+EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def utc_days(table: pa.Table) -> np.ndarray:
+    """Day number (days since 1970-01-01, UTC) of every record."""
+    us = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return np.floor_divide(us, 86_400_000_000)
+
+
+def split_by_day(table: pa.Table) -> dict[dt.date, pa.Table]:
+    """Split records by UTC day."""
+    if table.num_rows == 0:
+        return {}
+    days = utc_days(table)
+    out = {}
+    for d in np.unique(days):
+        out[EPOCH_DAY + dt.timedelta(days=int(d))] = table.filter(pa.array(days == d))
+    return out
+
+
+def write_records(ws: Workspace, sensor: str, kind: str, table: pa.Table, part: str) -> dict[dt.date, int]:
+    """Write canonical records of one sensor, one Parquet part per UTC day, atomically.
+
+    ``part`` names the source (e.g. a file's content hash): writing the same part again replaces
+    it, so re-running a writer is idempotent. Returns records written per day.
+    """
+    ws.register_sensor(sensor, kind)
+    table = conform(table)
+    n = table.num_rows
+    table = table.set_column(1, "sensor", pa.array([sensor] * n, pa.string()))
+    table = table.set_column(2, "sensor_kind", pa.array([kind] * n, pa.string()))
+    written = {}
+    for day, part_table in split_by_day(table).items():
+        part_table = part_table.sort_by([("ts", "ascending")])
+        atomic.write_parquet(ws.store_day_dir(sensor, day) / f"part-{part}.parquet", part_table)
+        written[day] = part_table.num_rows
+    return written
+
+
+def day_files(ws: Workspace, sensor: str, day: dt.date) -> list[Path]:
+    return sorted(ws.store_day_dir(sensor, day).glob("part-*.parquet"))
+
+
+def read_day(ws: Workspace, sensor: str, day: dt.date, columns: list[str] | None = None) -> pa.Table:
+    """All records of one sensor and UTC day, time-ordered (an empty table if none)."""
+    files = day_files(ws, sensor, day)
+    if not files:
+        schema = PACKET_SCHEMA if columns is None else pa.schema([PACKET_SCHEMA.field(c) for c in columns])
+        return schema.empty_table()
+    tables = [pq.read_table(f, columns=columns) for f in files]
+    table = pa.concat_tables(tables)
+    if "ts" in table.column_names and len(files) > 1:
+        table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
+    return table
+
+
+def parquet_glob(ws: Workspace, sensor: str, day: dt.date | None = None) -> str:
+    """Glob for DuckDB/Spark over one sensor (all days, or one day)."""
+    day_part = "*" if day is None else day.strftime("%Y-%m-%d")
+    return str(ws.store_dir / sensor / day_part / "part-*.parquet")
