@@ -45,10 +45,10 @@ def write_records(ws: Workspace, sensor: str, kind: str, table: pa.Table, part: 
     it, so re-running a writer is idempotent. Returns records written per day.
     """
     ws.register_sensor(sensor, kind)
-    table = conform(table)
     n = table.num_rows
-    table = table.set_column(1, "sensor", pa.array([sensor] * n, pa.string()))
-    table = table.set_column(2, "sensor_kind", pa.array([kind] * n, pa.string()))
+    table = table.drop_columns([c for c in ("sensor", "sensor_kind") if c in table.column_names])
+    table = table.append_column("sensor", pa.array([sensor] * n, pa.string()))
+    table = conform(table.append_column("sensor_kind", pa.array([kind] * n, pa.string())))
     written = {}
     for day, part_table in split_by_day(table).items():
         part_table = part_table.sort_by([("ts", "ascending")])
