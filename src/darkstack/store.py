@@ -27,11 +27,18 @@ def utc_days(table: pa.Table) -> np.ndarray:
     return np.floor_divide(us, 86_400_000_000)
 
 
+def _is_time_ordered(table: pa.Table) -> bool:
+    ts = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return bool((ts[1:] >= ts[:-1]).all())
+
+
 def split_by_day(table: pa.Table) -> dict[dt.date, pa.Table]:
     """Split records by UTC day."""
     if table.num_rows == 0:
         return {}
     days = utc_days(table)
+    if days[0] == days[-1] and (days == days[0]).all():
+        return {EPOCH_DAY + dt.timedelta(days=int(days[0])): table}
     out = {}
     for d in np.unique(days):
         out[EPOCH_DAY + dt.timedelta(days=int(d))] = table.filter(pa.array(days == d))
@@ -47,11 +54,12 @@ def write_records(ws: Workspace, sensor: str, kind: str, table: pa.Table, part: 
     ws.register_sensor(sensor, kind)
     n = table.num_rows
     table = table.drop_columns([c for c in ("sensor", "sensor_kind") if c in table.column_names])
-    table = table.append_column("sensor", pa.array([sensor] * n, pa.string()))
-    table = conform(table.append_column("sensor_kind", pa.array([kind] * n, pa.string())))
+    table = table.append_column("sensor", pa.array(np.full(n, sensor, dtype=object), pa.string()))
+    table = conform(table.append_column("sensor_kind", pa.array(np.full(n, kind, dtype=object), pa.string())))
     written = {}
     for day, part_table in split_by_day(table).items():
-        part_table = part_table.sort_by([("ts", "ascending")])
+        if not _is_time_ordered(part_table):
+            part_table = part_table.sort_by([("ts", "ascending")])
         atomic.write_parquet(ws.store_day_dir(sensor, day) / f"part-{part}.parquet", part_table)
         written[day] = part_table.num_rows
     return written

@@ -1,0 +1,110 @@
+"""Benchmark the embedding stage on a month of snapshots: wall time and peak memory of i-GCN-GRU
+(H = 5, 1 epoch/day, with node features) and of i-DarkVec, each in a fresh process.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_embed.py [--workspace /work/bench/paper] [--sensor darknet]
+
+Goals (issue 5): i-GCN-GRU ≤ 69 s (the paper's V100 figure), i-DarkVec ≤ 74 s, peak memory ≤ 4 GiB.
+The variants are written as ``bench-<method>`` and removed afterwards (``--keep`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import peak_rss_gib, write_section  # noqa: E402
+
+GOALS = {"igcngru": 69.0, "idarkvec": 74.0}
+MEMORY_GOAL_GIB = 4.0
+
+
+def child(workspace: str, sensor: str, method: str, device: str, workers: int) -> None:
+    """Run one method from scratch in this process and print its figures as JSON."""
+    from darkstack.embed import EmbedSettings, embed
+    from darkstack.workspace import Workspace
+
+    ws = Workspace(Path(workspace))
+    variant = f"bench-{method}"
+    for folder in (ws.embedding_dir(sensor, variant), ws.model_dir(sensor, variant)):
+        shutil.rmtree(folder, ignore_errors=True)
+    settings = EmbedSettings(workers=workers, keep_checkpoints=1)
+    t0 = time.perf_counter()
+    days = embed(ws, sensor, method, settings=settings, variant=variant, device=device, seed=0)
+    wall = time.perf_counter() - t0
+    run = json.loads((ws.embedding_dir(sensor, variant) / "run.json").read_text())
+    per_day = [d["seconds"] for d in run["days"].values()]
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "days": len(days),
+                "wall_s": wall,
+                "per_day_s": sum(per_day) / max(len(per_day), 1),
+                "peak_gib": peak_rss_gib(),
+                "device": run.get("last_run", {}).get("device", "cpu"),
+                "hosts_per_day": sum(d.get("hosts", 0) for d in run["days"].values()) / max(len(per_day), 1),
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", default="/work/bench/paper")
+    parser.add_argument("--sensor", default="darknet")
+    parser.add_argument("--methods", default="igcngru,idarkvec")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, default=1, help="i-DarkVec threads (1 = deterministic)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench-<method> outputs")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.workspace, args.sensor, args.child, args.device, args.workers)
+        return
+    rows = []
+    for method in args.methods.split(","):
+        cmd = [sys.executable, __file__, "--child", method, "--workspace", args.workspace, "--sensor", args.sensor]
+        cmd += ["--device", args.device, "--workers", str(args.workers)]
+        load = os.getloadavg()[0]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        result["load"] = load
+        rows.append(result)
+        if not args.keep:
+            from darkstack.workspace import Workspace
+
+            ws = Workspace(Path(args.workspace))
+            for folder in (ws.embedding_dir(args.sensor, f"bench-{method}"), ws.model_dir(args.sensor, f"bench-{method}")):
+                shutil.rmtree(folder, ignore_errors=True)
+    lines = [
+        f"Embedding a month: `{args.workspace}`, sensor `{args.sensor}`, paper settings (i-GCN-GRU: H = 5, 1 epoch/day, "
+        f"node features; i-DarkVec: workers = {args.workers}), `python benchmarks/bench_embed.py`.",
+        "",
+        "| method | device | days | hosts/day | wall (s) | s/day | peak RSS (GiB) | goal (s) | load avg at start |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        goal = GOALS.get(r["method"], float("nan"))
+        ok = "✓" if r["wall_s"] <= goal and r["peak_gib"] <= MEMORY_GOAL_GIB else "✗"
+        lines.append(
+            f"| {r['method']} | {r['device']} | {r['days']} | {r['hosts_per_day']:.0f} | {r['wall_s']:.1f} | "
+            f"{r['per_day_s']:.2f} | {r['peak_gib']:.2f} | ≤ {goal:.0f} {ok} | {r['load']:.1f} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Peak memory goal ≤ {MEMORY_GOAL_GIB:.0f} GiB. Wall time includes reading snapshots, building graphs, "
+        "writing embeddings and per-day checkpoints. The machine is shared: the load average says how busy it was."
+    )
+    write_section("embed", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

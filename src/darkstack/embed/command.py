@@ -1,0 +1,83 @@
+"""``darkstack embed``: learn per-day host embeddings from the snapshots."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from darkstack.options import SeedOption, SensorOption, WorkspaceOption, resolve_sensors, resolve_workspace
+
+METHOD_NAMES = "ds, idarkvec, gcn, igcn, gcngru, igcngru"
+
+
+def command(
+    method: Annotated[str, typer.Option("--method", "-m", help=f"Embedding method: {METHOD_NAMES}.")],
+    no_features: Annotated[
+        bool, typer.Option("--no-features", help="GNN without node features (learnt per-node input).")
+    ] = False,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Output name (default: method, or method-nofeat).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last day to embed, YYYY-MM-DD (default: every snapshot day).")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    history: Annotated[int | None, typer.Option("--history", help="GRU history H (default 5).")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", help="Epochs per day of i-GCN / i-GCN-GRU (default 1 with features, 5 without)."),
+    ] = None,
+    train_days: Annotated[
+        int | None, typer.Option("--train-days", help="Days GCN-GRU is trained on before it is frozen (default 20).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="i-DarkVec threads (default 1: deterministic; more: faster, not reproducible)."),
+    ] = None,
+    reference_compat: Annotated[
+        bool,
+        typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
+    ] = False,
+    keep_checkpoints: Annotated[
+        int | None, typer.Option("--keep-checkpoints", help="Newest per-day checkpoints kept (0 = all; default 2).")
+    ] = None,
+    seed: SeedOption = 0,
+    sensor: SensorOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Learn host embeddings for every snapshot day (ds, i-DarkVec, GCN, i-GCN, GCN-GRU, i-GCN-GRU)."""
+    from pydantic import ValidationError
+
+    from darkstack.embed import EmbedSettings, embed
+    from darkstack.errors import ConfigError
+    from darkstack.workspace import parse_day
+
+    ws = resolve_workspace(workspace)
+    overrides = {
+        "history": history,
+        "incremental_epochs": epochs,
+        "train_days": train_days,
+        "workers": workers,
+        "keep_checkpoints": keep_checkpoints,
+    }
+    try:
+        settings = EmbedSettings(
+            reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
+    last = parse_day(until) if until else None
+    for name in resolve_sensors(ws, sensor):
+        embed(
+            ws,
+            name,
+            method,
+            features=not no_features,
+            settings=settings,
+            variant=variant,
+            until=last,
+            device=device,
+            seed=seed,
+        )

@@ -1,0 +1,129 @@
+"""i-DarkVec: incremental gensim Word2Vec (skip-gram) over the daily corpus of senders per port.
+
+Day 1 builds the vocabulary and trains; every later day adds that day's new senders to the vocabulary
+(old vectors kept, new ones randomly initialised by gensim) and trains on that day's sentences only.
+Sentences are the snapshot corpus: one per port, the senders in time order (as the temporal-GNN paper
+describes; the reference instead cuts one day-long stream into 1000-token chunks). A port sentence longer
+than gensim's 10 000-token limit is cut into consecutive pieces, which gensim would otherwise truncate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from darkstack.embed import checkpoint
+from darkstack.embed.settings import EmbedSettings
+from darkstack.snapshot import Snapshot
+
+
+def sentences(snapshot: Snapshot, max_len: int) -> list[list[str]]:
+    """The day's sentences: per port, its senders (IP as decimal string) in corpus order, cut at ``max_len``."""
+    corpus = snapshot.corpus
+    if corpus.num_rows == 0:
+        return []
+    seq = corpus.column("seq").to_numpy()
+    order = np.argsort(seq, kind="stable")
+    ports = corpus.column("port").to_numpy()[order]
+    tokens = corpus.column("ip").to_numpy().astype(np.int64)[order].astype(str)
+    starts = np.flatnonzero(np.r_[True, ports[1:] != ports[:-1]])
+    ends = np.r_[starts[1:], len(ports)]
+    out = []
+    for start, end in zip(starts, ends, strict=True):
+        for cut in range(start, end, max_len):
+            out.append(tokens[cut : min(cut + max_len, end)].tolist())
+    return out
+
+
+class IDarkVec:
+    """The incremental Word2Vec model of one sensor and its per-day update."""
+
+    def __init__(self, settings: EmbedSettings, seed: int):
+        self.settings, self.seed = settings, seed
+        self.model = None
+
+    def _new_model(self):
+        from gensim.models import Word2Vec
+
+        s = self.settings
+        return Word2Vec(
+            vector_size=s.embedding_dim,
+            window=s.w2v_window,
+            min_count=s.w2v_min_count,
+            sample=s.w2v_sample,
+            negative=s.w2v_negative,
+            hs=0,
+            sg=1,
+            epochs=s.w2v_epochs,
+            alpha=s.w2v_alpha,
+            min_alpha=s.w2v_min_alpha,
+            seed=self.seed,
+            workers=s.workers,
+        )
+
+    def update(self, snapshot: Snapshot) -> dict:
+        """Train on the day's corpus (building or growing the vocabulary); returns training figures."""
+        text = sentences(snapshot, self.settings.max_sentence)
+        if not text:
+            return {"sentences": 0, "tokens": 0, "vocabulary": 0 if self.model is None else len(self.model.wv)}
+        update = self.model is not None
+        if not update:
+            self.model = self._new_model()
+        self.model.build_vocab(text, update=update)
+        self.model.train(text, total_examples=len(text), epochs=self.settings.w2v_epochs)
+        return {"sentences": len(text), "tokens": int(sum(map(len, text))), "vocabulary": len(self.model.wv)}
+
+    def vectors(self, ips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ips, X) for the given hosts that have a vector (every host of the day's corpus has one)."""
+        if self.model is None:
+            return np.zeros(0, np.uint32), np.zeros((0, self.settings.embedding_dim), np.float32)
+        index = self.model.wv.key_to_index
+        rows = np.array([index.get(str(int(ip)), -1) for ip in ips], np.int64)
+        keep = rows >= 0
+        return np.asarray(ips, np.uint32)[keep], self.model.wv.vectors[rows[keep]].astype(np.float32)
+
+    # --- checkpoint: numpy arrays + JSON (gensim's own save() pickles the model object) -------------
+    def save(self, folder: Path, state: dict) -> None:
+        m = self.model
+        arrays, info = {}, {}
+        if m is not None:
+            rs = m.random.get_state()
+            arrays = {
+                "keys": np.array([int(k) for k in m.wv.index_to_key], np.int64),
+                "vectors": m.wv.vectors,
+                "syn1neg": m.syn1neg,
+                "count": np.asarray(m.wv.expandos["count"], np.int64),
+                "sample_int": np.asarray(m.wv.expandos["sample_int"], np.uint32),
+                "random_keys": np.asarray(rs[1], np.uint32),
+            }
+            info = {
+                "random": [rs[0], int(rs[2]), int(rs[3]), float(rs[4])],
+                "corpus_count": m.corpus_count,
+                "corpus_total_words": m.corpus_total_words,
+                "effective_min_count": m.effective_min_count,
+            }
+        checkpoint.save_arrays(folder, arrays, {**state, "word2vec": info})
+
+    def load(self, folder: Path) -> dict:
+        arrays, state = checkpoint.load_arrays(folder)
+        info = state["word2vec"]
+        if not info:
+            self.model = None
+            return state
+        m = self._new_model()
+        keys = [str(k) for k in arrays["keys"].tolist()]
+        m.wv.index_to_key = keys
+        m.wv.key_to_index = {k: i for i, k in enumerate(keys)}
+        m.wv.vectors = arrays["vectors"].copy()
+        m.wv.allocate_vecattrs(attrs=["count", "sample_int"], types=[np.int64, np.uint32])
+        m.wv.expandos["count"][:] = arrays["count"]
+        m.wv.expandos["sample_int"][:] = arrays["sample_int"]
+        m.syn1neg = arrays["syn1neg"].copy()
+        m.corpus_count, m.corpus_total_words = info["corpus_count"], info["corpus_total_words"]
+        m.effective_min_count = info["effective_min_count"]
+        name, pos, has_gauss, cached = info["random"]
+        m.random.set_state((name, arrays["random_keys"], pos, has_gauss, cached))
+        m.make_cum_table()
+        self.model = m
+        return state

@@ -1,0 +1,280 @@
+"""The GNN family: a two-layer graph-convolution stack, the GCN and GCN-GRU encoders, the link head.
+
+Layers follow the temporal-GNN paper and the reference code (reference-notes §4.1): H' = Â(H W) + b with
+Â = D⁻¹(A + I); 37 → 1024 → ReLU → 512 (no activation after 512); GCN adds Linear 512→128 + ReLU +
+BatchNorm; GCN-GRU runs a single-layer GRU(512→128) over the window and normalises its final state.
+
+Exact rewrites keep the work proportional to the window's active nodes and cheap on a CPU:
+* Â X of a day is weight-independent, so layer 1 is (Â X) W1 with Â X computed once per day;
+* no activation sits between layer 2 and the next linear map (the GCN's Linear, the GRU's input
+  gates), so the two are applied as one product with W2·W_next (same parameters, same gradients),
+  transformation first, then aggregation over only the rows the encoder needs (the target day's nodes
+  present in the snapshot);
+* sparse products use a precomputed transposed Â in the backward pass (torch would re-sort Â each step).
+A target node absent from a snapshot has, there, zero features and only its self-loop, exactly as in the
+reference's all-node computation: its layer-2 output is ReLU(b1)·W2 + b2 (with features) or
+ReLU(T_v + b1)·W2 + b2 (without), computed once per window instead of per snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from darkstack.embed.windows import DayGraph, Window
+from darkstack.snapshot.features import FEATURE_COLUMNS
+
+
+def _uniform(shape: tuple[int, ...], bound: float) -> nn.Parameter:
+    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+
+
+def _csr(matrix) -> torch.Tensor:
+    """A scipy CSR matrix as a torch sparse CSR tensor (float32)."""
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(matrix.indptr.astype(np.int64)),
+        torch.from_numpy(matrix.indices.astype(np.int64)),
+        torch.from_numpy(matrix.data.astype(np.float32)),
+        size=matrix.shape,
+    )
+
+
+class SparseMatmul(torch.autograd.Function):
+    """A @ X for a constant sparse A, with Aᵀ given for the backward pass (no per-step transposition)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, a_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.a_t = a_t
+        return a @ x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, None, ctx.a_t @ grad
+
+
+@dataclass
+class SparsePair:
+    """A constant sparse matrix and its transpose, on the device."""
+
+    a: torch.Tensor
+    a_t: torch.Tensor
+
+    @classmethod
+    def build(cls, matrix, device: torch.device) -> SparsePair:
+        return cls(_csr(matrix).to(device), _csr(matrix.T.tocsr()).to(device))
+
+    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        return SparseMatmul.apply(self.a, self.a_t, x)
+
+
+@dataclass
+class DeviceGraph:
+    """A day graph's tensors on the compute device (built once per day and reused by every window)."""
+
+    graph: DayGraph
+    adjacency: SparsePair  # Â
+    aggregated_features: torch.Tensor | None  # Â X (weight-independent, so computed once)
+    device: torch.device
+
+    @classmethod
+    def build(cls, graph: DayGraph, device: torch.device) -> DeviceGraph:
+        ax = None
+        if graph.features is not None:
+            ax = torch.from_numpy(graph.adjacency @ graph.features).to(device)
+        return cls(graph, SparsePair.build(graph.adjacency, device), ax, device)
+
+    def rows(self, rows: np.ndarray) -> SparsePair:
+        """The rows ``rows`` of Â (all of Â when they are every node in order)."""
+        if len(rows) == self.graph.n_nodes and (rows == np.arange(len(rows))).all():
+            return self.adjacency
+        return SparsePair.build(self.graph.adjacency[rows], self.device)
+
+
+class NodeTable(nn.Module):
+    """Learnt per-node input of the no-features variants: row v equals one-hot(v)·W1 (no N×N identity).
+
+    Rows are appended as new node keys appear; ``keys`` (a buffer, saved with the weights) maps rows to
+    node keys.
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+        self.weight = nn.Parameter(torch.zeros(0, width))
+        self.register_buffer("keys", torch.zeros(0, dtype=torch.int64))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        keys = self.keys.cpu().numpy()
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted = keys[self._order]
+
+    def resize(self, n: int) -> None:
+        """Make room for ``n`` rows (before loading a checkpoint)."""
+        self.weight = nn.Parameter(torch.zeros(n, self.width, device=self.weight.device))
+        self.keys = torch.zeros(n, dtype=torch.int64, device=self.keys.device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._refresh()
+
+    def _find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in the sorted keys, found mask) of ``keys``."""
+        pos = np.searchsorted(self._sorted, keys)
+        if len(self._sorted) == 0:
+            return pos, np.zeros(len(keys), bool)
+        return pos, self._sorted[np.minimum(pos, len(self._sorted) - 1)] == keys
+
+    def missing(self, keys: np.ndarray) -> np.ndarray:
+        """The keys (sorted, unique) that have no row yet."""
+        keys = np.unique(keys)
+        return keys[~self._find(keys)[1]]
+
+    def grow(self, new_keys: np.ndarray, generator: torch.Generator) -> tuple[nn.Parameter, nn.Parameter]:
+        """Append rows for ``new_keys`` (U(±1/√width), as the first layer's weight); returns (old, new) parameter."""
+        old = self.weight
+        bound = 1.0 / math.sqrt(self.width)
+        rows = torch.empty(len(new_keys), self.width).uniform_(-bound, bound, generator=generator)
+        self.weight = nn.Parameter(torch.cat([old.detach(), rows.to(old.device)]))
+        self.keys = torch.cat([self.keys, torch.from_numpy(np.asarray(new_keys, np.int64)).to(self.keys.device)])
+        self._refresh()
+        return old, self.weight
+
+    def lookup(self, keys: np.ndarray) -> torch.Tensor:
+        """Row indices (on the table's device) of ``keys``; every key must have a row."""
+        pos, found = self._find(keys)
+        if not found.all():
+            raise KeyError(f"{int((~found).sum())} node key(s) without a table row")
+        return torch.from_numpy(self._order[pos]).to(self.weight.device)
+
+    def forward(self, keys: np.ndarray) -> torch.Tensor:
+        return self.weight.index_select(0, self.lookup(keys))
+
+
+class GCNStack(nn.Module):
+    """Two graph-convolution layers in → hidden → ReLU → out (Kipf-style init U(±1/√out))."""
+
+    def __init__(self, in_features: int | None, hidden: int, out: int):
+        super().__init__()
+        b1, b2 = 1.0 / math.sqrt(hidden), 1.0 / math.sqrt(out)
+        self.table = NodeTable(hidden) if in_features is None else None
+        self.weight1 = None if in_features is None else _uniform((in_features, hidden), b1)
+        self.bias1 = _uniform((hidden,), b1)
+        self.weight2 = _uniform((hidden, out), b2)
+        self.bias2 = _uniform((out,), b2)
+
+    def hidden(self, g: DeviceGraph) -> torch.Tensor:
+        """Layer-1 output ReLU(Â X W1 + b1) on every node of the day [n, hidden]."""
+        if self.table is None:
+            pre = g.aggregated_features @ self.weight1
+        else:
+            pre = g.adjacency @ self.table(g.graph.keys)
+        return F.relu(pre + self.bias1)
+
+    def isolated_hidden(self, keys: np.ndarray | None) -> torch.Tensor:
+        """Layer-1 output of nodes that are isolated (self-loop only, zero features): [1 or len(keys), hidden]."""
+        if self.table is None:
+            return F.relu(self.bias1).unsqueeze(0)
+        return F.relu(self.table(keys) + self.bias1)
+
+    def folded(self, weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer 2's weight and bias followed by the linear map x ↦ x·weight + bias, as one map."""
+        return self.weight2 @ weight, self.bias2 @ weight + bias
+
+    def project(self, g: DeviceGraph, rows: np.ndarray, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Rows ``rows`` of layer 2 followed by the next linear map, given ``folded`` = self.folded(...):
+        Â[rows] (H1 W) + b, transformation first."""
+        weight, bias = folded
+        return g.rows(rows) @ (self.hidden(g) @ weight) + bias
+
+
+class Encoder(nn.Module):
+    """Common part of the encoders: the stack and the final BatchNorm over the target day's nodes."""
+
+    def __init__(self, features: bool, hidden: int, gcn: int, dim: int):
+        super().__init__()
+        self.stack = GCNStack(len(FEATURE_COLUMNS) if features else None, hidden, gcn)
+        self.norm = nn.BatchNorm1d(dim)
+        self.batch_stats_at_inference = False
+
+    def normalise(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.training and self.batch_stats_at_inference:  # reference code: BN never in eval mode
+            return F.batch_norm(h, None, None, self.norm.weight, self.norm.bias, True, 0.0, self.norm.eps)
+        return self.norm(h)
+
+
+class GCNEncoder(Encoder):
+    """GCN / i-GCN: stack → Linear(512→128) → ReLU → BatchNorm on the target day's graph."""
+
+    def __init__(self, features: bool, hidden: int, gcn: int, dim: int):
+        super().__init__(features, hidden, gcn, dim)
+        self.linear = nn.Linear(gcn, dim)
+
+    def forward(self, window: Window, graphs: dict) -> torch.Tensor:
+        g = graphs[window.target.day]
+        every = np.arange(g.graph.n_nodes)
+        folded = self.stack.folded(self.linear.weight.T, self.linear.bias)
+        return self.normalise(F.relu(self.stack.project(g, every, folded)))
+
+
+class GCNGRUEncoder(Encoder):
+    """GCN-GRU: the shared stack on each snapshot of [t-H … t], a GRU(512→128) over them, BatchNorm of h_T."""
+
+    def __init__(self, features: bool, hidden: int, gcn: int, dim: int):
+        super().__init__(features, hidden, gcn, dim)
+        self.gru = nn.GRU(gcn, dim)
+
+    def forward(self, window: Window, graphs: dict) -> torch.Tensor:
+        target = window.target
+        n, dim = target.n_nodes, self.gru.hidden_size
+        weight, bias = self.stack.folded(self.gru.weight_ih_l0.T, self.gru.bias_ih_l0)
+        device = weight.device
+        # Input gates of target nodes absent from a snapshot (self-loop only there).
+        if self.stack.table is None:
+            base = (self.stack.isolated_hidden(None) @ weight + bias).expand(n, -1)
+        else:
+            absent = np.flatnonzero(~window.always_present)
+            iso = self.stack.isolated_hidden(target.keys[absent]) @ weight + bias
+            base = torch.zeros(n, weight.shape[1], device=device).index_copy(
+                0, torch.from_numpy(absent).to(device), iso
+            )
+        h = torch.zeros(n, dim, device=device)
+        for snap, t_rows, s_rows in zip(window.snapshots, window.target_rows, window.snapshot_rows, strict=True):
+            active = self.stack.project(graphs[snap.day], s_rows, (weight, bias))
+            gates_in = base.index_copy(0, torch.from_numpy(t_rows).to(device), active)
+            h = self._gru_step(gates_in, h)
+        return self.normalise(h)
+
+    def _gru_step(self, gates_in: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """One step of torch.nn.GRU given the precomputed input gates x·W_ihᵀ + b_ih (gate order r, z, n)."""
+        gates_h = h @ self.gru.weight_hh_l0.T + self.gru.bias_hh_l0
+        i_r, i_z, i_n = gates_in.chunk(3, dim=1)
+        h_r, h_z, h_n = gates_h.chunk(3, dim=1)
+        r = torch.sigmoid(i_r + h_r)
+        z = torch.sigmoid(i_z + h_z)
+        candidate = torch.tanh(i_n + r * h_n)
+        return (1 - z) * candidate + z * h
+
+
+class LinkModel(nn.Module):
+    """Encoder plus the link-prediction head concat(host, port) → 64 → ReLU → 2 → log-softmax."""
+
+    def __init__(self, encoder: Encoder, dim: int, head: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.Linear(2 * dim, head), nn.ReLU(), nn.Linear(head, 2))
+
+    def link_log_probs(self, z: torch.Tensor, hosts: torch.Tensor, ports: torch.Tensor) -> torch.Tensor:
+        pairs = torch.cat([z.index_select(0, hosts), z.index_select(0, ports)], dim=1)
+        return F.log_softmax(self.head(pairs), dim=1)
+
+
+def build_model(method: str, features: bool, hidden: int, gcn: int, dim: int, head: int) -> LinkModel:
+    """A fresh model of ``method`` (gcn/igcn → GCN encoder, gcngru/igcngru → GCN-GRU encoder)."""
+    encoder_cls = GCNGRUEncoder if method in ("gcngru", "igcngru") else GCNEncoder
+    return LinkModel(encoder_cls(features, hidden, gcn, dim), dim, head)

@@ -1,0 +1,80 @@
+"""Embedding settings: every hyper-parameter of the six methods, defaults = the papers' values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+METHODS = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
+"""Embedding methods: domain-specific features, i-DarkVec, and the four GNN training regimes."""
+GNN_METHODS = ("gcn", "igcn", "gcngru", "igcngru")
+
+# Fields that change speed or disk use but never the embeddings (left out of the settings hash).
+_OPERATIONAL = {"workers", "keep_checkpoints"}
+
+
+class EmbedSettings(BaseModel):
+    """How host embeddings are learnt. Changing a non-operational field recomputes the variant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    embedding_dim: int = Field(128, ge=1, description="Embedding size E of i-DarkVec and of the GNNs (papers: 128).")
+    # --- GNN family (temporal-GNN paper §2, §4.1) ----------------------------------------------------
+    hidden_dim: int = Field(1024, ge=1, description="Width of the first graph-convolution layer (paper: 1024).")
+    gcn_dim: int = Field(512, ge=1, description="Width of the second graph-convolution layer (paper: 512).")
+    head_dim: int = Field(64, ge=1, description="Hidden layer of the link-prediction head (paper: 64).")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate (reference code: 1e-3).")
+    weight_decay: float = Field(5e-3, ge=0, description="Adam (coupled L2) weight decay (reference code: 5e-3).")
+    negatives: int = Field(1, ge=1, description="Fresh negative host-port pairs per positive edge, every step.")
+    weighted: bool = Field(True, description="Weight edges by packets (reference); False gives every edge weight 1.")
+    max_epochs: int = Field(50, ge=1, description="Epoch cap of the static GCN and of GCN-GRU training (paper: 50).")
+    patience: int = Field(3, ge=1, description="Early-stopping patience on training link accuracy (paper: 3).")
+    incremental_epochs: int | None = Field(
+        None, ge=1, description="Epochs per day of i-GCN / i-GCN-GRU; None = 1 with node features, 5 without (paper)."
+    )
+    history: int = Field(5, ge=0, description="GRU history H: the window is the snapshots [t-H ... t] (paper: 5).")
+    train_days: int = Field(20, ge=1, description="GCN-GRU is trained on the first M days, then frozen (paper: 20).")
+    reference_compat: bool = Field(
+        False,
+        description="Reproduce the reference code where cheap: GCN-GRU inference window [t-H ... t-1] (day t left "
+        "out) and BatchNorm with batch statistics at inference.",
+    )
+    # --- i-DarkVec (Word2Vec skip-gram; reference-notes §5.2) -----------------------------------------
+    w2v_window: int = Field(5, ge=1, description="Word2Vec context window (reference: 5).")
+    w2v_negative: int = Field(5, ge=1, description="Word2Vec negative samples (reference: 5).")
+    w2v_min_count: int = Field(0, ge=0, description="Word2Vec min_count (reference: 0, every sender is kept).")
+    w2v_sample: float = Field(0.0, ge=0, description="Word2Vec sub-sampling threshold (reference: 0, none).")
+    w2v_epochs: int = Field(1, ge=1, description="Word2Vec epochs per day (reference: 1).")
+    w2v_alpha: float = Field(0.025, gt=0, description="Word2Vec start learning rate (gensim default).")
+    w2v_min_alpha: float = Field(1e-4, gt=0, description="Word2Vec final learning rate (gensim default).")
+    max_sentence: int = Field(
+        10_000, ge=10, le=10_000, description="Longest sentence; longer port sentences are cut (gensim's hard limit)."
+    )
+    workers: int = Field(
+        1, ge=1, description="Word2Vec threads. 1 is deterministic for a seed; more is faster but not reproducible."
+    )
+    # --- operations -----------------------------------------------------------------------------------
+    keep_checkpoints: int = Field(2, ge=0, description="Per-day checkpoints kept (the newest N; 0 keeps every day's).")
+
+    def epochs_per_day(self, features: bool) -> int:
+        """Incremental epochs per day: the setting, else the paper's 1 with node features and 5 without."""
+        if self.incremental_epochs is not None:
+            return self.incremental_epochs
+        return 1 if features else 5
+
+    def relevant(self, method: str) -> dict:
+        """The fields that change ``method``'s embeddings (what run.json records and the hash covers)."""
+        fields = self.model_dump(exclude=_OPERATIONAL)
+        if method == "ds":
+            return {}
+        word2vec = {k for k in fields if k.startswith("w2v_")} | {"max_sentence", "embedding_dim"}
+        if method == "idarkvec":
+            return {k: v for k, v in fields.items() if k in word2vec}
+        return {k: v for k, v in fields.items() if k not in word2vec or k == "embedding_dim"}
+
+    def fingerprint(self, method: str) -> str:
+        """Short stable hash of the fields that change ``method``'s embeddings."""
+        text = json.dumps(self.relevant(method), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

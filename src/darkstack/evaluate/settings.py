@@ -1,0 +1,36 @@
+"""Settings of the 3-NN leave-one-out evaluation (defaults: temporal-GNN paper §4 and its reference code)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from darkstack.evaluate.knn import EXACT_MAX
+
+TIE_RULES = ("nearest", "alphabetical")
+
+
+class EvalSettings(BaseModel):
+    """How embeddings are judged: k-NN leave-one-out per test day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    k: int = Field(3, ge=1, description="Neighbours per host (paper: k = 3).")
+    metric: Literal["cosine"] = Field("cosine", description="Similarity of the neighbour search (paper: cosine).")
+    test_days: int = Field(11, ge=1, description="Evaluate the last N embedded days (paper: the last 11 of 31).")
+    min_class_hosts: int = Field(
+        11,
+        ge=1,
+        description="A class needs at least this many hosts on a day to be scored that day; smaller classes are "
+        "folded into unknown (reference: 10 or fewer hosts are folded).",
+    )
+    standardise: bool = Field(True, description="Standardise every dimension over all hosts of the day first (reference).")
+    tie_rule: Literal["nearest", "alphabetical"] = Field(
+        "nearest",
+        description="Vote ties (the 1-1-1 case of 3-NN) go to the class of the nearest neighbour among the tied ones "
+        "('nearest'), or to the alphabetically first tied class ('alphabetical', the reference code's rule).",
+    )
+    exact_max: int = Field(
+        EXACT_MAX, ge=0, description="Days with more hosts than this search candidates with FAISS instead of exact blocks."
+    )

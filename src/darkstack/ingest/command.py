@@ -1,0 +1,51 @@
+"""``darkstack ingest``: captures and honeypot logs → the canonical store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from darkstack.options import WorkspaceOption, resolve_workspace
+
+
+def command(
+    paths: Annotated[list[Path], typer.Argument(help="Input files (or folders: every file directly inside).",
+                                                show_default=False)],
+    sensor: Annotated[str, typer.Option("--sensor", "-s", help="Sensor the records belong to (e.g. darknet).")],
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="darknet or honeypot (default: the sensor's registered kind, else by format).")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="auto, pcap, textlog, spoki, mhn or cowrie (auto: detected from the content).")] = "auto",
+    anonymise_key: Annotated[Path | None, typer.Option(
+        "--anonymise-key", help="32-byte key file: anonymise addresses with prefix-preserving Crypto-PAn.")] = None,
+    exclude_src: Annotated[list[str] | None, typer.Option(
+        "--exclude-src", help="Drop packets from this CIDR network (repeatable), e.g. the sensor's own replies.")] = None,
+    chunk_mb: Annotated[int, typer.Option("--chunk-mb", help="MiB of a capture decoded per step (bounds memory).")] = 64,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN and Cowrie logs into the store."""
+    from darkstack.errors import DarkstackError
+    from darkstack.ingest.run import ingest
+    from darkstack.ingest.settings import IngestSettings
+    from darkstack.log import console
+
+    ws = resolve_workspace(workspace)
+    try:
+        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()))
+    except ValueError as exc:
+        raise DarkstackError(f"bad ingest option: {str(exc).splitlines()[-1].strip()}") from exc
+    report = ingest(ws, paths, sensor, kind=kind, fmt=fmt, anonymise_key=anonymise_key, settings=settings,
+                    keep_going=True)
+    for f in report.files:
+        if f.status == "failed":
+            console.print(f"[red]error:[/red] {f.error}", highlight=False, soft_wrap=True)
+            continue
+        skipped = ", ".join(f"{n:,} {why}" for why, n in sorted(f.skipped.items(), key=lambda kv: -kv[1]))
+        console.print(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept"
+                      + (f"; skipped {skipped}" if skipped else ""), highlight=False, soft_wrap=True)
+    console.print(f"sensor {report.sensor} ({report.kind}): {report.kept:,} records kept from "
+                  f"{len(report.files) - len(report.failed)} of {len(report.files)} files", highlight=False, soft_wrap=True)
+    if report.failed:
+        raise DarkstackError(f"{len(report.failed)} of {len(report.files)} input files could not be read")

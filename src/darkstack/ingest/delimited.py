@@ -1,0 +1,67 @@
+"""Streaming reader for delimited text exports with a header row (plain or gzip), all columns as text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+from darkstack.errors import InputFormatError
+from darkstack.ingest.batch import GZIP_MAGIC, open_input, read_line
+
+BLOCK_BYTES = 16 << 20
+SKIP_BAD_ROW = "row with the wrong number of fields"
+
+
+def header(path: Path, delimiter: str) -> list[str]:
+    """Column names from the first line of ``path``."""
+    with open_input(path) as fh:
+        first = read_line(fh, path)
+    try:
+        text = first.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise InputFormatError("header row is not UTF-8 text", path) from exc
+    if not text.strip():
+        raise InputFormatError("empty file (no header row)", path)
+    return [c.strip() for c in text.split(delimiter)]
+
+
+def read_delimited(path: str | Path, delimiter: str, required: list[str], any_of: list[list[str]] = (),
+                   block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[pa.Table, Counter]]:
+    """Yield (text table, skips) blocks; one clear error when a required column is missing."""
+    path = Path(path)
+    names = header(path, delimiter)
+    missing = [c for c in required if c not in names]
+    missing += ["/".join(group) for group in any_of if not any(c in names for c in group)]
+    if missing:
+        raise InputFormatError(f"missing column(s) {', '.join(missing)} (header has: {' '.join(names)[:200]})", path)
+    skipped = Counter()
+
+    def on_bad_row(row) -> str:
+        skipped[SKIP_BAD_ROW] += 1
+        return "skip"
+
+    source = pa.OSFile(str(path))
+    with open(path, "rb") as fh:
+        if fh.read(2) == GZIP_MAGIC:
+            source = pa.CompressedInputStream(source, "gzip")
+    try:
+        reader = pcsv.open_csv(
+            source,
+            read_options=pcsv.ReadOptions(block_size=block_bytes),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False, invalid_row_handler=on_bad_row),
+            convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                strings_can_be_null=False),
+        )
+        for batch in reader:
+            yield pa.Table.from_batches([batch]), skipped.copy()
+            skipped.clear()
+        if skipped:
+            yield pa.table({c: pa.array([], pa.string()) for c in names}), skipped.copy()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputFormatError(f"cannot parse as {delimiter!r}-separated text: {str(exc).splitlines()[0][:200]}", path) from exc
+    finally:
+        source.close()

@@ -1,0 +1,94 @@
+"""Input formats: detection from a file's first bytes, each format's reader and default sensor kind."""
+
+from __future__ import annotations
+
+
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from darkstack.errors import ConfigError, DarkstackError, InputFormatError
+from darkstack.ingest.batch import GZIP_MAGIC, Batch
+from darkstack.ingest.cowrie import read_cowrie
+from darkstack.ingest.mhn import read_mhn
+from darkstack.ingest.pcap import PCAP_MAGIC_NS, PCAP_MAGIC_NS_SWAPPED, PCAP_MAGIC_US, PCAP_MAGIC_US_SWAPPED, read_pcap
+from darkstack.ingest.records import PCAPNG_SHB
+from darkstack.ingest.spoki import read_spoki
+from darkstack.ingest.textlog import read_textlog
+
+SNIFF_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    read: Callable[[Path], Iterator[Batch]]
+    kind: str
+    """Sensor kind used when neither the user nor the sensor registry says otherwise."""
+    description: str
+
+
+FORMATS = {
+    "pcap": Format("pcap", read_pcap, "darknet", "classic pcap or pcapng capture"),
+    "textlog": Format("textlog", read_textlog, "darknet", "the authors' space-separated raw packet log"),
+    "spoki": Format("spoki", read_spoki, "darknet", "Spoki raw per-packet CSV ('|'-separated)"),
+    "mhn": Format("mhn", read_mhn, "honeypot", "Modern Honey Network JSON-lines export"),
+    "cowrie": Format("cowrie", read_cowrie, "honeypot", "Cowrie JSON event log"),
+}
+PCAP_MAGICS = {PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED, PCAPNG_SHB}
+
+
+def get_format(name: str) -> Format:
+    if name not in FORMATS:
+        raise ConfigError(f"unknown format {name!r}; choose auto or one of {sorted(FORMATS)}")
+    return FORMATS[name]
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of the file's content (decompressed when gzip)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise DarkstackError(f"cannot open ({exc.strerror or exc})", path) from exc
+    if raw[:2] != GZIP_MAGIC:
+        return raw
+    try:
+        return zlib.decompressobj(wbits=31).decompress(raw, SNIFF_BYTES)
+    except zlib.error as exc:
+        raise InputFormatError(f"damaged gzip stream ({exc})", path) from exc
+
+
+def detect(path: str | Path) -> Format:
+    """Tell the format from the content: capture magic, JSON event fields, or a text header row."""
+    path = Path(path)
+    if path.is_dir():
+        raise DarkstackError("is a folder, not a file", path)
+    head = _head(path)
+    if not head:
+        raise InputFormatError("empty file", path)
+    if len(head) >= 4 and int.from_bytes(head[:4], "little") in PCAP_MAGICS:
+        return FORMATS["pcap"]
+    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    if first.startswith("{"):
+        try:
+            obj = json.loads(first)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            if str(obj.get("eventid", "")).startswith("cowrie."):
+                return FORMATS["cowrie"]
+            if "source_ip" in obj or "hpfeed_id" in obj:
+                return FORMATS["mhn"]
+    columns = set(first.split("|")) if "|" in first else set(first.split(" "))
+    if {"saddr", "daddr", "snum"} <= columns:
+        return FORMATS["spoki"]
+    if {"ts", "src_ip", "dst_ip", "dst_port"} <= columns:
+        return FORMATS["textlog"]
+    raise InputFormatError(f"cannot tell the format (first bytes {head[:16]!r}); give --format "
+                           f"({', '.join(FORMATS)})", path)
+
+
+

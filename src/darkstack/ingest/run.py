@@ -1,0 +1,251 @@
+"""``ingest``: read input files into the canonical store, one all-or-nothing step per file."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import ipaddress
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from darkstack.anonymise import CryptoPAn
+from darkstack.errors import ConfigError, DarkstackError
+from darkstack.ingest import manifest as manifest_file
+from darkstack.ingest.formats import Format, detect, get_format
+from darkstack.ingest.pcap import read_pcap
+from darkstack.ingest.settings import IngestSettings
+from darkstack.log import get_logger
+from darkstack.progress import advance, progress_bar
+from darkstack.schema import SENSOR_KINDS
+from darkstack.store import write_records
+from darkstack.workspace import Workspace, day_str
+
+log = get_logger(__name__)
+SKIP_EXCLUDED = "source in an excluded network"
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    path: str
+    format: str
+    status: str  # "ingested", "unchanged" (already in the manifest), "duplicate" (same content as another file), "failed"
+    sha256: str | None = None
+    read: int = 0
+    kept: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    days: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    """Per-file outcomes of one ``ingest`` call."""
+
+    sensor: str
+    kind: str
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return sum(f.read for f in self.files)
+
+    @property
+    def kept(self) -> int:
+        return sum(f.kept for f in self.files)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def to_dict(self) -> dict:
+        return {"sensor": self.sensor, "kind": self.kind, "files": [asdict(f) for f in self.files]}
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Files named, and the non-hidden files directly inside named folders (sorted)."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+        else:
+            out.append(p)
+    return out
+
+
+def ingest(ws: Workspace, paths: list[Path], sensor: str, kind: str | None = None, fmt: str = "auto",
+           anonymise_key: Path | None = None, settings: IngestSettings | None = None,
+           keep_going: bool = False) -> IngestReport:
+    """Ingest ``paths`` into ``sensor``; returns what each file gave.
+
+    Each file is its own all-or-nothing step: its records reach the store only once the whole file
+    was read, replacing what an earlier version of the same file wrote. ``kind`` defaults to the
+    sensor's registered kind, else the format's (pcap/textlog/spoki → darknet, mhn/cowrie → honeypot).
+    A bad file raises ``DarkstackError`` (files before it stay ingested); with ``keep_going`` it is
+    reported as failed and the next file is read.
+    """
+    settings = settings or IngestSettings()
+    files = _expand(paths)
+    if not files:
+        raise ConfigError("no input files given")
+    if kind is not None and kind not in SENSOR_KINDS:
+        raise ConfigError(f"--kind must be one of {SENSOR_KINDS}, not {kind!r}")
+    formats: list[Format | DarkstackError] = []
+    for path in files:
+        try:
+            formats.append(get_format(fmt) if fmt != "auto" else detect(path))
+        except ConfigError:
+            raise
+        except DarkstackError as exc:
+            if not keep_going:
+                raise
+            formats.append(exc)
+    registered = ws.sensors().get(sensor, {}).get("kind")
+    defaults = {f.kind for f in formats if isinstance(f, Format)}
+    kind = kind or registered or (defaults.pop() if len(defaults) == 1 else None)
+    if kind is None:
+        raise ConfigError(f"files of both sensor kinds given for sensor {sensor!r}: say which with --kind")
+    if registered and kind != registered:
+        raise ConfigError(f"sensor {sensor!r} is already registered as {registered}, not {kind}")
+    cryptopan = CryptoPAn.from_file(anonymise_key) if anonymise_key is not None else None
+    report = IngestReport(sensor, kind)
+    with progress_bar(f"ingest → {sensor}", total=None) as bar:
+        for path, form in zip(files, formats):
+            if isinstance(form, DarkstackError):
+                report.files.append(FileReport(str(path), "?", "failed", error=form.line()))
+                log.debug(form.line(), extra={"file": str(path)})
+                continue
+            try:
+                report.files.append(_ingest_file(ws, path, form, sensor, kind, cryptopan, settings, bar))
+            except DarkstackError as exc:
+                if not keep_going:
+                    raise
+                report.files.append(FileReport(str(path), form.name, "failed", error=exc.line()))
+                log.debug(exc.line(), extra={"file": str(path)})
+    return report
+
+
+def _options_key(form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None, settings: IngestSettings) -> dict:
+    return {"format": form.name, "sensor": sensor, "kind": kind,
+            "anonymised_with": cryptopan.fingerprint if cryptopan else None,
+            "exclude_sources": list(settings.exclude_sources),
+            "preserve_mirai": settings.preserve_mirai if cryptopan else None}
+
+
+def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
+                 settings: IngestSettings, bar) -> FileReport:
+    start = time.perf_counter()
+    digest = manifest_file.file_sha256(path)
+    options = _options_key(form, sensor, kind, cryptopan, settings)
+    manifest = manifest_file.load(ws)
+    key = str(path.resolve())
+    previous = manifest.get(key)
+    if previous and previous.get("sha256") == digest and all(previous.get(k) == v for k, v in options.items()):
+        log.info(f"{path}: unchanged since it was ingested, skipped", extra={"file": key})
+        return FileReport(str(path), form.name, "unchanged", digest)
+    twin = next((p for p, e in manifest.items() if p != key and e.get("sha256") == digest and e.get("sensor") == sensor), None)
+    if twin:
+        log.warning(f"{path}: same content as {twin}, already ingested; skipped", extra={"file": key})
+        return FileReport(str(path), form.name, "duplicate", digest)
+
+    part = digest[:16]
+    staging = ws.store_dir / ".staging" / f"{part}-{os.getpid()}"
+    staging_ws = Workspace(staging)
+    result = FileReport(str(path), form.name, "ingested", digest)
+    skipped: Counter = Counter()
+    days: Counter = Counter()
+    reader = functools.partial(read_pcap, chunk_bytes=settings.chunk_bytes) if form.name == "pcap" else form.read
+    excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
+    try:
+        for i, batch in enumerate(reader(path)):
+            table = batch.table
+            skipped.update(batch.skips)
+            result.read += batch.read
+            if excluded and table.num_rows:
+                drop = _in_networks(table.column("src_ip").to_numpy(), excluded)
+                skipped[SKIP_EXCLUDED] += int(drop.sum())
+                table = table.filter(pa.array(~drop))
+            if cryptopan is not None and table.num_rows:
+                table = _anonymise(table, cryptopan, settings.preserve_mirai)
+            if table.num_rows:
+                for day, n in write_records(staging_ws, sensor, kind, table, part=f"{part}-{i:05d}").items():
+                    days[day_str(day)] += n
+            result.kept += table.num_rows
+            rate = result.read / max(time.perf_counter() - start, 1e-9)
+            advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
+        _commit(ws, staging_ws, sensor, kind, part, previous)
+        result.skipped = dict(skipped)
+        result.days = dict(sorted(days.items()))
+        result.seconds = round(time.perf_counter() - start, 3)
+        manifest = manifest_file.load(ws)
+        manifest[key] = {
+            "sha256": digest, **options, "size": path.stat().st_size,
+            "parts": sorted(str(p.relative_to(ws.root)) for p in _parts(ws, sensor, part)),
+            "read": result.read, "kept": result.kept, "skipped": result.skipped, "days": result.days,
+            "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        manifest_file.save(ws, manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.parent.rmdir()  # only when no other ingest is staging
+    log.info(f"{path}: {result.read:,} read, {result.kept:,} kept, {sum(skipped.values()):,} skipped",
+             extra={"file": key, "read": result.read, "kept": result.kept, "skipped": result.skipped,
+                    "seconds": result.seconds})
+    return result
+
+
+def _parts(ws: Workspace, sensor: str, part: str) -> list[Path]:
+    return sorted((ws.store_dir / sensor).glob(f"*/part-{part}-*.parquet"))
+
+
+def _commit(ws: Workspace, staging_ws: Workspace, sensor: str, kind: str, part: str, previous: dict | None) -> None:
+    """Replace the store's parts of this file (old content and old chunking) by the staged ones."""
+    ws.register_sensor(sensor, kind)
+    stale = set(_parts(ws, sensor, part))
+    if previous:
+        stale |= {ws.root / p for p in previous.get("parts", [])}
+    staged = sorted((staging_ws.store_dir / sensor).glob("*/part-*.parquet"))
+    targets = {ws.store_dir / sensor / f.parent.name / f.name for f in staged}
+    for f in stale - targets:
+        f.unlink(missing_ok=True)
+    for f in staged:
+        target = ws.store_dir / sensor / f.parent.name / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, target)
+
+
+def _in_networks(ips: np.ndarray, networks: list[ipaddress.IPv4Network]) -> np.ndarray:
+    ips = ips.astype(np.uint32)
+    hit = np.zeros(ips.size, bool)
+    for net in networks:
+        hit |= (ips & np.uint32(int(net.netmask))) == np.uint32(int(net.network_address))
+    return hit
+
+
+def _anonymise(table: pa.Table, cryptopan: CryptoPAn, preserve_mirai: bool) -> pa.Table:
+    """Anonymise both addresses; keep the Mirai fingerprint (seq = destination) when asked."""
+    src = table.column("src_ip").to_numpy()
+    dst = table.column("dst_ip").to_numpy()
+    both = cryptopan.anonymise(np.concatenate([src, dst]))
+    new_src, new_dst = both[: src.size], both[src.size:]
+    table = table.set_column(table.column_names.index("src_ip"), "src_ip", pa.array(new_src, pa.uint32()))
+    table = table.set_column(table.column_names.index("dst_ip"), "dst_ip", pa.array(new_dst, pa.uint32()))
+    if preserve_mirai and "tcp_seq" in table.column_names:
+        seq = table.column("tcp_seq")
+        fingerprint = pc.fill_null(pc.equal(seq, pa.array(dst, pa.uint32())), False).to_numpy(zero_copy_only=False)
+        if fingerprint.any():
+            values = pc.if_else(pa.array(fingerprint), pa.array(new_dst, pa.uint32()), seq)
+            table = table.set_column(table.column_names.index("tcp_seq"), "tcp_seq", values)
+    return table

@@ -1,0 +1,27 @@
+"""Options of ``darkstack ingest``."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class IngestSettings(BaseModel):
+    """How input files are read into the store (no paper setting applies: these are operational)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk_bytes: int = Field(64 << 20, ge=1 << 16, description="Bytes of a capture decoded per step (bounds memory).")
+    exclude_sources: tuple[str, ...] = Field(
+        (), description="CIDR networks whose packets are dropped (counted), e.g. the telescope's own replies.")
+    preserve_mirai: bool = Field(
+        True, description="When anonymising, a TCP sequence number equal to the real destination address is "
+                          "replaced by the anonymised destination, so the Mirai fingerprint survives.")
+
+    @field_validator("exclude_sources")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            ipaddress.IPv4Network(net, strict=False)
+        return value

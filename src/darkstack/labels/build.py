@@ -1,0 +1,127 @@
+"""``build_labels``: merge label sources (and the Mirai rule) into ``labels/``; ``labels_for_day`` reads a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from darkstack import atomic
+from darkstack.anonymise import CryptoPAn
+from darkstack.errors import DarkstackError
+from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view
+from darkstack.labels.mirai import mirai_hosts
+from darkstack.labels.orgmap import OrgMap
+from darkstack.labels.sources import read_source
+from darkstack.log import get_logger
+from darkstack.progress import advance, progress_bar
+from darkstack.store import read_day
+from darkstack.workspace import Workspace, day_str
+
+log = get_logger(__name__)
+MIRAI_SOURCE = "mirai-rule"
+
+
+def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None, mirai_rule: bool = True,
+                 anonymise_key: Path | None = None, keep_unmapped: bool = True) -> dict:
+    """Merge ``sources`` (and the Mirai rule over the store) into ``ws.labels_table`` and the per-day views.
+
+    Labels go through the organisation map (``org_map``, default ``darkstack/data/org_classes.csv``);
+    names it does not know keep their own name, or are dropped with ``keep_unmapped=False``. With
+    ``anonymise_key`` the source networks are anonymised exactly as ``ingest`` anonymised the traffic.
+    Returns a summary: rows per source, skips, unmapped names, Mirai hosts, labelled hosts per day.
+    """
+    orgs = OrgMap.load(org_map)
+    cryptopan = CryptoPAn.from_file(anonymise_key) if anonymise_key is not None else None
+    summary: dict = {"sources": {}, "days": {}}
+    parts = []
+    precedence = 0
+    names_used: set[str] = set()
+    for path in map(Path, sources):
+        rows = read_source(path)
+        name = rows.name
+        while name in names_used or name == MIRAI_SOURCE:
+            name += "+"
+        names_used.add(name)
+        resolved = [orgs.resolve(label) for label in rows.label]
+        unmapped = Counter(raw for raw, (_, mapped) in zip(rows.label, resolved) if not mapped)
+        keep = np.array([mapped or keep_unmapped for _, mapped in resolved], bool)
+        n = len(rows.label)
+        network = np.array(rows.network, np.uint32)
+        plen = np.array(rows.prefix_len, np.int64)
+        if cryptopan is not None and n:
+            network = cryptopan.anonymise_network(network, plen)
+        parts.append(pa.table({
+            "network": pa.array(cidr_strings(network, plen) if n else [], pa.string()),
+            "prefix_len": pa.array(plen, pa.int8()),
+            "label": pa.array([c for c, _ in resolved], pa.string()),
+            "source": pa.array([name] * n, pa.string()),
+            "valid_from": pa.array(rows.valid_from, pa.date32()),
+            "valid_to": pa.array(rows.valid_to, pa.date32()),
+            "precedence": pa.array(np.arange(precedence, precedence + n), pa.int32()),
+        }, schema=LABELS_SCHEMA).filter(pa.array(keep)))
+        precedence += n
+        summary["sources"][name] = {"path": str(path), "rows": int(keep.sum()), "skipped": dict(rows.skipped),
+                                    "unmapped": dict(unmapped) if keep_unmapped else {},
+                                    "dropped_unmapped": {} if keep_unmapped else dict(unmapped)}
+        log.info(f"{path}: {int(keep.sum()):,} label rows", extra={"source": name, "skipped": dict(rows.skipped)})
+    if mirai_rule:
+        hosts = mirai_hosts(ws)
+        n = hosts.size
+        parts.append(pa.table({
+            "network": pa.array(cidr_strings(hosts, np.full(n, 32)) if n else [], pa.string()),
+            "prefix_len": pa.array(np.full(n, 32), pa.int8()),
+            "label": pa.array(["mirai"] * n, pa.string()),
+            "source": pa.array([MIRAI_SOURCE] * n, pa.string()),
+            "valid_from": pa.nulls(n, pa.date32()),
+            "valid_to": pa.nulls(n, pa.date32()),
+            "precedence": pa.array(np.arange(precedence, precedence + n), pa.int32()),
+        }, schema=LABELS_SCHEMA))
+        summary["mirai_hosts"] = int(n)
+    table = pa.concat_tables(parts) if parts else LABELS_SCHEMA.empty_table()
+    if not sources and not mirai_rule:
+        raise DarkstackError("no label source given (and the Mirai rule is off)")
+    atomic.write_parquet(ws.labels_table, table)
+    summary["rows"] = table.num_rows
+    summary["days"] = _write_days(ws, table)
+    return summary
+
+
+def _active_hosts(ws: Workspace, day: dt.date) -> np.ndarray:
+    ips = [read_day(ws, s, day, columns=["src_ip"]).column("src_ip").to_numpy() for s in ws.sensors()]
+    return np.unique(np.concatenate(ips)) if ips else np.zeros(0, np.uint32)
+
+
+def store_days(ws: Workspace) -> list[dt.date]:
+    """Every day with records on any sensor."""
+    return sorted({d for s in ws.sensors() for d in ws.store_days(s)})
+
+
+def _write_days(ws: Workspace, table: pa.Table) -> dict[str, int]:
+    days = store_days(ws)
+    out = {}
+    with progress_bar("labels per day", total=len(days)) as bar:
+        for day in days:
+            view = day_view(_active_hosts(ws, day), table, day)
+            atomic.write_parquet(ws.labels_day(day), view)
+            out[day_str(day)] = view.num_rows
+            advance(bar)
+    wanted = {ws.labels_day(d) for d in days}
+    for stale in ws.labels_dir.glob("day=*.parquet"):
+        if stale not in wanted:
+            stale.unlink()
+    return out
+
+
+def labels_for_day(ws: Workspace, day: dt.date) -> pa.Table:
+    """ip (uint32), label, source of the labelled hosts active on ``day`` (unlabelled hosts are absent)."""
+    path = ws.labels_day(day)
+    if path.exists():
+        return pq.read_table(path)
+    if not ws.labels_table.exists():
+        raise DarkstackError("no labels yet: run `darkstack labels` first", ws.labels_table)
+    return day_view(_active_hosts(ws, day), pq.read_table(ws.labels_table), day)

@@ -1,0 +1,44 @@
+"""``darkstack labels``: build the ground truth from label sources and the Mirai rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from darkstack.options import WorkspaceOption, resolve_workspace
+
+
+def command(
+    source: Annotated[list[Path] | None, typer.Option(
+        "--source", help="Label file: CSV ip,label[,first_day,last_day], ipset restore, or MISP warning list "
+                         "JSON (repeatable; earlier sources win ties).")] = None,
+    org_map: Annotated[Path | None, typer.Option(
+        "--org-map", help="CSV pattern,class mapping organisation names to classes (default: the built-in one).")] = None,
+    no_mirai: Annotated[bool, typer.Option(
+        "--no-mirai", help="Do not label hosts whose TCP SYN sequence number equals the destination address.")] = False,
+    drop_unmapped: Annotated[bool, typer.Option(
+        "--drop-unmapped", help="Drop labels the organisation map does not know (default: keep their own name).")] = False,
+    anonymise_key: Annotated[Path | None, typer.Option(
+        "--anonymise-key", help="The key given to `darkstack ingest`: anonymise label networks the same way.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Build ground-truth labels (merged table and per-day views) from label files and the Mirai rule."""
+    from darkstack.labels.build import build_labels
+    from darkstack.log import console
+
+    ws = resolve_workspace(workspace)
+    summary = build_labels(ws, list(source or []), org_map=org_map, mirai_rule=not no_mirai,
+                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped)
+    for name, info in summary["sources"].items():
+        extra = f"; skipped {sum(info['skipped'].values()):,}" if info["skipped"] else ""
+        unmapped = info["unmapped"] or info["dropped_unmapped"]
+        if unmapped:
+            extra += f"; {len(unmapped)} names not in the organisation map"
+        console.print(f"{name}: {info['rows']:,} label rows{extra}", highlight=False, soft_wrap=True)
+    if "mirai_hosts" in summary:
+        console.print(f"mirai rule: {summary['mirai_hosts']:,} hosts", highlight=False, soft_wrap=True)
+    days = summary["days"]
+    console.print(f"{summary['rows']:,} rows in {ws.labels_table}; {len(days)} day views "
+                  f"({sum(days.values()):,} labelled host-days)", highlight=False, soft_wrap=True)

@@ -1,0 +1,45 @@
+"""``run_pipeline``: every configured stage, cached step by step, ending with the HTML report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from darkstack import atomic
+from darkstack.log import get_logger
+from darkstack.pipeline.config import PipelineConfig
+from darkstack.pipeline.plan import build_plan
+from darkstack.pipeline.steps import RunRecord, load_state, run_steps
+from darkstack.workspace import Workspace
+
+log = get_logger(__name__)
+
+
+def config_file(ws: Workspace) -> Path:
+    """The configuration of the workspace's last run (``darkstack update`` reads it when no config is given)."""
+    return ws.root / "pipeline" / "config.json"
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    record: RunRecord
+    report: Path | None
+    """index.html of the run's report (the earlier one when nothing changed), or None when reports are off."""
+
+
+def run_pipeline(config: PipelineConfig, force: tuple[str, ...] = (), run_id: str | None = None) -> PipelineResult:
+    """Run the pipeline of ``config`` in its workspace; unchanged steps are skipped (see ``steps.py``)."""
+    ws = Workspace(config.workspace.path)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    atomic.write_text(config_file(ws), config.model_dump_json(indent=2) + "\n")
+    record = run_steps(ws, build_plan(ws, config, run_id), force=force, run_id=run_id)
+    report = None
+    if config.report.enabled:
+        report = ws.root / load_state(ws)["steps"]["report"]["outputs"][0]
+    log.info(
+        f"pipeline done: {len(record.ran)} step(s) ran, {len(record.skipped)} unchanged",
+        extra={"ran": record.ran, "skipped": record.skipped, "report": str(report)},
+    )
+    return PipelineResult(record, report)

@@ -1,0 +1,310 @@
+"""Collect a workspace's artefacts into one self-contained HTML report folder.
+
+The report reads only files (snapshots, labels, results, the step cache), so it can be rebuilt at any
+time with ``darkstack report``. Figures the stages drew are copied into the report folder; overview
+figures are drawn here. Everything the page needs (CSS, the small sorting/filtering script, images)
+is inside the folder: it opens offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from darkstack import __version__, atomic
+from darkstack.errors import DarkstackError
+from darkstack.log import get_logger
+from darkstack.report import figures
+from darkstack.report.model import Figure, Section, table_from_frame
+from darkstack.report.tables import result_tables
+from darkstack.schema import CLASS_DISPLAY, int_to_ip
+from darkstack.workspace import Workspace, day_str
+
+log = get_logger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".svg")
+SCENARIO_ORDER = ("D", "H", "DH")
+DEFAULT_TOP_PREDICTIONS = 500
+
+
+def _sensor_dirs(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+# --- dataset overview ------------------------------------------------------------------------------
+def dataset_overview(ws: Workspace) -> pd.DataFrame:
+    """Per sensor and snapshot day: active hosts, ports (after folding), packets and labelled share of the hosts."""
+    rows = []
+    labelled_cache: dict[dt.date, set] = {}
+    for sensor in _sensor_dirs(ws.root / "snapshots"):
+        for day in ws.snapshot_days(sensor):
+            edges = pq.read_table(ws.snapshot_dir(sensor, day) / "edges.parquet", columns=["ip", "port", "packets"])
+            hosts = pc.unique(edges.column("ip"))
+            if day not in labelled_cache:
+                path = ws.labels_day(day)
+                labelled_cache[day] = set(pq.read_table(path, columns=["ip"]).column("ip").to_pylist()) if path.exists() else set()
+            labelled = sum(1 for ip in hosts.to_pylist() if ip in labelled_cache[day])
+            n_hosts = len(hosts)
+            rows.append(
+                {
+                    "sensor": sensor,
+                    "day": day_str(day),
+                    "hosts": n_hosts,
+                    "ports": len(pc.unique(edges.column("port"))),
+                    "packets": int(pc.sum(edges.column("packets")).as_py() or 0),
+                    "labelled_hosts": labelled,
+                    "labelled_share": labelled / n_hosts if n_hosts else 0.0,
+                }
+            )
+    return pd.DataFrame(rows, columns=["sensor", "day", "hosts", "ports", "packets", "labelled_hosts", "labelled_share"])
+
+
+def label_breakdown(ws: Workspace) -> pd.DataFrame:
+    """Labelled host-days per class and sensor over the snapshot days (hosts active on the sensor that day)."""
+    counts: dict[tuple[str, str], int] = {}
+    sensors = _sensor_dirs(ws.root / "snapshots")
+    for sensor in sensors:
+        for day in ws.snapshot_days(sensor):
+            path = ws.labels_day(day)
+            if not path.exists():
+                continue
+            labels = pq.read_table(path, columns=["ip", "label"]).to_pandas()
+            active = pq.read_table(ws.snapshot_dir(sensor, day) / "host_features.parquet", columns=["ip"]).column("ip")
+            labels = labels[labels["ip"].isin(active.to_numpy())]
+            for label, n in labels["label"].value_counts().items():
+                counts[(label, sensor)] = counts.get((label, sensor), 0) + int(n)
+    if not counts:
+        return pd.DataFrame()
+    frame = pd.Series(counts).unstack(fill_value=0)
+    frame.index = [CLASS_DISPLAY.get(c, c) for c in frame.index]
+    frame.index.name = "class"
+    frame.columns.name = None
+    return frame.loc[frame.sum(axis=1).sort_values(ascending=False).index]
+
+
+def _overview_section(ws: Workspace, out: Path) -> Section:
+    section = Section(
+        "overview", "Dataset overview", "Per sensor and UTC day, after the snapshot filters (TCP, host packet threshold, top-port folding).", nav="Data"
+    )
+    overview = dataset_overview(ws)
+    if overview.empty:
+        return section
+    section.figures.append(Figure("Traffic per day", figures.overview_figure(overview, out / "overview.png").name))
+    totals = overview.groupby("sensor").agg(
+        days=("day", "count"), mean_hosts=("hosts", "mean"), mean_ports=("ports", "mean"), packets=("packets", "sum"), mean_labelled_share=("labelled_share", "mean")
+    )
+    section.tables.append(table_from_frame("Per sensor", totals))
+    section.tables.append(table_from_frame("Per sensor and day", overview, max_rows=1000, filterable=True))
+    breakdown = label_breakdown(ws)
+    if not breakdown.empty:
+        section.tables.append(table_from_frame("Labelled host-days per class", breakdown, note="Hosts active on the sensor that day with a ground-truth label."))
+    return section
+
+
+# --- result files of the stages --------------------------------------------------------------------
+def _images(folder: Path, out: Path, prefix: str, title_prefix: str = "") -> list[Figure]:
+    """Copy the PNG/SVG files directly in ``folder`` into the report folder (flat names)."""
+    figs = []
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if path.is_file() and path.suffix in IMAGE_SUFFIXES and not path.name.startswith("."):
+            name = f"{prefix}-{path.name}"
+            shutil.copyfile(path, out / name)
+            figs.append(Figure(f"{title_prefix}{path.stem.replace('_', ' ')}", name))
+    return figs
+
+
+def _folder_section(folder: Path, out: Path, prefix: str, title: str) -> Section:
+    """A sub-section holding the tables (first) and figures directly in ``folder``."""
+    section = Section(prefix, title, figures_first=False)
+    if folder.is_dir():
+        section.tables += result_tables(folder, "")
+        section.figures += _images(folder, out, prefix)
+    return section
+
+
+def macro_summary(ws: Workspace) -> pd.DataFrame:
+    """Mean and std of the daily macro-F1 of every evaluated variant (per sensor) and stacked method (per scenario)."""
+    from darkstack.evaluate.metrics import MACRO as EVAL_MACRO
+    from darkstack.evaluate.tables import variant_display
+    from darkstack.stack.scoring import MACRO as STACK_MACRO
+
+    rows = []
+    for path in sorted((ws.results_dir / "evaluate").glob("*/table.json")):
+        for r in json.loads(path.read_text()).get("summary", []):
+            if r.get("label") == EVAL_MACRO:
+                rows.append({"group": f"{path.parent.name} (3-NN)", "method": variant_display(r["variant"], False), "mean": r["f1_mean"], "std": r["f1_std"]})
+    for path in sorted((ws.results_dir / "stack").glob("*/table.json"), key=lambda p: _scenario_order(p.parent.name)):
+        for r in json.loads(path.read_text()).get("rows", []):
+            if r.get("class") == STACK_MACRO:
+                rows.append({"group": f"stack {path.parent.name}", "method": r["method"], "mean": r["f1_mean"], "std": r["f1_std"]})
+    frame = pd.DataFrame(rows, columns=["group", "method", "mean", "std"])
+    return frame.astype({"mean": float, "std": float})
+
+
+def _summary_section(ws: Workspace, out: Path) -> Section:
+    section = Section("summary", "Results at a glance", "Macro-F1 (mean ± standard deviation over the test days) of every embedding and every stack.", nav="Summary")
+    summary = macro_summary(ws)
+    if not summary.empty:
+        section.figures.append(Figure("Macro-F1 per method", figures.macro_f1_figure(summary, out / "macro-f1.png").name, wide=True))
+    stack_dir = ws.results_dir / "stack"
+    if stack_dir.is_dir():
+        section.tables += result_tables(stack_dir, "Stacking overview: ")
+    return section
+
+
+def _evaluate_section(ws: Workspace, out: Path) -> Section:
+    section = Section(
+        "evaluate",
+        "Per-class F1 of every embedding (3-NN, leave-one-out)",
+        "Mean ± sample standard deviation of the daily F1 over the test days (bold: best of the row); the macro row is the "
+        "mean of the daily macro-F1. Support counts labelled host-days.",
+        nav="Embeddings",
+    )
+    base = ws.results_dir / "evaluate"
+    section.children = [_folder_section(base / sensor, out, f"evaluate-{sensor}", f"Sensor {sensor}") for sensor in _sensor_dirs(base)]
+    return section
+
+
+def _study_section(ws: Workspace, out: Path) -> Section:
+    section = Section("studies", "Studies: history H and epochs per day (i-GCN-GRU)", "Macro-F1 mean ± std over the test days for each value.", nav="Studies")
+    base = ws.results_dir / "study"
+    section.children = [_folder_section(base / sensor, out, f"study-{sensor}", f"Sensor {sensor}") for sensor in _sensor_dirs(base)]
+    return section
+
+
+def _stack_section(ws: Workspace, out: Path) -> Section:
+    section = Section(
+        "stack",
+        "Stacking: naive vote and meta-learner",
+        "Per scenario (D darknet, H honeypot, DH hosts on both sensors): per-class F1 of the bases and the stacks, the "
+        "logistic-regression coefficients that explain the meta-learner, and confusion matrices of one test day.",
+        nav="Stacking",
+    )
+    base = ws.results_dir / "stack"
+    for scenario in sorted(_sensor_dirs(base), key=_scenario_order):
+        child = _folder_section(base / scenario, out, f"stack-{scenario}", f"Scenario {scenario}")
+        child.figures += _images(base / scenario / "confusion", out, f"stack-{scenario}-confusion", "confusion matrix: ")
+        section.children.append(child)
+    return section
+
+
+def _scenario_order(name: str) -> tuple[int, str]:
+    """D, H, DH first (the stacking paper's order), then custom scenarios by name."""
+    return (SCENARIO_ORDER.index(name) if name in SCENARIO_ORDER else len(SCENARIO_ORDER), name)
+
+
+def _predictions_section(ws: Workspace, top: int) -> Section:
+    section = Section(
+        "predictions",
+        "Predicted classes of unknown hosts",
+        "Hosts without a ground-truth label, labelled by the meta-learner stack; most confident first. Filter or sort any column.",
+        nav="Predictions",
+    )
+    base = ws.results_dir / "predict"
+    for scenario in _sensor_dirs(base):
+        files = sorted((base / scenario).glob("day=*.parquet"))
+        if not files:
+            continue
+        latest = files[-1]
+        frame = pq.read_table(latest).to_pandas()
+        if "address" in frame.columns:
+            frame = frame.drop(columns=["ip"], errors="ignore")
+        elif "ip" in frame.columns and pd.api.types.is_integer_dtype(frame["ip"]):
+            frame["ip"] = int_to_ip(frame["ip"].to_numpy())
+        prob = next((c for c in ("probability", "proba", "p") if c in frame.columns), None)
+        if prob:
+            frame = frame.sort_values(prob, ascending=False, kind="stable")
+        day = latest.stem.removeprefix("day=")
+        note = f"{len(frame)} unknown hosts on {day}; the full list is {latest.relative_to(ws.root)} (and .csv)."
+        section.tables.append(table_from_frame(f"Scenario {scenario}, {day}", frame, note=note, max_rows=top, filterable=True, kind="predictions"))
+    return section
+
+
+# --- run settings and timings ----------------------------------------------------------------------
+def _settings_section(ws: Workspace) -> Section:
+    section = Section("settings", "Run settings and seeds", "Everything needed to reproduce this run.", nav="Settings")
+    config = ws.root / "pipeline" / "config.json"
+    if config.exists():
+        section.text_blocks.append(("Pipeline configuration", config.read_text()))
+    seeds = []
+    world = ws.truth_dir / "world.json"
+    if world.exists():
+        info = json.loads(world.read_text())
+        seeds.append({"what": "simulator", "seed": info.get("seed"), "details": f"profile {info.get('profile', '?')}"})
+    for run in sorted((ws.root / "embeddings").glob("*/*/run.json")):
+        info = json.loads(run.read_text())
+        seeds.append(
+            {"what": f"embeddings {run.parent.parent.name}/{run.parent.name}", "seed": info.get("seed"), "details": f"method {info.get('method', '?')}, device {info.get('device', '?')}"}
+        )
+    if seeds:
+        section.tables.append(table_from_frame("Seeds", pd.DataFrame(seeds)))
+    return section
+
+
+def _timings_section(ws: Workspace, run_id: str) -> Section:
+    from darkstack.pipeline.steps import load_state
+
+    section = Section("timings", "Timings per step", "Wall time of the last computation of each pipeline step; steps unchanged since an earlier run were reused.", nav="Timings")
+    steps = load_state(ws)["steps"]
+    if not steps:
+        return section
+    rows = [
+        {"step": name, "seconds": info.get("seconds"), "computed": info.get("finished"), "in this run": info.get("run_id") == run_id}
+        for name, info in steps.items()
+    ]
+    frame = pd.DataFrame(rows)
+    section.tables.append(table_from_frame("Steps", frame, note=f"Total {frame['seconds'].sum():.1f} s of computation."))
+    return section
+
+
+# --- the report ------------------------------------------------------------------------------------
+def build_report(ws: Workspace, run_id: str | None = None, top_predictions: int = DEFAULT_TOP_PREDICTIONS, title: str = "darkstack report") -> Path:
+    """Write ``ws.reports_dir/<run_id>/index.html`` with its figures; returns the path of index.html."""
+    if not ws.root.is_dir():
+        raise DarkstackError("workspace does not exist", ws.root)
+    run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    out = ws.reports_dir / run_id
+    staging = ws.reports_dir / f".{run_id}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    sections = [
+        _summary_section(ws, staging),
+        _overview_section(ws, staging),
+        _evaluate_section(ws, staging),
+        _study_section(ws, staging),
+        _stack_section(ws, staging),
+        _predictions_section(ws, top_predictions),
+        _settings_section(ws),
+        _timings_section(ws, run_id),
+    ]
+    sections = [s for s in sections if not s.is_empty()]
+    if not sections:
+        shutil.rmtree(staging)
+        raise DarkstackError("nothing to report: no snapshots or results in this workspace", ws.root)
+    page = render(sections, title=title, run_id=run_id, workspace=str(ws.root))
+    atomic.write_text(staging / "index.html", page)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    log.info(f"report written: {out / 'index.html'}", extra={"report": str(out / "index.html")})
+    return out / "index.html"
+
+
+def render(sections: list[Section], *, title: str, run_id: str, workspace: str) -> str:
+    """The HTML page (jinja2 template ``templates/report.html.j2``, every value escaped)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("darkstack.report", "templates"), autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True
+    )
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return env.get_template("report.html.j2").render(
+        sections=sections, title=title, run_id=run_id, workspace=workspace, created=created, version=__version__, escape=html.escape
+    )

@@ -1,0 +1,70 @@
+"""Overview figures drawn for the report (matplotlib, Agg backend), written as PNG into the report folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from darkstack import atomic
+
+DPI = 110
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=DPI, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def overview_figure(overview: pd.DataFrame, path: Path) -> Path:
+    """Hosts, packets and labelled share per day, one line per sensor (``overview``: sensor, day, hosts, packets, labelled_share)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
+    for sensor, rows in overview.groupby("sensor", sort=True):
+        days = pd.to_datetime(rows["day"])
+        axes[0].plot(days, rows["hosts"], marker="o", ms=3, label=sensor)
+        axes[1].plot(days, rows["packets"], marker="o", ms=3, label=sensor)
+        axes[2].plot(days, rows["labelled_share"] * 100, marker="o", ms=3, label=sensor)
+    axes[0].set_ylabel("active hosts")
+    axes[1].set_ylabel("packets")
+    axes[1].set_yscale("log")
+    axes[2].set_ylabel("labelled hosts (%)")
+    axes[2].set_ylim(0, 100)
+    axes[0].legend(loc="upper right", fontsize="small")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    axes[2].xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=12))
+    axes[2].xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
+    fig.autofmt_xdate()
+    fig.suptitle("Traffic per sensor and day (after the snapshot filters)")
+    return _save(fig, path)
+
+
+def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
+    """Mean macro-F1 with its standard deviation per method (``summary``: group, method, mean, std)."""
+    plt = _pyplot()
+    groups = list(dict.fromkeys(summary["group"]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(4.0, 3.2 * len(groups)), 3.4), squeeze=False, sharey=True)
+    for ax, group in zip(axes[0], groups, strict=True):
+        rows = summary[summary["group"] == group]
+        ax.bar(rows["method"], rows["mean"], yerr=rows["std"].fillna(0), capsize=3, color="#4c72b0")
+        ax.set_title(group, fontsize="medium")
+        ax.set_ylim(0, 1)
+        ax.tick_params(axis="x", rotation=45, labelsize="small")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("macro-F1 (mean ± std over test days)")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,86 @@
+"""What a report is made of: sections holding sortable tables and figures (rendered by the template)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+MAX_TABLE_ROWS = 200
+"""Rows shown of a table read from a file when no other limit is given (the file holds the rest)."""
+
+
+@dataclass
+class Cell:
+    """A table cell: the text shown and the value the column sorts by (numbers sort numerically)."""
+
+    text: str
+    sort: str | float
+    bold: bool = False
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    note: str = ""
+    filterable: bool = False
+    kind: str = "table"
+    collapsed: bool = False
+
+
+@dataclass
+class Figure:
+    title: str
+    src: str
+    caption: str = ""
+    wide: bool = False
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    intro: str = ""
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    text_blocks: list[tuple[str, str]] = field(default_factory=list)
+    nav: str = ""
+    figures_first: bool = True
+    children: list[Section] = field(default_factory=list)
+    """Sub-sections (one per sensor or scenario), shown after this section's own content."""
+
+    def is_empty(self) -> bool:
+        return not (self.tables or self.figures or self.text_blocks or any(not c.is_empty() for c in self.children))
+
+
+def cell(value) -> Cell:
+    """Format one value: floats with 3 decimals, missing values empty (sorting after numbers)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Cell("", "")
+    if isinstance(value, bool):
+        return Cell(str(value).lower(), int(value))
+    if isinstance(value, int):
+        return Cell(f"{value:,}".replace(",", "\u2009"), value)
+    if isinstance(value, float):
+        return Cell(f"{value:.3f}", value)
+    if hasattr(value, "item"):  # numpy scalar
+        return cell(value.item())
+    text = str(value)
+    return Cell(text, text)
+
+
+def table_from_frame(
+    title: str, frame: pd.DataFrame, note: str = "", max_rows: int = MAX_TABLE_ROWS, filterable: bool = False, kind: str = "table"
+) -> Table:
+    """A report table from a DataFrame (index kept as the first column when it is named or not a range)."""
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name:
+        frame = frame.reset_index()
+    shown = frame.head(max_rows)
+    if len(frame) > len(shown):
+        extra = f"Showing the first {len(shown)} of {len(frame)} rows."
+        note = f"{note} {extra}" if note else extra
+    rows = [[cell(v) for v in record] for record in shown.itertuples(index=False, name=None)]
+    return Table(title, [str(c) for c in frame.columns], rows, note, filterable, kind)

@@ -1,0 +1,81 @@
+"""Read the stages' result tables for the report: Markdown pipe tables (formatted) and CSV files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from darkstack.log import get_logger
+from darkstack.report.model import Cell, Table, table_from_frame
+
+log = get_logger(__name__)
+
+COLLAPSE_ROWS = 40
+"""Tables longer than this are shown folded (click to open)."""
+_NUMBER = re.compile(r"^[-+]?\d*\.?\d+(e[-+]?\d+)?")
+
+
+def _md_cell(text: str) -> Cell:
+    """A Markdown cell: ``**bold**`` kept as a flag, sorted by its leading number when it has one."""
+    text = text.strip()
+    bold = text.startswith("**") and text.endswith("**") and len(text) > 4
+    text = text.strip("*").strip() if bold else text
+    number = _NUMBER.match(text.replace("\u2009", "").replace(",", ""))
+    return Cell(text, float(number.group()) if number else text, bold)
+
+
+def _split_row(line: str) -> list[str]:
+    return [part for part in line.strip().strip("|").split("|")]
+
+
+def markdown_tables(text: str, default_title: str) -> list[Table]:
+    """Every pipe table of a Markdown text, titled by the heading above it (else ``default_title``)."""
+    tables, title, lines = [], default_title, text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("#"):
+            title = line.lstrip("#").strip()
+        elif line.startswith("|") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= set("|-: "):
+            columns = [c.strip().strip("*") for c in _split_row(line)]
+            rows, i = [], i + 2
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                rows.append([_md_cell(c) for c in _split_row(lines[i])])
+                i += 1
+            tables.append(Table(title, columns, rows, collapsed=len(rows) > COLLAPSE_ROWS))
+            continue
+        i += 1
+    return tables
+
+
+def csv_table(path: Path, title: str, kind: str = "table") -> Table | None:
+    """A CSV file as a table (None, with a warning, when it cannot be read)."""
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        log.warning(f"report: skipped unreadable table {path}: {exc}")
+        return None
+    table = table_from_frame(title, frame, kind=kind)
+    table.collapsed = len(table.rows) > COLLAPSE_ROWS
+    return table
+
+
+def result_tables(folder: Path, title_prefix: str) -> list[Table]:
+    """The tables directly in ``folder``: each ``X.md`` (formatted), else ``X.csv``; per-day files are left out."""
+    tables = []
+    for path in sorted(folder.glob("*")):
+        if not path.is_file() or path.name.startswith((".", "day=")):
+            continue
+        title = f"{title_prefix}{path.stem.replace('_', ' ')}"
+        if path.suffix == ".md":
+            tables += markdown_tables(path.read_text(), title)
+        elif path.suffix == ".csv" and not path.with_suffix(".md").exists():
+            kind = "confusion" if "confusion" in path.name else "coefficients" if "coef" in path.name else "table"
+            table = csv_table(path, title, kind)
+            if table:
+                tables.append(table)
+    return tables
+
+

@@ -1,0 +1,30 @@
+"""``darkstack simulate``: write simulated darknet and honeypot days into the workspace."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from darkstack.options import SeedOption, WorkspaceOption, resolve_workspace
+
+
+def command(
+    days: Annotated[int, typer.Option("--days", help="Number of UTC days to simulate.")] = 31,
+    start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "2021-12-01",
+    profile: Annotated[str, typer.Option("--profile", help="demo (seconds) or paper (Table 2 of the temporal-GNN paper).")] = "demo",
+    seed: SeedOption = 0,
+    pcap: Annotated[bool, typer.Option("--pcap", help="Also write darknet days as pcap files under sim/pcap/darknet/.")] = False,
+    scale: Annotated[float | None, typer.Option("--scale", help="Multiply the profile's host numbers (and so its volume).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Simulate labelled darknet + honeypot traffic (built-in data source)."""
+    from darkstack.log import console
+    from darkstack.simulate import simulate
+    from darkstack.workspace import parse_day
+
+    ws = resolve_workspace(workspace)
+    summary = simulate(ws, profile=profile, days=days, start=parse_day(start), seed=seed, pcap=pcap, scale=scale)
+    console.print(f"simulated {days} days into {ws.store_dir} "
+                  f"({sum(summary['darknet'].values()):,} darknet packets, "
+                  f"{sum(summary['honeypot'].values()):,} honeypot sessions); ground truth in {ws.truth_dir}")

@@ -1,0 +1,61 @@
+"""Spark engine: the same SQL of ``queries`` on a PySpark session (``local[*]`` or a cluster URL)."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pyarrow as pa
+
+
+class SparkEngine:
+    """A light Spark session: no UI, UTC, local scratch in a temporary folder, and on a ``local`` master
+    ``shuffle_partitions`` shuffle partitions (a day is small for Spark)."""
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[*]", shuffle_partitions: int = 4, driver_memory: str = "2g"):
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+        from pyspark.sql import SparkSession
+
+        self.errors = (PySparkException, Py4JJavaError)
+        self._tmp = tempfile.TemporaryDirectory(prefix="darkstack-spark-")
+        builder = SparkSession.builder.master(master).appName("darkstack-snapshot")
+        if master.startswith("local"):  # one machine: few shuffle partitions; a cluster keeps its own setting
+            builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        self.spark = (
+            builder.config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.memory", driver_memory)
+            .config("spark.local.dir", self._tmp.name)
+            .config("spark.sql.warehouse.dir", f"{self._tmp.name}/warehouse")
+            .getOrCreate()
+        )
+        self.spark.sparkContext.setLogLevel("ERROR")
+        self._cached: set[str] = set()
+
+    def register_packets(self, parquet_glob: str) -> None:
+        """Expose the day's canonical records as the view ``packets``."""
+        self.spark.read.parquet(parquet_glob).createOrReplaceTempView("packets")
+
+    def view(self, name: str, sql: str) -> None:
+        self.spark.sql(sql).createOrReplaceTempView(name)
+
+    def materialise(self, name: str, sql: str) -> None:
+        self.spark.sql(sql).createOrReplaceTempView(name)
+        self.spark.sql(f"CACHE LAZY TABLE {name}")
+        self._cached.add(name)
+
+    def query(self, sql: str) -> pa.Table:
+        return self.spark.sql(sql).toArrow()
+
+    def release(self, name: str) -> None:
+        if name in self._cached:
+            self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+            self._cached.discard(name)
+
+    def close(self) -> None:
+        self.spark.stop()
+        self._tmp.cleanup()

@@ -1,0 +1,58 @@
+"""``darkstack stack``: evaluate the bases, naive stacking and the meta-learners of the scenarios."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from darkstack.options import SeedOption, WorkspaceOption, resolve_workspace
+
+
+def command(
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            help="D, H, DH, or a custom list sensor:variant,sensor:variant,... (repeatable; default: each of D, H "
+            "and DH whose embeddings exist).",
+        ),
+    ] = None,
+    day: Annotated[list[str] | None, typer.Option("--day", help="Evaluate these UTC days (repeatable; default: the last --test-days).")] = None,
+    test_days: Annotated[int, typer.Option("--test-days", min=1, help="Evaluate the last N embedded days.")] = 11,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Stratified folds of the meta-learner cross-validation.")] = 10,
+    k: Annotated[int, typer.Option("--k", min=1, help="Neighbours of each base kNN.")] = 3,
+    confusion_day: Annotated[str | None, typer.Option("--confusion-day", help="Day of the confusion matrices and coefficient figures (default: the last).")] = None,
+    workspace: WorkspaceOption = None,
+    seed: SeedOption = 0,
+) -> None:
+    """Stack base classifiers (naive vote and meta-learner) and write per-class F1 tables, confusion matrices and coefficients."""
+    from darkstack.errors import DarkstackError
+    from darkstack.stack.bases import resolve_scenario
+    from darkstack.stack.run import stack
+    from darkstack.stack.settings import StackSettings
+    from darkstack.stack.tables import markdown, write_overview
+    from darkstack.workspace import parse_day
+
+    ws = resolve_workspace(workspace)
+    settings = StackSettings(
+        test_days=test_days, folds=folds, k=k, confusion_day=parse_day(confusion_day) if confusion_day else None
+    )
+    if not scenario:
+        scenario = [
+            s for s in ("D", "H", "DH")
+            if all(ws.embedding_days(b.sensor, b.variant) for b in resolve_scenario(ws, s, settings).bases)
+        ]
+        if not scenario:
+            raise DarkstackError("no scenario has embeddings of all its bases: run `darkstack embed` first", ws.root / "embeddings")
+    days = [parse_day(d) for d in day] if day else None
+    for spec in scenario:
+        result = stack(ws, spec, settings, days=days, seed=seed)
+        if not result.days:
+            raise DarkstackError(f"scenario {result.scenario}: no day could be stacked ({result.skipped})", result.out_dir / "run.json")
+        typer.echo(f"\nScenario {result.scenario}: {len(result.days)} day(s), {result.seconds:.1f} s → {result.out_dir}\n")
+        typer.echo(markdown(result.table))
+    overview = write_overview(ws.results_dir / "stack")
+    if overview is not None and len(scenario) > 1:
+        typer.echo("Macro-F1 per scenario:\n")
+        typer.echo(markdown(overview))

@@ -1,0 +1,91 @@
+"""``predict()``: fit the stack on one day's labelled hosts and label that day's unlabelled hosts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from darkstack import atomic
+from darkstack.errors import DarkstackError
+from darkstack.evaluate.knn import vote
+from darkstack.log import get_logger
+from darkstack.schema import int_to_ip
+from darkstack.stack import explain
+from darkstack.stack.bases import load_day, resolve_scenario
+from darkstack.stack.meta import fit_day
+from darkstack.stack.neighbourhood import NeighbourLists
+from darkstack.stack.run import day_generators
+from darkstack.stack.settings import StackSettings
+from darkstack.workspace import Workspace, day_str
+
+log = get_logger(__name__)
+
+
+def predict(
+    ws: Workspace, day: dt.date, scenario: str = "D", settings: StackSettings | None = None, *, seed: int = 0
+) -> pa.Table:
+    """Label the unlabelled hosts of ``day`` with the scenario's full meta-learner.
+
+    The meta-learner is fitted on every labelled host of the day (plus undersampled unknown hosts),
+    each base's probabilities by leave-one-out over all hosts; an unlabelled host's probabilities come
+    from its neighbours among all other hosts. One row per unlabelled host: predicted class and
+    probability, runner-up, each base's own vote and contribution, and the bases that drove the
+    decision. Written to ``ws.results_dir/predict/<scenario>/day=<day>.{parquet,csv}``.
+    """
+    settings = settings or StackSettings()
+    sc = resolve_scenario(ws, scenario, settings)
+    inputs = load_day(ws, sc, day, settings)
+    where = ws.embedding_dir(sc.bases[0].sensor, sc.bases[0].variant)
+    if len(inputs.ips) == 0:
+        raise DarkstackError(f"scenario {sc.name} has no host present in every base on {day_str(day)}", where)
+    if not inputs.scored.any():
+        raise DarkstackError(
+            f"no labelled class with at least {settings.min_class_hosts} hosts on {day_str(day)}: nothing to learn from",
+            ws.labels_day(day),
+        )
+    if len(inputs.ips) < settings.k + 1:
+        raise DarkstackError(f"{len(inputs.ips)} hosts on {day_str(day)} are too few for {settings.k}-NN", where)
+    _, _, rng_sample = day_generators(seed, day)
+    classes = np.asarray(inputs.classes, dtype=object)
+    codes = inputs.codes
+    lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric) for X in inputs.embeddings]
+    features, models, train = fit_day(lists, codes, inputs.unknown_code, {sc.full_group: tuple(range(len(sc.bases)))}, settings, rng_sample)
+    model = models[sc.full_group]
+
+    target = np.flatnonzero(~inputs.labelled)
+    proba = model.predict_proba(features[target])
+    order = np.argsort(-proba, axis=1, kind="stable")
+    best, second = order[:, 0], order[:, 1]
+    n_classes = len(classes)
+    slices = [slice(i * n_classes, (i + 1) * n_classes) for i in range(len(sc.bases))]
+    contributions = model.contributions(features[target], best, slices)
+    names = [b.name for b in sc.bases]
+
+    columns = {
+        "ip": pa.array(inputs.ips[target], pa.uint32()),
+        "address": pa.array(int_to_ip(inputs.ips[target]).tolist(), pa.string()),
+        "predicted": pa.array(classes[best].tolist(), pa.string()),
+        "probability": pa.array(proba[np.arange(len(target)), best], pa.float64()),
+        "runner_up": pa.array(classes[second].tolist(), pa.string()),
+        "runner_up_probability": pa.array(proba[np.arange(len(target)), second], pa.float64()),
+        "drivers": pa.array(explain.drivers(contributions, names), pa.string()),
+        "in_training": pa.array(np.isin(target, train), pa.bool_()),
+    }
+    for i, (b, nl) in enumerate(zip(sc.bases, lists)):
+        neigh = nl.within(None)[target]
+        base_vote = vote(features[target][:, slices[i]], classes, neighbour_codes=codes[neigh])
+        columns[f"vote_{b.name}"] = pa.array(base_vote.tolist(), pa.string())
+        columns[f"contrib_{b.name}"] = pa.array(contributions[:, i], pa.float64())
+    table = pa.table(columns).sort_by([("probability", "descending"), ("ip", "ascending")])
+
+    out = ws.results_dir / "predict" / sc.name / f"day={day_str(day)}"
+    atomic.write_parquet(out.with_suffix(".parquet"), table)
+    atomic.write_text(out.with_suffix(".csv"), table.to_pandas().to_csv(index=False))
+    counts = dict(zip(*np.unique(classes[best].astype(str), return_counts=True)))
+    log.info(
+        "unlabelled hosts labelled",
+        extra={"scenario": sc.name, "day": day_str(day), "hosts": len(target), "predicted": {k: int(v) for k, v in counts.items()}},
+    )
+    return table

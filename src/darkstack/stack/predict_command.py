@@ -1,0 +1,32 @@
+"""``darkstack predict``: label the unlabelled hosts of one day with the stacked meta-learner."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from darkstack.options import SeedOption, WorkspaceOption, resolve_workspace
+
+
+def command(
+    day: Annotated[str, typer.Option("--day", help="The UTC day whose unlabelled hosts are labelled, YYYY-MM-DD.")],
+    scenario: Annotated[str, typer.Option("--scenario", help="D, H, DH or sensor:variant,sensor:variant,...")] = "D",
+    workspace: WorkspaceOption = None,
+    seed: SeedOption = 0,
+) -> None:
+    """Fit the stack on a day's labelled hosts and write class, probability, runner-up and driving bases of its unlabelled hosts."""
+    from collections import Counter
+
+    from darkstack.stack.predict import predict
+    from darkstack.workspace import day_str, parse_day
+
+    ws = resolve_workspace(workspace)
+    when = parse_day(day)
+    table = predict(ws, when, scenario, seed=seed)
+    counts = Counter(table.column("predicted").to_pylist())
+    typer.echo(f"{table.num_rows} unlabelled hosts on {day_str(when)}:")
+    for label, n in counts.most_common():
+        typer.echo(f"  {label:<16} {n}")
+    name = ws.results_dir / "predict"
+    typer.echo(f"written under {name}")
