@@ -1,5 +1,5 @@
 """Benchmark the embedding stage on a month of snapshots: wall time and peak memory of i-GCN-GRU
-(H = 5, 1 epoch/day, with node features) and of i-DarkVec, each in a fresh process.
+(H = 5, 1 epoch/day, with node features; fp32 as the paper, and bf16) and of i-DarkVec, each in a fresh process.
 
     nice -n 10 .venv/bin/python benchmarks/bench_embed.py [--workspace /work/bench/paper] [--sensor darknet]
 
@@ -20,37 +20,50 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import peak_rss_gib, write_section  # noqa: E402
+from _report import peak_rss_gib, write_section
 
 GOALS = {"igcngru": 69.0, "idarkvec": 74.0}
 MEMORY_GOAL_GIB = 4.0
 
 
-def child(workspace: str, sensor: str, method: str, device: str, workers: int) -> None:
-    """Run one method from scratch in this process and print its figures as JSON."""
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(workspace: str, sensor: str, run: str, device: str, workers: int) -> None:
+    """Run one ``method[:precision]`` from scratch in this process and print its figures as JSON."""
     from darkstack.embed import EmbedSettings, embed
     from darkstack.workspace import Workspace
 
+    method, _, precision = run.partition(":")
+    precision = precision or "fp32"
     ws = Workspace(Path(workspace))
     variant = f"bench-{method}"
     for folder in (ws.embedding_dir(sensor, variant), ws.model_dir(sensor, variant)):
         shutil.rmtree(folder, ignore_errors=True)
-    settings = EmbedSettings(workers=workers, keep_checkpoints=1)
+    settings = EmbedSettings(workers=workers, keep_checkpoints=1, precision=precision)
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     days = embed(ws, sensor, method, settings=settings, variant=variant, device=device, seed=0)
     wall = time.perf_counter() - t0
-    run = json.loads((ws.embedding_dir(sensor, variant) / "run.json").read_text())
-    per_day = [d["seconds"] for d in run["days"].values()]
+    cpu = _cpu_seconds() - cpu0
+    log = json.loads((ws.embedding_dir(sensor, variant) / "run.json").read_text())
+    per_day = [d["seconds"] for d in log["days"].values()]
     print(
         json.dumps(
             {
                 "method": method,
+                "precision": precision if method in ("gcn", "igcn", "gcngru", "igcngru") else "-",
                 "days": len(days),
                 "wall_s": wall,
+                "cpu_s": cpu,
                 "per_day_s": sum(per_day) / max(len(per_day), 1),
                 "peak_gib": peak_rss_gib(),
-                "device": run.get("last_run", {}).get("device", "cpu"),
-                "hosts_per_day": sum(d.get("hosts", 0) for d in run["days"].values()) / max(len(per_day), 1),
+                "device": log.get("last_run", {}).get("device", "cpu"),
+                "hosts_per_day": sum(d.get("hosts", 0) for d in log["days"].values()) / max(len(per_day), 1),
             }
         )
     )
@@ -60,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default="/work/bench/paper")
     parser.add_argument("--sensor", default="darknet")
-    parser.add_argument("--methods", default="igcngru,idarkvec")
+    parser.add_argument("--runs", default="igcngru,igcngru:bf16,idarkvec", help="method[:precision], comma-separated")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=1, help="i-DarkVec threads (1 = deterministic)")
     parser.add_argument("--keep", action="store_true", help="keep the bench-<method> outputs")
@@ -70,8 +83,9 @@ def main() -> None:
         child(args.workspace, args.sensor, args.child, args.device, args.workers)
         return
     rows = []
-    for method in args.methods.split(","):
-        cmd = [sys.executable, __file__, "--child", method, "--workspace", args.workspace, "--sensor", args.sensor]
+    for run in args.runs.split(","):
+        method = run.partition(":")[0]
+        cmd = [sys.executable, __file__, "--child", run, "--workspace", args.workspace, "--sensor", args.sensor]
         cmd += ["--device", args.device, "--workers", str(args.workers)]
         load = os.getloadavg()[0]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -82,21 +96,30 @@ def main() -> None:
             from darkstack.workspace import Workspace
 
             ws = Workspace(Path(args.workspace))
-            for folder in (ws.embedding_dir(args.sensor, f"bench-{method}"), ws.model_dir(args.sensor, f"bench-{method}")):
+            for folder in (
+                ws.embedding_dir(args.sensor, f"bench-{method}"),
+                ws.model_dir(args.sensor, f"bench-{method}"),
+            ):
                 shutil.rmtree(folder, ignore_errors=True)
     lines = [
-        f"Embedding a month: `{args.workspace}`, sensor `{args.sensor}`, paper settings (i-GCN-GRU: H = 5, 1 epoch/day, "
-        f"node features; i-DarkVec: workers = {args.workers}), `python benchmarks/bench_embed.py`.",
+        (
+            f"Embedding a month: `{args.workspace}`, sensor `{args.sensor}`, paper settings (i-GCN-GRU: H = 5, "
+            f"1 epoch/day, node features; i-DarkVec: workers = {args.workers}), `python benchmarks/bench_embed.py`."
+        ),
         "",
-        "| method | device | days | hosts/day | wall (s) | s/day | peak RSS (GiB) | goal (s) | load avg at start |",
-        "|---|---|---|---|---|---|---|---|---|",
+        (
+            "| method | precision | device | days | hosts/day | wall (s) | CPU (s) | s/day | peak RSS (GiB) "
+            "| goal (s) | load avg at start |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         goal = GOALS.get(r["method"], float("nan"))
         ok = "✓" if r["wall_s"] <= goal and r["peak_gib"] <= MEMORY_GOAL_GIB else "✗"
         lines.append(
-            f"| {r['method']} | {r['device']} | {r['days']} | {r['hosts_per_day']:.0f} | {r['wall_s']:.1f} | "
-            f"{r['per_day_s']:.2f} | {r['peak_gib']:.2f} | ≤ {goal:.0f} {ok} | {r['load']:.1f} |"
+            f"| {r['method']} | {r['precision']} | {r['device']} | {r['days']} | {r['hosts_per_day']:.0f} | "
+            f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['per_day_s']:.2f} | {r['peak_gib']:.2f} | ≤ {goal:.0f} {ok} "
+            f"| {r['load']:.1f} |"
         )
     lines.append("")
     lines.append(

@@ -33,6 +33,13 @@ def simulate_store(root: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def is_complete(root: Path) -> bool:
+    """A finished simulation: world.json (written last by the simulator) is newer than every store part."""
+    world = root / "sim" / "world.json"
+    parts = list((root / "store").glob("*/*/part-*.parquet"))
+    return world.is_file() and bool(parts) and world.stat().st_mtime >= max(p.stat().st_mtime for p in parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store-workspace", type=Path, default=DEFAULT_STORE)
@@ -46,7 +53,7 @@ def main() -> None:
     from darkstack.workspace import Workspace
 
     source = args.store_workspace
-    generated = not (source / "sim" / "world.json").is_file()  # the simulator writes world.json last
+    generated = not is_complete(source)
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as tmp:
         if generated:
             source = Path(tmp) / "source"

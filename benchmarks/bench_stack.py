@@ -13,8 +13,8 @@ import os
 import time
 
 import numpy as np
-
 from _report import peak_rss_gib, write_section
+
 from darkstack.evaluate.knn import standardise
 from darkstack.schema import UNKNOWN
 from darkstack.stack.bases import Base, DayInputs, Scenario, class_order
@@ -39,7 +39,7 @@ def synthetic_day(n_hosts: int, seed: int) -> DayInputs:
     codes = np.array([names.index(x) for x in labels])
     embeddings = []
     for b, dim in enumerate(DIMS.values()):
-        centres = rng.standard_normal((len(names), dim)) * 0.25
+        centres = rng.standard_normal((len(names), dim)) * 0.9
         centres[names.index(UNKNOWN)] = 0.0  # unknown: no structure of its own
         X = centres[codes] + rng.standard_normal((n_hosts, dim)) * (1.5 + 0.5 * b)
         embeddings.append(standardise(X.astype(np.float32)))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,13 +14,19 @@ from embed_fixtures import write_days
 from safetensors.numpy import load_file
 
 from darkstack.cli import main
-from darkstack.embed import EmbedSettings, embed, load_embeddings
+from darkstack.embed import EmbedSettings, load_embeddings
+from darkstack.embed import embed as embed_stage
 from darkstack.errors import ConfigError
 from darkstack.snapshot import load_day
 
 TINY = EmbedSettings(
     hidden_dim=16, gcn_dim=8, embedding_dim=4, head_dim=4, history=2, train_days=3, max_epochs=4, keep_checkpoints=0
 )
+
+
+def embed(*args, **kwargs):
+    """The stage's embed() on one torch thread (tiny graphs; the test machine is shared)."""
+    return embed_stage(*args, threads=1, **kwargs)
 
 
 def _all(ws, variant):
@@ -143,5 +152,64 @@ def test_cli_embed(ws, capsys):
     days = write_days(ws, n_days=2)
     assert main(["embed", "-w", str(ws.root), "--method", "ds", "--until", str(days[0])]) == 0
     assert ws.embedding_days("darknet", "ds") == days[:1]
-    assert main(["embed", "-w", str(ws.root), "--method", "igcngru", "--history", "-1"]) == 2
+    assert main(["embed", "-w", str(ws.root), "--method", "igcngru", "--history", "-1", "--threads", "1"]) == 2
     assert "history" in capsys.readouterr().err
+
+
+def test_bf16_precision_stays_close_to_fp32(ws):
+    write_days(ws, n_days=2)
+    embed(ws, "darknet", "igcngru", settings=TINY, variant="fp32")
+    embed(ws, "darknet", "igcngru", settings=TINY.model_copy(update={"precision": "bf16"}), variant="bf16")
+    for day in ws.embedding_days("darknet", "fp32"):
+        a, b = load_embeddings(ws, "darknet", "fp32", day)[1], load_embeddings(ws, "darknet", "bf16", day)[1]
+        assert not np.array_equal(a, b)
+        np.testing.assert_allclose(a, b, atol=0.2)
+
+
+@pytest.mark.parametrize(
+    ("method", "compat", "expected"),
+    [
+        ("gcn", False, [([i], i) for i in range(5)]),
+        ("igcn", False, [([i], i) for i in range(5)]),
+        ("igcngru", False, [([0], 0), ([0, 1], 1), ([0, 1, 2], 2), ([1, 2, 3], 3), ([2, 3, 4], 4)]),
+        # GCN-GRU: full windows of the first M = 3 days for training (each epoch), then windows including t.
+        ("gcngru", False, [([0, 1, 2], 2)] * 4 + [([1, 2, 3], 3), ([2, 3, 4], 4)]),
+        ("gcngru", True, [([0, 1, 2], 2)] * 4 + [([1, 2], 3), ([2, 3], 4)]),
+    ],
+)
+def test_window_contents_of_every_model(ws, monkeypatch, method, compat, expected):
+    from darkstack.embed import train
+
+    write_days(ws, n_days=5)
+    seen = []
+    real = train.GraphCache.window
+
+    def spy(self, positions, target, **kwargs):
+        seen.append((list(positions), target))
+        return real(self, positions, target, **kwargs)
+
+    monkeypatch.setattr(train.GraphCache, "window", spy)
+    settings = TINY.model_copy(update={"reference_compat": compat, "max_epochs": 4, "patience": 10})
+    embed(ws, "darknet", method, settings=settings)
+    assert seen == expected
+
+
+def test_idarkvec_is_deterministic_whatever_the_python_hash_seed(ws):
+    write_days(ws, n_days=2)
+    code = (
+        "import hashlib, sys; from darkstack.workspace import Workspace; "
+        "from darkstack.embed import embed, load_embeddings; ws = Workspace(sys.argv[1]); "
+        "days = embed(ws, 'darknet', 'idarkvec', variant=sys.argv[2]); "
+        "print(hashlib.sha256(b''.join(load_embeddings(ws, 'darknet', sys.argv[2], d)[1].tobytes() for d in days)).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(ws.root), f"h{seed}"],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1

@@ -13,6 +13,15 @@ from darkstack.embed.windows import build_day_graph, make_window
 from darkstack.snapshot import load_day
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny graphs: one torch thread (the test machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _dense_reference(model, window, features: bool) -> torch.Tensor:
     """All-node computation: every window node in every snapshot, inactive ones with zero features and a
     self-loop only, a dense [T, N, 512] sequence through torch.nn.GRU, BatchNorm over the target's nodes."""

@@ -175,3 +175,20 @@ def test_missing_embeddings_is_a_one_line_error(easy_ws):
     with pytest.raises(DarkstackError, match="darkstack embed"):
         evaluate(easy_ws, "darknet", ["idarkvec"])
     assert main(["evaluate", "-w", str(easy_ws.root), "-s", "darknet", "--variant", "gcn"]) == 2
+
+
+def test_faiss_search_gives_the_same_scores(easy_ws):
+    exact = evaluate(easy_ws, "darknet", ["ds"])
+    for day in DAYS:  # the search method is not part of the cache key: drop the cached predictions
+        predictions_path(easy_ws, "darknet", "ds", day).unlink()
+    faiss = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(exact_max=0))
+    pd.testing.assert_frame_equal(exact.per_day, faiss.per_day)
+
+
+def test_a_variant_missing_a_test_day_is_an_error_not_a_shift(easy_ws):
+    for day in DAYS[:2]:
+        make_day(easy_ws, day, seed=3, variant="idarkvec")
+    with pytest.raises(DarkstackError, match="no idarkvec embeddings for test day 2021-12-03"):
+        evaluate(easy_ws, "darknet", ["ds", "idarkvec"])
+    assert main(["evaluate", "-w", str(easy_ws.root), "-s", "darknet"]) == 0  # idarkvec left out
+    assert "i-DarkVec" not in (easy_ws.results_dir / "evaluate" / "darknet" / "table.md").read_text()

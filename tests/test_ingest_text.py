@@ -29,7 +29,7 @@ def read_all(reader, path):
 TEXTLOG = """ts proto src_ip src_port dst_ip dst_port pck_len tcp_flags mirai tcp_seq ttl t_mss t_win t_ts t_sack t_sackp
 1638316800.25 6 1.2.3.4 4444 10.0.0.9 23 60 2 1 167772169 51 1460 5840 77 - 1
 1638316801 6 1.2.3.5 5555 10.0.0.9 2323 40 SA 0 99 250 - 1024 - - -
-1638316802.5 17 1.2.3.6 53 10.0.0.9 53 80 - 0 - 64 - - - - -
+1638316802.5 UDP 1.2.3.6 53 10.0.0.9 53 80 - 0 - 64 - - - - -
 1638316803 6 not.an.ip 1 10.0.0.9 23 40 2 0 1 64 - - - - -
 1638316804 6 1.2.3.7 1 10.0.0.9
 """
@@ -63,7 +63,7 @@ def test_json_line_not_an_object(tmp_path):
     path = tmp_path / "mhn.json"
     good = '{"protocol":"pcap","timestamp":{"$date":"2020-11-29T17:38:07.862Z"},"source_ip":"1.2.3.4","source_port":1,"destination_port":23}'
     path.write_text(good + "\n[1,2,3]\nnot json\n")
-    table, read, skips = read_all(read_mhn, path)
+    table, _, skips = read_all(read_mhn, path)
     assert table.num_rows == 1 and skips == {"line is not a JSON object": 1, "line is not valid JSON": 1}
     path.write_text("[1,2,3]\n")
     with pytest.raises(InputFormatError, match="line 1: line is not a JSON object"):

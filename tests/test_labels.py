@@ -25,7 +25,7 @@ TS = pa.timestamp("us", tz="UTC")
 def activity(ws, hosts: list[str], day=DAY, sensor="darknet", kind="darknet", seq=None, dst="10.0.0.1", flags=2):
     """One TCP packet from each host on ``day``."""
     n = len(hosts)
-    start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp() * 1e6)
+    start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1e6)
     dst_ip = ip_to_int([dst] * n)
     table = pa.table({
         "ts": pa.array(start + np.arange(n) * 1000).cast(TS), "src_ip": pa.array(ip_to_int(hosts)),

@@ -75,6 +75,7 @@ def test_records_follow_the_schema(demo):
         assert tcp["tcp_ts"].notna().any() and tcp["tcp_wscale"].notna().any()
         assert set(tcp["ip_len"].unique()) >= ({40, 44, 52, 60} if sensor == "darknet" else {40, 52, 60})
         assert df["ts"].is_monotonic_increasing
+        assert not (df["src_ip"] >> 8).isin([ip_to_int("203.0.113.0") >> 8, ip_to_int("198.51.100.0") >> 8]).any()
         assert (df["ts"].dt.date == START).all()
 
 

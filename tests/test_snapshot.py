@@ -8,6 +8,7 @@ import json
 import statistics
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -187,7 +188,7 @@ def test_filtered_out_and_missing_days_are_empty_with_a_warning(store):
         assert warning in snap.meta["warnings"][0]
 
 
-def test_rerun_is_idempotent_and_settings_change_recomputes(store):
+def test_rerun_is_idempotent_and_changes_recompute(store):
     build_snapshots(store, "dn", days=[DAY1, DAY2])
     meta_file = store.snapshot_dir("dn", DAY1) / "meta.json"
     first = meta_file.stat().st_mtime_ns, meta_file.read_text()
@@ -196,6 +197,10 @@ def test_rerun_is_idempotent_and_settings_change_recomputes(store):
     build_snapshots(store, "dn", days=[DAY1], settings=SnapshotSettings(top_ports=2))
     meta = json.loads(meta_file.read_text())
     assert meta["settings"]["top_ports"] == 2 and meta["settings_hash"] != json.loads(first[1])["settings_hash"]
+    # new records for the day (a second ingest part) change the input fingerprint: the day is recomputed
+    write_records(store, "dn", "darknet", pa.Table.from_pylist(_rows(DAY1, C, C_PACKETS[:1])), part="late")
+    build_snapshots(store, "dn", days=[DAY1], settings=SnapshotSettings(top_ports=2))
+    assert load_day(store, "dn", DAY1).host_features.column("ip").to_pylist() == [A, B, C]
 
 
 def test_node_index_is_stable_and_append_only(store):
@@ -236,3 +241,85 @@ def test_cli_snapshot(store, capsys):
     assert main(["snapshot", "-w", str(store.root), "--top-ports", "0"]) == 2
     assert main(["snapshot", "-w", str(store.root), "--engine", "pandas"]) == 2
     assert "engine must be one of" in capsys.readouterr().err
+
+
+def _oracle(df, top_ports: int, min_packets: int):
+    """Independent pandas computation of edges, host/port features and corpus (the papers' definitions)."""
+    df = df[df.proto == 6].copy()
+    for col in ("ip_len", "ttl", "tcp_mss", "tcp_win", "tcp_ts"):
+        df[col] = df[col].fillna(0).astype("float64")
+    df = df[df.groupby("src_ip").src_ip.transform("size") >= min_packets]
+    ranks = df.groupby("dst_port").size().reset_index(name="n").sort_values(["n", "dst_port"], ascending=[False, True])
+    top = ranks.dst_port.to_numpy()[:top_ports]
+    order = {int(p): i for i, p in enumerate(top)}
+    df["port"] = np.where(df.dst_port.isin(top), df.dst_port.astype("int64"), -1)
+    df["sentence"] = df.port.map(lambda p: order.get(p, top_ports))
+
+    def count_block(keys):
+        g = df.groupby(keys).size().groupby(level=0)
+        return pd.DataFrame(
+            {
+                "n": g.size(),
+                "min": g.min(),
+                "max": g.max(),
+                "sum": g.sum(),
+                "mean": g.mean(),
+                "std": g.std(ddof=1).fillna(0.0),
+            }
+        )
+
+    def field_block(key):
+        g = df.groupby(key)
+        parts = [
+            g[c].agg(["sum", "min", "max", "mean"]).assign(std=g[c].std(ddof=1).fillna(0.0))
+            for c in ("ip_len", "ttl", "tcp_mss", "tcp_win", "tcp_ts")
+        ]
+        return pd.concat(parts, axis=1)
+
+    hosts = pd.concat(
+        [count_block(["src_ip", "port"]), count_block(["src_ip", "dst_ip"]), field_block("src_ip")], axis=1
+    )
+    per_host = count_block(["port", "src_ip"])
+    ports = pd.concat(
+        [per_host, pd.DataFrame(0.0, index=per_host.index, columns=range(6)), field_block("port")], axis=1
+    )
+    edges = df.groupby(["src_ip", "port"]).size().reset_index(name="packets")
+    tokens = df.sort_values(["sentence", "ts", "src_ip"])
+    keep = (tokens.src_ip != tokens.src_ip.shift()) | (tokens.port != tokens.port.shift())
+    return edges, hosts.sort_index(), ports.sort_index(), tokens[keep][["port", "src_ip"]]
+
+
+def test_random_day_matches_a_pandas_oracle(ws):
+    rng = np.random.default_rng(7)
+    n = 4000
+    base = dt.datetime(2021, 12, 1, tzinfo=dt.UTC)
+    hosts = rng.integers(1, 2**32, 150, dtype=np.uint64).astype(np.uint32)
+    nullable = lambda hi: pa.array(rng.integers(0, hi, n), mask=rng.random(n) < 0.3)
+    table = pa.table(
+        {
+            "ts": pa.array([base + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 3600, n)]),
+            "src_ip": hosts[np.minimum(rng.zipf(1.5, n), 150) - 1],
+            "dst_ip": rng.integers(S1, S1 + 8, n).astype(np.uint32),
+            "dst_port": np.minimum(rng.zipf(1.4, n), 65535).astype(np.uint16),
+            "proto": rng.choice(np.array([6, 6, 6, 17], np.uint8), n),
+            "ip_len": rng.integers(40, 80, n).astype(np.uint16),
+            "ttl": rng.integers(30, 255, n).astype(np.uint8),
+            "tcp_mss": nullable(1461),
+            "tcp_win": nullable(65536),
+            "tcp_ts": nullable(2**32),
+        }
+    )
+    write_records(ws, "dn", "darknet", table, part="random")
+    build_snapshots(ws, "dn", settings=SnapshotSettings(top_ports=20))
+    snap = load_day(ws, "dn", DAY1)
+    edges, hosts_x, ports_x, tokens = _oracle(table.to_pandas(), top_ports=20, min_packets=5)
+    assert snap.edges.num_rows > 50 and -1 in snap.port_features.column("port").to_pylist()
+    np.testing.assert_array_equal(snap.edges.column("ip").to_numpy(), edges.src_ip.to_numpy())
+    np.testing.assert_array_equal(snap.edges.column("port").to_numpy(), edges.port.to_numpy())
+    np.testing.assert_array_equal(snap.edges.column("packets").to_numpy(), edges.packets.to_numpy())
+    for got, want in ((snap.host_features, hosts_x), (snap.port_features, ports_x)):
+        np.testing.assert_array_equal(got.column(0).to_numpy(), want.index.to_numpy())
+        features = np.column_stack([got.column(c).to_numpy() for c in FEATURE_COLUMNS])
+        np.testing.assert_allclose(features, want.to_numpy(dtype=np.float64), rtol=1e-9)
+    np.testing.assert_array_equal(snap.corpus.column("ip").to_numpy(), tokens.src_ip.to_numpy())
+    np.testing.assert_array_equal(snap.corpus.column("port").to_numpy(), tokens.port.to_numpy())

@@ -20,8 +20,17 @@ from darkstack.evaluate.knn import neighbours, standardise
 from darkstack.schema import UNKNOWN
 from darkstack.stack import StackSettings, predict, stack
 from darkstack.stack.bases import Base, resolve_scenario
-from darkstack.stack.explain import coefficient_table, own_class_coefficients, sensor_coefficients
-from darkstack.stack.meta import assign_folds, fit_meta, stacked_probabilities, undersample_unknown
+from darkstack.stack.explain import (
+    coefficient_table,
+    own_class_coefficients,
+    sensor_coefficients,
+)
+from darkstack.stack.meta import (
+    assign_folds,
+    fit_meta,
+    stacked_probabilities,
+    undersample_unknown,
+)
 from darkstack.stack.naive import naive_vote
 from darkstack.stack.neighbourhood import NeighbourLists
 

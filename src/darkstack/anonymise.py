@@ -58,7 +58,7 @@ class CryptoPAn:
         self._mapped = np.zeros(0, np.uint32)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "CryptoPAn":
+    def from_file(cls, path: str | Path) -> CryptoPAn:
         return cls(load_key(path))
 
     def _encrypt(self, blocks: np.ndarray) -> np.ndarray:

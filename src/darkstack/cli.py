@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one ``error:`` line and exit code 2."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv or ["--help"], standalone_mode=False)
+        rc = app(args=argv or ["--help"], standalone_mode=False)
     except DarkstackError as exc:
         console.print(f"[red]error:[/red] {exc.line()}", highlight=False)
         return 2
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except TyperException as exc:
         console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False)
         return exc.exit_code
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

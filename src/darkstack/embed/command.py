@@ -35,6 +35,9 @@ def command(
         int | None,
         typer.Option("--workers", help="i-DarkVec threads (default 1: deterministic; more: faster, not reproducible)."),
     ] = None,
+    precision: Annotated[
+        str | None, typer.Option("--precision", help="GNN dense products: fp32 (default) or bf16.")
+    ] = None,
     reference_compat: Annotated[
         bool,
         typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
@@ -42,6 +45,7 @@ def command(
     keep_checkpoints: Annotated[
         int | None, typer.Option("--keep-checkpoints", help="Newest per-day checkpoints kept (0 = all; default 2).")
     ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: every core).")] = None,
     seed: SeedOption = 0,
     sensor: SensorOption = None,
     workspace: WorkspaceOption = None,
@@ -60,6 +64,7 @@ def command(
         "train_days": train_days,
         "workers": workers,
         "keep_checkpoints": keep_checkpoints,
+        "precision": precision,
     }
     try:
         settings = EmbedSettings(

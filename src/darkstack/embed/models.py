@@ -167,11 +167,18 @@ class GCNStack(nn.Module):
         self.bias1 = _uniform((hidden,), b1)
         self.weight2 = _uniform((hidden, out), b2)
         self.bias2 = _uniform((out,), b2)
+        self.compute_dtype = torch.float32  # dtype of the two large dense products (bfloat16 optional)
+
+    def _dense(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """x @ weight in ``compute_dtype``, result in float32 (parameters stay float32)."""
+        if self.compute_dtype == torch.float32:
+            return x @ weight
+        return (x.to(self.compute_dtype) @ weight.to(self.compute_dtype)).float()
 
     def hidden(self, g: DeviceGraph) -> torch.Tensor:
         """Layer-1 output ReLU(Â X W1 + b1) on every node of the day [n, hidden]."""
         if self.table is None:
-            pre = g.aggregated_features @ self.weight1
+            pre = self._dense(g.aggregated_features, self.weight1)
         else:
             pre = g.adjacency @ self.table(g.graph.keys)
         return F.relu(pre + self.bias1)
@@ -190,7 +197,7 @@ class GCNStack(nn.Module):
         """Rows ``rows`` of layer 2 followed by the next linear map, given ``folded`` = self.folded(...):
         Â[rows] (H1 W) + b, transformation first."""
         weight, bias = folded
-        return g.rows(rows) @ (self.hidden(g) @ weight) + bias
+        return g.rows(rows) @ self._dense(self.hidden(g), weight) + bias
 
 
 class Encoder(nn.Module):

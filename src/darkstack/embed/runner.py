@@ -82,6 +82,14 @@ class Session:
         if self.bar is not None:
             advance(self.bar, 1, f"{day_str(self.days[index])} {status}")
 
+    def skip(self, index: int) -> bool:
+        """True (and the bar advanced) when day ``index`` is already finished."""
+        if not self.finished(index):
+            return False
+        if self.bar is not None:
+            advance(self.bar, 1)
+        return True
+
     def progress_status(self, text: str) -> None:
         if self.bar is not None:
             self.bar.update(self.bar.task_ids[0], status=text)
@@ -89,7 +97,7 @@ class Session:
 
 def _run_ds(session: Session, start: int) -> None:
     for i in range(start, len(session.days)):
-        if session.finished(i):
+        if session.skip(i):
             continue
         t0 = time.perf_counter()
         ips, X = ds_embeddings(session.snapshot(i))
@@ -136,12 +144,13 @@ def embed(
     until: dt.date | None = None,
     device: str = "auto",
     seed: int = 0,
+    threads: int | None = None,
 ) -> list[dt.date]:
     """Embed every snapshot day of ``sensor`` up to ``until`` with ``method``; returns the days written now.
 
     Finished days (same method, seed, settings and snapshot) are kept; an interrupted run continues from
     the last finished day's checkpoint. ``variant`` names the output (default ``method`` or
-    ``method-nofeat``).
+    ``method-nofeat``). ``threads`` caps torch's CPU threads (default: every core of the process).
     """
     settings = settings or EmbedSettings()
     if method not in METHODS:
@@ -168,7 +177,9 @@ def embed(
     kept = run_log.open()
     session = Session(ws, sensor, variant, days, run_log, seed)
     start = session.first_unfinished() if kept else 0
-    info = {"python": platform.python_version(), "threads": cpu_threads()}
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be at least 1, not {threads}")
+    info = {"python": platform.python_version(), "threads": threads or cpu_threads()}
     with progress_bar(f"embed {sensor}/{variant}", total=len(days)) as bar:
         session.bar = bar
         advance(bar, start)
@@ -183,7 +194,7 @@ def embed(
 
                 from darkstack.embed.train import GNNRegime
 
-                torch.set_num_threads(cpu_threads())
+                torch.set_num_threads(info["threads"])
                 dev = resolve_device(device)
                 info.update(device=str(dev), torch=torch.__version__)
                 GNNRegime(session, method, features, settings, dev).run(start)

@@ -48,11 +48,13 @@ class GraphCache:
             self.graphs[day] = DeviceGraph.build(graph, self.device)
         return self.graphs[day]
 
-    def window(self, positions: list[int], target: int) -> tuple[Window, dict]:
-        """The window of snapshots at ``positions`` for the day at ``target``; drops graphs no longer needed."""
+    def window(self, positions: list[int], target: int, *, retain: bool = False) -> tuple[Window, dict]:
+        """The window of snapshots at ``positions`` for the day at ``target``. Graphs the window does not
+        need are dropped, unless ``retain`` (GCN-GRU training revisits its days every epoch)."""
         wanted = {self.session.days[i] for i in [*positions, target]}
         graphs = {i: self.get(i) for i in sorted({*positions, target})}
-        self.graphs = {d: g for d, g in self.graphs.items() if d in wanted}
+        if not retain:
+            self.graphs = {d: g for d, g in self.graphs.items() if d in wanted}
         window = make_window(graphs[target].graph, [graphs[i].graph for i in positions])
         return window, {g.graph.day: g for g in graphs.values()}
 
@@ -134,6 +136,7 @@ class GNNRegime:
         torch.manual_seed(derive_seed(self.s.seed, *parts))
         model = build_model(self.method, self.features, st.hidden_dim, st.gcn_dim, st.embedding_dim, st.head_dim)
         model.encoder.batch_stats_at_inference = st.reference_compat
+        model.encoder.stack.compute_dtype = torch.bfloat16 if st.precision == "bf16" else torch.float32
         model.to(self.device)
         return model, new_optimizer(model, st)
 
@@ -160,13 +163,13 @@ class GNNRegime:
 
     def _run_gcn(self, start: int) -> None:
         for i in range(start, len(self.s.days)):
-            if self.s.finished(i):
+            if self.s.skip(i):
                 continue
             t0 = time.perf_counter()
             model, optimizer = self._fresh(self.s.days[i].toordinal())
             window, graphs = self.cache.window([i], i)
             grow_table(model, optimizer, window, self.s.seed, self.s.days[i].toordinal())
-            stats = self._early_stopping(model, optimizer, [(window, graphs)], self._rng(i))
+            stats = self._early_stopping(model, optimizer, window, graphs, self._rng(i))
             self._finish(i, model, window, graphs, optimizer, t0, stats)
 
     def _run_igcn(self, start: int) -> None:
@@ -222,7 +225,7 @@ class GNNRegime:
         else:
             model, optimizer = restored
         for i in range(start, len(days)):
-            if self.s.finished(i):
+            if self.s.skip(i):
                 continue
             t0 = time.perf_counter()
             positions = window_positions(len(days), i, st.history, include_target=not st.reference_compat)
@@ -239,7 +242,7 @@ class GNNRegime:
         for epoch in range(self.settings.max_epochs):
             results = []
             for positions, target in windows:
-                window, graphs = self.cache.window(positions, target)
+                window, graphs = self.cache.window(positions, target, retain=True)
                 grow_table(model, optimizer, window, self.s.seed, self.s.days[target].toordinal())
                 if _trainable(window):
                     results.append(link_step(model, optimizer, window, graphs, rng, self.settings.negatives))
@@ -257,10 +260,11 @@ class GNNRegime:
             self._restore_state(model, best_state)
         return {"epochs": len(history), "accuracy": best_acc, "accuracy_per_epoch": history}
 
-    def _early_stopping(self, model: LinkModel, optimizer, windows: list, rng: np.random.Generator) -> dict:
+    def _early_stopping(
+        self, model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator
+    ) -> dict:
         """Static GCN: up to max_epochs steps on the day, stop after ``patience`` steps without a strictly
         better training accuracy; keep the weights that achieved the best accuracy (before their step)."""
-        window, graphs = windows[0]
         if not _trainable(window):
             return {"epochs": 0, "loss": None, "accuracy": None}
         best_acc, best_state, best_loss, waited, epochs = -1.0, None, None, 0, 0

@@ -12,7 +12,7 @@ _EXPORTS = {
     "evaluate": "darkstack.evaluate.run",
     "EvaluationResult": "darkstack.evaluate.run",
     "EvalSettings": "darkstack.evaluate.settings",
-    "study": "darkstack.evaluate.study",
+    "study": "darkstack.evaluate.studies",
 }
 __all__ = ["EvalSettings", "EvaluationResult", "evaluate", "study"]
 

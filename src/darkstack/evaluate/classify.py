@@ -76,7 +76,7 @@ def classify_day(
         raise DarkstackError(f"no {variant} embeddings for {day_str(day)}: run `darkstack embed` first", emb_path)
     out = predictions_path(ws, sensor, variant, day)
     meta = {
-        "settings": settings.model_dump(),
+        "settings": settings.model_dump(exclude={"exact_max"}),  # the search method never changes results
         "classes": classes,
         "embedding": [emb_path.stat().st_size, emb_path.stat().st_mtime_ns],
         "labels": label_fingerprint(ws, day),

@@ -16,10 +16,21 @@ from darkstack.options import (
 STANDARD_VARIANTS = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
 
 
-def standard_variants_present(ws, sensor: str) -> list[str]:
-    """The paper's variants (with and without features) that have embeddings for ``sensor``."""
+def standard_variants_present(ws, sensor: str, n_days: int = 11) -> list[str]:
+    """The paper's variants (with and without features) embedded on the last ``n_days`` days of ``sensor``.
+
+    A variant still being embedded (missing some of those days) is left out with a warning.
+    """
+    from darkstack.log import get_logger
+
     names = [*STANDARD_VARIANTS, *(f"{m}-nofeat" for m in STANDARD_VARIANTS[2:])]
-    return [v for v in names if ws.embedding_days(sensor, v)]
+    embedded = {v: set(ws.embedding_days(sensor, v)) for v in names}
+    embedded = {v: days for v, days in embedded.items() if days}
+    last = sorted(set().union(*embedded.values()))[-n_days:] if embedded else []
+    complete = [v for v, days in embedded.items() if set(last) <= days]
+    for v in sorted(set(embedded) - set(complete)):
+        get_logger(__name__).warning(f"sensor {sensor}: {v} lacks some of the last {n_days} days, left out")
+    return complete
 
 
 def command(
@@ -29,7 +40,7 @@ def command(
         list[str] | None,
         typer.Option("--variant", "-v", help="Embedding variant(s) to judge (default: every standard variant embedded)."),
     ] = None,
-    test_days: Annotated[int, typer.Option(help="Evaluate the last N days embedded by every variant.")] = 11,
+    test_days: Annotated[int, typer.Option(help="Evaluate the last N embedded days.")] = 11,
     k: Annotated[int, typer.Option("--k", help="Neighbours per host.")] = 3,
     min_class_hosts: Annotated[
         int, typer.Option(help="Classes with fewer hosts on a day are folded into unknown that day.")
@@ -54,10 +65,11 @@ def command(
     try:
         settings = EvalSettings(**options)
     except ValidationError as exc:
-        raise ConfigError(f"bad evaluate option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+        error = exc.errors()[0]
+        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
     done = 0
     for name in resolve_sensors(ws, sensor):
-        variants = list(variant) if variant else standard_variants_present(ws, name)
+        variants = list(variant) if variant else standard_variants_present(ws, name, test_days)
         if not variants:
             get_logger(__name__).warning(f"sensor {name}: no embeddings to evaluate, skipped")
             continue

@@ -34,7 +34,8 @@ def table_figure(frame: pd.DataFrame, variants: list[str], path: Path, title: st
     labels = list(frame.index)
     y = np.arange(len(labels))
     height = 0.8 / max(1, len(order))
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) * max(1, len(order)) ** 0.5 + 1.5))
+    fig_height = 0.35 * len(labels) * max(1, len(order)) ** 0.5 + 1.5
+    fig, ax = plt.subplots(figsize=(8, fig_height))
     cmap = plt.get_cmap("tab10" if len(order) <= 10 else "tab20")
     for i, v in enumerate(order):
         means = frame[v].to_numpy(dtype=float)
@@ -47,7 +48,8 @@ def table_figure(frame: pd.DataFrame, variants: list[str], path: Path, title: st
     ax.set_xlabel("F1 (mean ± std over test days)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    below_xlabel = -0.6 / (fig_height - 1.2)  # axes fraction of about 0.6 inch
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, below_xlabel), ncol=min(4, len(order)))
     try:
         return _save(fig, path)
     finally:

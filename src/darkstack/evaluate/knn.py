@@ -1,15 +1,15 @@
 """k-nearest-neighbour search by cosine similarity, neighbour class shares and the vote.
 
-Used by the evaluation (3-NN leave-one-out) and by stacking. Neighbour order is defined exactly, in
-float64: by decreasing cosine similarity, equal similarities broken by the lower row index. Two
-candidate generators feed one exact re-ranking:
+Used by the evaluation (3-NN leave-one-out) and by stacking. Neighbour order is defined exactly: by
+decreasing cosine similarity (computed in float64, compared at float32 resolution), equal
+similarities broken by the lower row index. Two candidate generators feed one exact re-ranking:
 
 * ``exact`` (pools up to ``exact_max`` hosts): blocked float32 matrix products and a top-k per row;
 * ``faiss`` (larger pools): ``faiss.IndexFlatIP`` on the L2-normalised vectors (an exact, not an
   approximate, index: its blocked SIMD kernels only make the scan faster).
 
 Each generator proposes ``k + CANDIDATE_PAD`` candidates per query in float32; the candidates are
-re-ranked in float64, and a query whose ranking could depend on a host outside its candidates
+re-ranked exactly, and a query whose ranking could depend on a host outside its candidates
 (near-ties at the boundary, e.g. duplicated vectors) is recomputed against the whole pool. So both
 generators return the same neighbours, bit for bit.
 """
@@ -141,6 +141,15 @@ def _faiss_candidates(unit32, pool_idx, query_idx, n_cand):
     return cand, np.take_along_axis(sims, keep, axis=1)
 
 
+def _resolved(sim64: np.ndarray) -> np.ndarray:
+    """Similarities at the resolution they are compared at: float64 results rounded to float32.
+
+    Different float64 routines (BLAS blocks, einsum) can disagree in the last bits, e.g. for two
+    identical hosts; rounding makes such values equal, so the tie rule (lower index) decides.
+    """
+    return sim64.astype(np.float32)
+
+
 def _order(sim: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Per row, the column order by decreasing similarity, then increasing index."""
     return np.lexsort((idx, -sim), axis=-1)
@@ -158,7 +167,7 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
         stop = min(start + block, query_idx.size)
         c = cand[start:stop]
         valid = c >= 0
-        sim = np.einsum("qd,qcd->qc", unit64[query_idx[start:stop]], unit64[np.maximum(c, 0)])
+        sim = _resolved(np.einsum("qd,qcd->qc", unit64[query_idx[start:stop]], unit64[np.maximum(c, 0)]))
         sim[~valid] = -np.inf
         order = _order(sim, c)
         top = np.take_along_axis(c, order[:, :k], axis=1)
@@ -166,7 +175,7 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
         # A host outside the candidates has float32 similarity ≤ the last candidate's; it can only
         # matter if its exact similarity could reach the k-th exact one.
         exhaustive = valid.sum(axis=1) >= others[start:stop]
-        safe = exhaustive | (kth > cand_sim[start:stop, -1].astype(np.float64) + FLOAT32_TOLERANCE)
+        safe = exhaustive | (kth.astype(np.float64) > cand_sim[start:stop, -1].astype(np.float64) + FLOAT32_TOLERANCE)
         out[start:stop] = top
         uncertain.extend((start + np.flatnonzero(~safe)).tolist())
     if uncertain:
@@ -186,7 +195,7 @@ def _full_rows(unit64, pool_idx, rows, k):
     block = max(1, BLOCK_ELEMENTS // (2 * pool_idx.size))
     for start in range(0, rows.size, block):
         part = rows[start : start + block]
-        sim = unit64[part] @ pool_vec.T
+        sim = _resolved(unit64[part] @ pool_vec.T)
         sim[pool_idx[None, :] == part[:, None]] = -np.inf
         kth = torch.topk(torch.from_numpy(sim), k, dim=1).values[:, -1].numpy()
         r, c = np.nonzero(sim >= kth[:, None])

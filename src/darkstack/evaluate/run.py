@@ -55,16 +55,20 @@ def evaluate_dir(ws: Workspace, sensor: str) -> Path:
 
 
 def test_days(ws: Workspace, sensor: str, variants: list[str], n_days: int) -> list[dt.date]:
-    """The last ``n_days`` days embedded by every variant."""
-    common: set[dt.date] | None = None
-    for v in variants:
-        days = set(ws.embedding_days(sensor, v))
-        if not days:
+    """The last ``n_days`` days embedded by any of ``variants``; every variant must have all of them."""
+    embedded = {v: set(ws.embedding_days(sensor, v)) for v in variants}
+    days = sorted(set().union(*embedded.values()))[-n_days:]
+    for v, have in embedded.items():
+        if not have:
             raise DarkstackError(f"no {v} embeddings: run `darkstack embed` first", ws.embedding_dir(sensor, v))
-        common = days if common is None else common & days
-    if not common:
-        raise DarkstackError(f"the variants {variants} share no embedded day", ws.embedding_dir(sensor, variants[0]).parent)
-    return sorted(common)[-n_days:]
+        missing = [d for d in days if d not in have]
+        if missing:
+            raise DarkstackError(
+                f"no {v} embeddings for test day {day_str(missing[0])}"
+                f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}: run `darkstack embed` first",
+                ws.embedding_dir(sensor, v),
+            )
+    return days
 
 
 def score_variant(
@@ -103,8 +107,8 @@ def evaluate(
 ) -> EvaluationResult:
     """3-NN leave-one-out per test day for every variant; writes per-host probabilities and Table 3.
 
-    ``days`` overrides the default test days (the last ``settings.test_days`` days embedded by
-    every variant). Outputs go to ``results/evaluate/<sensor>/``.
+    ``days`` overrides the default test days (the last ``settings.test_days`` days embedded by any
+    variant; each variant must have them all). Outputs go to ``results/evaluate/<sensor>/``.
     """
     settings = settings or EvalSettings()
     if not variants:

@@ -18,7 +18,7 @@ class EvalSettings(BaseModel):
 
     k: int = Field(3, ge=1, description="Neighbours per host (paper: k = 3).")
     metric: Literal["cosine"] = Field("cosine", description="Similarity of the neighbour search (paper: cosine).")
-    test_days: int = Field(11, ge=1, description="Evaluate the last N embedded days (paper: the last 11 of 31).")
+    test_days: int = Field(11, ge=1, description="Evaluate the last N embedded days (paper: the last 11 of 31); every variant needs them all.")
     min_class_hosts: int = Field(
         11,
         ge=1,

@@ -29,7 +29,7 @@ def command(
     """Study i-GCN-GRU: macro-F1 (mean ± std over test days) versus history H or epochs per day."""
     from darkstack.errors import ConfigError
     from darkstack.evaluate.settings import EvalSettings
-    from darkstack.evaluate.study import study, study_dir
+    from darkstack.evaluate.studies import study, study_dir
     from darkstack.log import console
 
     try:

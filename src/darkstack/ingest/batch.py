@@ -61,7 +61,7 @@ def open_input(path: str | Path) -> Iterator[BinaryIO]:
     """Open ``path`` for binary reading, transparently gunzipping (detected by magic, not by name)."""
     path = Path(path)
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 -- closed in the finally below; opening errors get their own message
     except OSError as exc:
         raise DarkstackError(f"cannot open ({exc.strerror or exc})", path) from exc
     try:
@@ -74,8 +74,3 @@ def open_input(path: str | Path) -> Iterator[BinaryIO]:
         yield raw
     finally:
         fh.close()
-
-
-def is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC

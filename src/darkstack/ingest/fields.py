@@ -93,3 +93,16 @@ def tcp_flags_from_text(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         present[letters] = True
         bad[letters] = False
     return values, present, bad
+
+
+PROTOCOL_NAMES = {"tcp": 6, "udp": 17, "icmp": 1}
+
+
+def protocol(arr) -> tuple[np.ndarray, np.ndarray]:
+    """IP protocol as a number (0-255) or a name (tcp, udp, icmp; any case) → (values, bad mask)."""
+    values, present, bad = integer(arr, 0xFF)
+    names = pc.utf8_lower(pc.fill_null(_strings(arr), ""))
+    codes = pc.fill_null(pc.index_in(names, pa.array(list(PROTOCOL_NAMES))), -1).to_numpy(zero_copy_only=False)
+    named = codes >= 0
+    values[named] = np.array(list(PROTOCOL_NAMES.values()))[codes[named]]
+    return values, (bad | ~present) & ~named

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import json
 import zlib
 from collections.abc import Callable, Iterator
@@ -13,7 +12,13 @@ from darkstack.errors import ConfigError, DarkstackError, InputFormatError
 from darkstack.ingest.batch import GZIP_MAGIC, Batch
 from darkstack.ingest.cowrie import read_cowrie
 from darkstack.ingest.mhn import read_mhn
-from darkstack.ingest.pcap import PCAP_MAGIC_NS, PCAP_MAGIC_NS_SWAPPED, PCAP_MAGIC_US, PCAP_MAGIC_US_SWAPPED, read_pcap
+from darkstack.ingest.pcap import (
+    PCAP_MAGIC_NS,
+    PCAP_MAGIC_NS_SWAPPED,
+    PCAP_MAGIC_US,
+    PCAP_MAGIC_US_SWAPPED,
+    read_pcap,
+)
 from darkstack.ingest.records import PCAPNG_SHB
 from darkstack.ingest.spoki import read_spoki
 from darkstack.ingest.textlog import read_textlog

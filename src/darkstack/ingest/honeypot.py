@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def iso_to_us(value) -> int | None:
@@ -14,11 +14,11 @@ def iso_to_us(value) -> int | None:
     if not isinstance(value, str):
         return None
     try:
-        t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        t = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         return None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return (t - EPOCH) // dt.timedelta(microseconds=1)
 
 

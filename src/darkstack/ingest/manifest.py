@@ -1,4 +1,4 @@
-"""The ingest manifest ``store/ingested.json``: source file → content hash, parts, counts.
+"""The ingest manifest ``store/ingested.json``: source file → sensor → content hash, parts, counts.
 
 It makes ingest resumable (a file already ingested with the same content and options is skipped)
 and lets a re-ingest of a changed file remove exactly the parts the old content wrote.

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from darkstack.ingest.batch import Batch
-from darkstack.ingest.honeypot import column, iso_to_us, ipv4_int, port
+from darkstack.ingest.honeypot import column, ipv4_int, iso_to_us, port
 from darkstack.ingest.jsonlines import json_objects
 from darkstack.ingest.rows import assemble
 from darkstack.schema import PROTO_TCP, PROTO_UDP, TCP_SYN

@@ -34,13 +34,19 @@ SKIP_OTHER_PROTO = "IPv4 protocol other than TCP/UDP/ICMP"
 
 
 class _Bytes:
-    """Unaligned big-endian views of a byte buffer, for one-gather reads of 8/16/32-bit fields."""
+    """Unaligned big-endian views of a byte buffer, for one-gather reads of 8/16/32/64-bit fields."""
 
     def __init__(self, buf: np.ndarray):
         self.u8 = buf
         n = buf.size
         self.u16 = np.ndarray((n - 1,), ">u2", buffer=buf, strides=(1,))
         self.u32 = np.ndarray((n - 3,), ">u4", buffer=buf, strides=(1,))
+        self.u64 = np.ndarray((n - 7,), ">u8", buffer=buf, strides=(1,))
+
+
+def _field(word: np.ndarray, shift: int, bits: int, dtype) -> np.ndarray:
+    """Bits ``[shift, shift + bits)`` of 64-bit words (counted from the least significant bit)."""
+    return ((word >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(dtype)
 
 
 def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: np.ndarray,
@@ -77,40 +83,45 @@ def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: n
     reason[(ether != ETH_IPV4)] = 2
     reason[ether == ETH_IPV6] = 1
     reason[(reason == 0) & (ipo + 20 > end)] = 3
-    first = b.u8[ipo]
+    # IPv4 header bytes 0-7 (version/IHL, TOS, total length, id, flags/fragment) and 8-15 (TTL,
+    # protocol, checksum, source) in two 64-bit gathers; fields are then cut out with shifts.
+    ip_a, ip_b = b.u64[ipo], b.u64[ipo + 8]
+    first = _field(ip_a, 56, 8, np.uint8)
     ihl = (first & 15).astype(np.int64) * 4
     reason[(reason == 0) & ((first >> 4 != 4) | (ihl < 20))] = 4
-    frag = b.u16[ipo + 6] & 0x1FFF
-    reason[(reason == 0) & (frag != 0)] = 5
-    proto = b.u8[ipo + 9]
+    reason[(reason == 0) & (_field(ip_a, 0, 13, np.uint16) != 0)] = 5
+    proto = _field(ip_b, 48, 8, np.uint8)
     is_tcp, is_udp, is_icmp = proto == PROTO_TCP, proto == PROTO_UDP, proto == PROTO_ICMP
     reason[(reason == 0) & ~(is_tcp | is_udp | is_icmp)] = 6
     l4 = ipo + ihl
     need = np.where(is_tcp, 20, np.where(is_udp, 8, 4))
     reason[(reason == 0) & (l4 + need > end)] = 3
-    doff = (b.u8[l4 + 12] >> 4).astype(np.int64) * 4
+    # TCP/UDP bytes 0-7 (ports, sequence) and 8-15 (ack, data offset, flags, window).
+    l4_a, l4_b = b.u64[l4], b.u64[l4 + 8]
+    doff = _field(l4_b, 28, 4, np.int64) * 4
     reason[(reason == 0) & is_tcp & (doff < 20)] = 4
     for code, count in zip(*np.unique(reason[reason > 0], return_counts=True)):
         skips[REASONS[code]] += int(count)
 
     keep = np.flatnonzero(reason == 0)
     ipo, l4, end, doff = ipo[keep], l4[keep], end[keep], doff[keep]
+    ip_a, ip_b, l4_a, l4_b = ip_a[keep], ip_b[keep], l4_a[keep], l4_b[keep]
     proto, is_tcp, is_icmp = proto[keep], is_tcp[keep], is_icmp[keep]
     cols = {
         "ts": ts_us[keep],
-        "src_ip": b.u32[ipo + 12].astype(np.uint32),
+        "src_ip": _field(ip_b, 0, 32, np.uint32),
         "dst_ip": b.u32[ipo + 16].astype(np.uint32),
         "proto": proto,
-        "ip_len": b.u16[ipo + 2].astype(np.uint16),
-        "ttl": b.u8[ipo + 8],
-        "ip_id": b.u16[ipo + 4].astype(np.uint16),
-        "src_port": b.u16[l4].astype(np.uint16),
-        "dst_port": b.u16[l4 + 2].astype(np.uint16),
+        "ip_len": _field(ip_a, 32, 16, np.uint16),
+        "ttl": _field(ip_b, 56, 8, np.uint8),
+        "ip_id": _field(ip_a, 16, 16, np.uint16),
+        "src_port": _field(l4_a, 48, 16, np.uint16),
+        "dst_port": _field(l4_a, 32, 16, np.uint16),
         "ports_valid": ~is_icmp,
         "tcp_valid": is_tcp,
-        "tcp_seq": b.u32[l4 + 4].astype(np.uint32),
-        "tcp_flags": b.u8[l4 + 13],
-        "tcp_win": b.u16[l4 + 14].astype(np.uint16),
+        "tcp_seq": _field(l4_a, 0, 32, np.uint32),
+        "tcp_flags": _field(l4_b, 16, 8, np.uint8),
+        "tcp_win": _field(l4_b, 0, 16, np.uint16),
     }
     opt_end = np.where(is_tcp, np.minimum(l4 + doff, end), l4)
     cols.update(_tcp_options(b, l4 + 20, opt_end))
@@ -120,42 +131,47 @@ def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: n
 REASONS = {1: SKIP_IPV6, 2: SKIP_NON_IP, 3: SKIP_TRUNCATED, 4: SKIP_MALFORMED, 5: SKIP_FRAGMENT, 6: SKIP_OTHER_PROTO}
 
 
-# Common SYN option layouts decoded directly (no option walk): option bytes, identifying 32-bit words
-# (offset, mask, value), then the offsets of the MSS, window-scale and TSval values (None = absent).
+# Common SYN option layouts decoded directly (no option walk): option bytes; mask and value of the
+# first eight option bytes; one more identifying 32-bit word (offset, mask, value) or None; the offsets
+# of the MSS, window-scale and TSval values (None = absent); SACK-permitted present.
 OPTION_LAYOUTS = (
     # Linux: MSS, SACK-permitted, timestamp, NOP, window scale
-    (20, ((0, 0xFFFF0000, 0x02040000), (4, 0xFFFFFFFF, 0x0402080A), (16, 0xFFFFFF00, 0x01030300)), 2, 19, 8, True),
+    (20, 0xFFFF0000FFFFFFFF, 0x020400000402080A, (16, 0xFFFFFF00, 0x01030300), 2, 19, 8, True),
     # Linux without timestamps: MSS, NOP, NOP, SACK-permitted, NOP, window scale
-    (12, ((0, 0xFFFF0000, 0x02040000), (4, 0xFFFFFFFF, 0x01010402), (8, 0xFFFFFF00, 0x01030300)), 2, 11, None, True),
+    (12, 0xFFFF0000FFFFFFFF, 0x0204000001010402, (8, 0xFFFFFF00, 0x01030300), 2, 11, None, True),
     # Windows: MSS, NOP, window scale, NOP, NOP, SACK-permitted
-    (12, ((0, 0xFFFF0000, 0x02040000), (4, 0xFFFFFF00, 0x01030300), (8, 0xFFFFFFFF, 0x01010402)), 2, 7, None, True),
+    (12, 0xFFFF0000FFFFFF00, 0x0204000001030300, (8, 0xFFFFFFFF, 0x01010402), 2, 7, None, True),
     # MSS only (typical of scanners)
-    (4, ((0, 0xFFFF0000, 0x02040000),), 2, None, None, False),
+    (4, 0xFFFF000000000000, 0x0204000000000000, None, 2, None, None, False),
 )
 
 
 def _tcp_options(b: _Bytes, start: np.ndarray, stop: np.ndarray) -> dict[str, np.ndarray]:
     """MSS, window scale, SACK-permitted and timestamp (TSval) from the TCP option bytes [start, stop).
 
-    Packets whose options follow one of :data:`OPTION_LAYOUTS` are read directly; the others walk
-    their option lists in step (one step per option), collecting (row, offset, kind, length) of
-    every well-formed option, whose values are then gathered once per option kind.
+    Packets whose options follow one of :data:`OPTION_LAYOUTS` are read directly (their first eight
+    option bytes, gathered once, identify the layout); the others walk their option lists in step
+    (one step per option), collecting (row, offset, kind, length) of every well-formed option, whose
+    values are then gathered once per option kind.
     """
     n = start.size
     out = {"tcp_mss": np.zeros(n, np.uint16), "mss_valid": np.zeros(n, bool),
            "tcp_wscale": np.zeros(n, np.uint8), "wscale_valid": np.zeros(n, bool),
            "tcp_ts": np.zeros(n, np.uint32), "ts_valid": np.zeros(n, bool), "tcp_sackok": np.zeros(n, bool)}
     rows = np.flatnonzero(stop > start)
-    size = stop[rows] - start[rows]
+    first = start[rows]
+    size = stop[rows] - first
+    head = b.u64[first]
     generic = np.ones(rows.size, bool)
-    for length, words, mss_at, ws_at, ts_at, sackok in OPTION_LAYOUTS:
-        sel = np.flatnonzero(size == length)
-        for offset, mask, value in words:
-            sel = sel[(b.u32[start[rows[sel]] + offset] & np.uint32(mask)) == value]
+    for length, mask, value, extra, mss_at, ws_at, ts_at, sackok in OPTION_LAYOUTS:
+        sel = np.flatnonzero((size == length) & ((head & np.uint64(mask)) == np.uint64(value)))
+        if extra is not None and sel.size:
+            offset, word_mask, word = extra
+            sel = sel[(b.u32[first[sel] + offset] & np.uint32(word_mask)) == word]
         if not sel.size:
             continue
         generic[sel] = False
-        r, o = rows[sel], start[rows[sel]]
+        r, o = rows[sel], first[sel]
         out["tcp_mss"][r], out["mss_valid"][r] = b.u16[o + mss_at], True
         if ws_at is not None:
             out["tcp_wscale"][r], out["wscale_valid"][r] = b.u8[o + ws_at], True

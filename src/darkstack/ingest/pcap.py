@@ -6,19 +6,35 @@ indexing over the file's bytes, never with a Python loop per packet.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from darkstack import atomic
 from darkstack.errors import DarkstackError, InputFormatError
 from darkstack.ingest.batch import Batch, open_input, read_into
-from darkstack.ingest.packets import PAD, SUPPORTED_LINKTYPES, decode_frames, empty_table, to_table
-from darkstack.ingest.records import PCAPNG_BOM, PCAPNG_SHB, ClassicLocator, Frames, PcapngLocator, _NewSection
+from darkstack.ingest.packets import (
+    PAD,
+    SUPPORTED_LINKTYPES,
+    decode_frames,
+    empty_table,
+    to_table,
+)
+from darkstack.ingest.records import (
+    PCAPNG_BOM,
+    PCAPNG_SHB,
+    ClassicLocator,
+    Frames,
+    NewSection,
+    PcapngLocator,
+)
 from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP
 
 LINKTYPES = {"ethernet": 1, "raw": 101, "sll": 113}
@@ -28,6 +44,8 @@ PCAP_MAGIC_US, PCAP_MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
 PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED = 0xD4C3B2A1, 0x4D3CB2A1
 SNAPLEN = 262_144
 WRITE_CHUNK = 1_000_000
+WRITE_BLOCK_BYTES = 128 << 20
+"""Bound on one block of records built in memory by ``write_pcap`` (rows × longest record)."""
 
 _SRC_MAC = bytes.fromhex("020000000001")
 _DST_MAC = bytes.fromhex("020000000002")
@@ -68,8 +86,7 @@ def _ones_complement(words_sum: np.ndarray) -> np.ndarray:
 
 def _word_sum(buf: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Sum of the big-endian 16-bit words of columns ``start:stop`` (an even span) of every row."""
-    block = buf[:, start:stop].astype(np.uint64)
-    return (block[:, 0::2] << np.uint64(8)).sum(axis=1) + block[:, 1::2].sum(axis=1)
+    return np.ascontiguousarray(buf[:, start:stop]).view(">u2").sum(axis=1, dtype=np.uint64)
 
 
 def _build_chunk(table: pa.Table, linktype: int) -> bytes:
@@ -106,10 +123,12 @@ def _build_chunk(table: pa.Table, linktype: int) -> bytes:
     link = LINK_HEADER_LEN[linktype]
     ip0 = 16 + link
     l4 = ip0 + 20
-    width = l4 + 20 + 4 * _TCP_OPT_WORDS
+    hdr_width = l4 + 20 + 4 * _TCP_OPT_WORDS
+    caplen = link + ip_len
+    rec_len = (16 + caplen).astype(np.int64)
+    width = max(hdr_width, int(rec_len.max(initial=0)))  # one row per record, payload zeros included
     buf = np.zeros((n, width), dtype=np.uint8)
 
-    caplen = link + ip_len
     _put_le(buf, 0, ts // 1_000_000, 4)
     _put_le(buf, 4, ts % 1_000_000, 4)
     _put_le(buf, 8, caplen, 4)
@@ -157,24 +176,14 @@ def _build_chunk(table: pa.Table, linktype: int) -> bytes:
     # Layer-4 checksum over the pseudo header and the header (the zero payload adds nothing).
     seg_len = ip_len - 20
     pseudo = (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF) + proto + seg_len
-    l4_sum = _word_sum(buf, l4, width) + np.where(is_icmp, 0, pseudo)
+    l4_sum = _word_sum(buf, l4, hdr_width) + np.where(is_icmp, 0, pseudo)
     csum = _ones_complement(l4_sum)
     csum_col = np.where(is_tcp, l4 + 16, np.where(is_udp, l4 + 6, l4 + 2))
     with_csum = np.flatnonzero(is_tcp | is_udp | is_icmp)
     buf[with_csum, csum_col[with_csum]] = (csum[with_csum] >> 8).astype(np.uint8)
     buf[with_csum, csum_col[with_csum] + 1] = (csum[with_csum] & 0xFF).astype(np.uint8)
 
-    # Scatter the headers into one byte stream; payload bytes (ip_len beyond the headers) stay zero.
-    rec_len = (16 + caplen).astype(np.int64)
-    hdr_len = np.minimum(rec_len, 16 + link + headers_len.astype(np.int64))
-    headers = buf[np.arange(width)[None, :] < hdr_len[:, None]]
-    if np.array_equal(hdr_len, rec_len):
-        return headers.tobytes()
-    starts = np.cumsum(rec_len) - rec_len
-    hdr_starts = np.cumsum(hdr_len) - hdr_len
-    out = np.zeros(int(rec_len.sum()), dtype=np.uint8)
-    out[np.repeat(starts - hdr_starts, hdr_len) + np.arange(headers.size)] = headers
-    return out.tobytes()
+    return buf[np.arange(width)[None, :] < rec_len[:, None]].tobytes()
 
 
 def _write_tcp_options(t, col, has_mss, mss, sackok, has_ts, tsval, has_ws, wscale) -> None:
@@ -216,12 +225,15 @@ def write_pcap(table: pa.Table, path: str | Path, linktype: str = "ethernet") ->
         raise DarkstackError(f"records lack column(s) {missing}", path)
     code = LINKTYPES[linktype]
     path = Path(path)
-    with atomic.atomic_path(path) as tmp:
-        opener = gzip.open(tmp, "wb", compresslevel=6) if path.name.endswith(".gz") else open(tmp, "wb")
-        with opener as fh:
-            fh.write(pcap_global_header(code))
-            for start in range(0, table.num_rows, WRITE_CHUNK):
-                fh.write(_build_chunk(table.slice(start, WRITE_CHUNK), code))
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as raw, (
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) if path.name.endswith(".gz") else contextlib.nullcontext(raw)
+    ) as fh:
+        fh.write(pcap_global_header(code))
+        longest = 16 + LINK_HEADER_LEN[code] + max(int(pc.max(table.column("ip_len")).as_py() or 0)
+                                                   if "ip_len" in table.column_names else 0, 80)
+        rows = max(1, min(WRITE_CHUNK, WRITE_BLOCK_BYTES // longest))
+        for start in range(0, table.num_rows, rows):
+            fh.write(_build_chunk(table.slice(start, rows), code))
     return table.num_rows
 
 
@@ -235,9 +247,22 @@ def read_pcap(path: str | Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Itera
     """Decode a classic pcap or pcapng file (plain or gzip) into batches of canonical rows.
 
     Raises ``InputFormatError`` naming the file for a wrong magic, a corrupt header or a file with no
-    complete record; a truncated last record is counted as a skip.
+    complete record; a truncated last record is counted as a skip. Reading and locating the records
+    of one chunk overlaps with decoding the previous chunk in a worker thread (numpy releases the GIL).
     """
-    path = Path(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for item in _located_chunks(Path(path), chunk_bytes):
+            ready = pool.submit(_decode, *item) if isinstance(item, tuple) else item
+            if pending is not None:
+                yield pending.result() if isinstance(pending, Future) else pending
+            pending = ready
+        if pending is not None:
+            yield pending.result() if isinstance(pending, Future) else pending
+
+
+def _located_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[np.ndarray, Frames] | Batch]:
+    """(chunk buffer, frames located in it) per chunk; a final skip batch when the last record is cut."""
     with open_input(path) as fh:
         locator = None
         rest = b""
@@ -261,11 +286,11 @@ def read_pcap(path: str | Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Itera
                 try:
                     frames, p = locator.locate(buf, n, p, base)
                     new_section = False
-                except _NewSection as section:
+                except NewSection as section:
                     frames, p = locator.locate(buf, section.offset, p, base)
                     new_section = True
                 located += frames.offset.size
-                yield _decode(buf, frames)
+                yield buf, frames
                 if not new_section:
                     break
                 locator = None

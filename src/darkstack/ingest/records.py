@@ -83,7 +83,8 @@ class ClassicLocator:
         if n - start >= 16:
             tops = buf[start + self.top_col]
             window = buf[start + self.top_col: n - 16 + self.top_col + 1]
-            cand = np.flatnonzero((window == tops) | (window == np.uint8((int(tops) + 1) & 0xFF))).astype(np.int64) + start
+            # top timestamp byte equal to the first record's, or one more (uint8 arithmetic wraps)
+            cand = np.flatnonzero(np.subtract(window, tops, dtype=np.uint8) <= 1).astype(np.int64) + start
             incl = u32[cand + 8].astype(np.int64)
             ok = (u32[cand + 4] < self.frac) & (incl <= MAX_RECORD) & (u32[cand + 12] >= incl) & (cand + 16 + incl <= n)
             cand, incl = cand[ok], incl[ok]
@@ -151,7 +152,7 @@ class PcapngLocator:
                 break
             btype, length = int(u32[p]), int(u32[p + 4])
             if btype == PCAPNG_SHB:
-                raise _NewSection(p)
+                raise NewSection(p)
             if length < 12 or length % 4 or length > MAX_RECORD + 1024:
                 raise InputFormatError(f"corrupt pcapng block header at byte {base + p}", self.path)
             if p + length > n:
@@ -196,7 +197,7 @@ class PcapngLocator:
         self.units.append(units)
 
 
-class _NewSection(Exception):
+class NewSection(Exception):
     """A new pcapng section header at this chunk offset (the reader restarts its state there)."""
 
     def __init__(self, offset: int):

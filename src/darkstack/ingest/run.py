@@ -101,6 +101,8 @@ def ingest(ws: Workspace, paths: list[Path], sensor: str, kind: str | None = Non
         raise ConfigError("no input files given")
     if kind is not None and kind not in SENSOR_KINDS:
         raise ConfigError(f"--kind must be one of {SENSOR_KINDS}, not {kind!r}")
+    if not sensor or "/" in sensor or sensor.startswith("."):  # the registry's rule, checked before reading
+        raise ConfigError(f"bad sensor name {sensor!r}")
     formats: list[Format | DarkstackError] = []
     for path in files:
         try:
@@ -150,11 +152,12 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
     options = _options_key(form, sensor, kind, cryptopan, settings)
     manifest = manifest_file.load(ws)
     key = str(path.resolve())
-    previous = manifest.get(key)
+    previous = manifest.get(key, {}).get(sensor)
     if previous and previous.get("sha256") == digest and all(previous.get(k) == v for k, v in options.items()):
         log.info(f"{path}: unchanged since it was ingested, skipped", extra={"file": key})
         return FileReport(str(path), form.name, "unchanged", digest)
-    twin = next((p for p, e in manifest.items() if p != key and e.get("sha256") == digest and e.get("sensor") == sensor), None)
+    twin = next((p for p, per_sensor in manifest.items()
+                 if p != key and per_sensor.get(sensor, {}).get("sha256") == digest), None)
     if twin:
         log.warning(f"{path}: same content as {twin}, already ingested; skipped", extra={"file": key})
         return FileReport(str(path), form.name, "duplicate", digest)
@@ -189,11 +192,11 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
         result.days = dict(sorted(days.items()))
         result.seconds = round(time.perf_counter() - start, 3)
         manifest = manifest_file.load(ws)
-        manifest[key] = {
+        manifest.setdefault(key, {})[sensor] = {
             "sha256": digest, **options, "size": path.stat().st_size,
             "parts": sorted(str(p.relative_to(ws.root)) for p in _parts(ws, sensor, part)),
             "read": result.read, "kept": result.kept, "skipped": result.skipped, "days": result.days,
-            "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         manifest_file.save(ws, manifest)
     finally:

@@ -19,10 +19,9 @@ from darkstack.ingest import fields
 from darkstack.ingest.batch import Batch
 from darkstack.ingest.delimited import read_delimited
 from darkstack.ingest.rows import assemble
-from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP
+from darkstack.schema import PROTO_ICMP, PROTO_TCP
 
 REQUIRED = ["ts", "saddr", "daddr", "proto", "sport", "dport"]
-PROTOCOLS = {"tcp": PROTO_TCP, "udp": PROTO_UDP, "icmp": PROTO_ICMP, "6": PROTO_TCP, "17": PROTO_UDP, "1": PROTO_ICMP}
 FLAG_COLUMNS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "ack": 0x10}
 TS = pa.timestamp("us", tz="UTC")
 
@@ -43,11 +42,7 @@ def _convert(text: pa.Table, skips: Counter) -> Batch:
     for source, name in (("saddr", "src_ip"), ("daddr", "dst_ip")):
         values, bad[source] = fields.ipv4(text[source])
         cols[name] = (values, None, pa.uint32())
-    proto_text = pc.utf8_lower(pc.utf8_trim_whitespace(text["proto"].combine_chunks()))
-    codes = pc.fill_null(pc.index_in(proto_text, pa.array(list(PROTOCOLS))), -1).to_numpy(zero_copy_only=False)
-    known = codes >= 0
-    proto = np.where(known, np.array(list(PROTOCOLS.values()))[np.maximum(codes, 0)], 0)
-    bad["proto"] = ~known
+    proto, bad["proto"] = fields.protocol(text["proto"])
     cols["proto"] = (proto, None, pa.uint8())
     is_tcp, ports = proto == PROTO_TCP, proto != PROTO_ICMP
     for source, name in (("sport", "src_port"), ("dport", "dst_port")):

@@ -55,8 +55,7 @@ def _convert(text: pa.Table, skips: Counter) -> Batch:
     bad["dst_port"] = wrong
     cols["dst_port"] = (values, present, pa.uint16())
     if "proto" in names:
-        values, present, wrong = fields.integer(text["proto"], 0xFF)
-        bad["proto"] = wrong | ~present
+        values, bad["proto"] = fields.protocol(text["proto"])
         cols["proto"] = (values, None, pa.uint8())
     else:
         cols["proto"] = (np.full(n, PROTO_TCP), None, pa.uint8())

@@ -35,6 +35,8 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
     ``anonymise_key`` the source networks are anonymised exactly as ``ingest`` anonymised the traffic.
     Returns a summary: rows per source, skips, unmapped names, Mirai hosts, labelled hosts per day.
     """
+    if not sources and not mirai_rule:
+        raise DarkstackError("no label source given (and the Mirai rule is off)")
     orgs = OrgMap.load(org_map)
     cryptopan = CryptoPAn.from_file(anonymise_key) if anonymise_key is not None else None
     summary: dict = {"sources": {}, "days": {}}
@@ -83,8 +85,6 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
         }, schema=LABELS_SCHEMA))
         summary["mirai_hosts"] = int(n)
     table = pa.concat_tables(parts) if parts else LABELS_SCHEMA.empty_table()
-    if not sources and not mirai_rule:
-        raise DarkstackError("no label source given (and the Mirai rule is off)")
     atomic.write_parquet(ws.labels_table, table)
     summary["rows"] = table.num_rows
     summary["days"] = _write_days(ws, table)

@@ -22,7 +22,7 @@ class OrgMap:
         self.mapping = {k.strip().lower(): v.strip() for k, v in mapping.items()}
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "OrgMap":
+    def load(cls, path: str | Path | None = None) -> OrgMap:
         where = DEFAULT_ORG_MAP if path is None else Path(path)
         try:
             text = where.read_text()

@@ -61,6 +61,7 @@ def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.dat
     summary: dict = {"profile": profile, "scale": prof.scale, "seed": seed, "start": day_str(start), "days": days,
                      "hosts": int(world.active.any(axis=1).sum()), "published_labels": published,
                      DARKNET: {}, HONEYPOT: {}}
+
     def write(day: dt.date, dark: pa.Table, hp: pa.Table) -> None:
         summary[DARKNET][day_str(day)] = store.write_records(ws, DARKNET, DARKNET, dark, part=PART).get(day, 0)
         summary[HONEYPOT][day_str(day)] = store.write_records(ws, HONEYPOT, HONEYPOT, hp, part=PART).get(day, 0)

@@ -78,3 +78,16 @@ def compare(measured: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
             rows.append({"class": cls, "figure": what, "target": target, "measured": got,
                          "ratio": got / target if target else float("nan")})
     return pd.DataFrame(rows)
+
+
+def sensor_overlap(ws: Workspace, day: dt.date) -> dict[str, int]:
+    """Hosts with ≥ MIN_PACKETS TCP SYNs that day on the darknet, on the honeypot, and on both."""
+    active = {}
+    for sensor in ("darknet", "honeypot"):
+        df = store.read_day(ws, sensor, day, columns=["src_ip", "proto", "tcp_flags"]).to_pandas()
+        df = df[(df["proto"] == 6) & (df["tcp_flags"] == TCP_SYN)]
+        counts = df["src_ip"].value_counts()
+        active[sensor] = set(counts.index[counts >= MIN_PACKETS].tolist())
+    both = active["darknet"] & active["honeypot"]
+    return {"darknet": len(active["darknet"]), "honeypot": len(active["honeypot"]), "both": len(both),
+            "union": len(active["darknet"] | active["honeypot"])}

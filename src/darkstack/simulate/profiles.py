@@ -101,8 +101,8 @@ BRUTE_PORTS = (22, 23, 3389, 445, 2222, 1433, 3306, 5900, 21, 5432, 110, 143, 23
 BRUTE_WEIGHTS = (30, 10, 18, 9, 5, 5, 4, 4, 3, 2, 1, 1, 2, 1, 1, 1, 1, 0.5, 0.5, 0.5)
 SPAM_PORTS = (25, 587, 465, 2525, 26, 110, 143, 993, 995, 24, 2526, 1025)
 SPAM_WEIGHTS = (50, 20, 12, 4, 2, 2, 2, 1.5, 1.5, 1, 0.5, 0.5)
-EXPLOIT_PORTS = (80, 8080, 443, 7001, 8443, 9200, 6379, 2375, 8088, 5984, 9001, 8983, 7547, 10000, 50000, 8161)
-EXPLOIT_WEIGHTS = (10, 8, 5, 4, 3, 3, 3, 3, 2, 1.5, 1, 1, 1, 1, 1, 1)
+EXPLOIT_PORTS = (80, 8080, 443, 7001, 8443, 9200, 6379, 2375, 8088)
+EXPLOIT_WEIGHTS = (12, 10, 5, 3, 2, 1.5, 1, 1, 0.7)
 SERVICE_PORTS = (80, 443, 22, 21, 23, 25, 8080, 3389, 445, 110, 143, 993, 995, 587, 465, 1433, 3306, 5432,
                  5900, 6379, 9200, 11211, 27017, 502, 102, 1883, 8443, 2375, 5060, 1723, 631, 8081, 5000,
                  8888, 9000, 7547, 179, 389, 636, 3128, 5672, 6443, 10250, 2049, 111, 135, 139, 873, 1521,
@@ -118,9 +118,25 @@ class Behaviour:
     """One group of simulated hosts with a common way of scanning.
 
     Counts are *true* (before partial labelling): ``daily_hosts`` hosts of this behaviour are active
-    on the darknet on an average day. Darknet packets per host-day are ``min_packets`` plus a
-    log-normal part with mean ``packets_per_host - min_packets`` (host level ``host_sigma``, day
-    level ``day_sigma``).
+    on the darknet on an average day (alive ``lifetime_days`` on average, present on a share
+    ``presence`` of those days). Darknet packets per host-day are ``min_packets`` plus a log-normal
+    part with mean ``packets_per_host - min_packets`` (host level ``host_sigma``, day level
+    ``day_sigma``), at most ``max_packets``.
+
+    Ports: a share ``core_share`` of packets go to ``core_ports`` (weights ``core_weights``, drifting
+    by ``drift``), each host using ``ports_per_host`` of them; the rest to a tail pool of
+    ``tail_ports`` ports (``tail_space="wide"``: the unknowns' shared pool), a share ``drift`` of it
+    redrawn daily. ``coordinated`` hosts split the core list and deal the pool out between them.
+
+    Fingerprint and labels: ``tools`` (with ``tool_weights``, see fingerprints.TOOLS); ``org``
+    (published blocks, own window) or ``org_groups`` unlisted organisations; ``labelled_share`` of the
+    hosts is published (Mirai: carries the fingerprint when ``mirai_fingerprint``); ``rhythm`` =
+    (start hour, hours) of the daily activity window, else random per host.
+
+    Other traffic: ``backscatter`` turns SYNs into SYN-ACK/RST replies; ``non_tcp_share`` adds UDP/ICMP;
+    on the honeypot, a share ``honeypot_share`` of the hosts plus ``honeypot_only`` × as many
+    honeypot-only hosts open ``honeypot_sessions`` sessions a day and do ``honeypot_action``
+    (scan, login, mail, exploit).
     """
 
     name: str
@@ -215,7 +231,7 @@ def paper_behaviours() -> tuple[Behaviour, ...]:
     known = (
         _known("mirai", 0.88, core_ports=MIRAI_PORTS, core_weights=MIRAI_WEIGHTS, core_share=0.97,
                ports_per_host=2, tail_ports=70, drift=0.5, tools=("mirai",), host_sigma=0.7, day_sigma=0.4,
-               mirai_fingerprint=True, honeypot_sessions=6, non_tcp_share=0.0, honeypot_action="login"),
+               mirai_fingerprint=True, honeypot_sessions=8, non_tcp_share=0.0, honeypot_action="login"),
         _known("bruteforcer", 0.7, core_ports=BRUTE_PORTS, core_weights=BRUTE_WEIGHTS, core_share=0.75,
                ports_per_host=2, tail_ports=1_000, drift=0.3, tools=("linux", "windows", "nmap"),
                tool_weights=(0.6, 0.25, 0.15), host_sigma=1.1, honeypot_sessions=120, non_tcp_share=0.0,
@@ -229,39 +245,39 @@ def paper_behaviours() -> tuple[Behaviour, ...]:
                host_sigma=0.9, honeypot_sessions=25, non_tcp_share=0.0, honeypot_action="exploit"),
         _known("shadowserver", 0.9, core_ports=SERVICE_PORTS[:40], core_share=1.0, ports_per_host=1,
                coordinated=True, tools=ZMAP, rhythm=(1.0, 6.0), host_sigma=0.5, day_sigma=0.3,
-               honeypot_sessions=6, non_tcp_share=0.15),
+               honeypot_sessions=8, non_tcp_share=0.15),
         _known("driftnet", 0.85, core_ports=SERVICE_PORTS[:10], core_share=0.1, ports_per_host=2,
                coordinated=True, tail_ports=2_240, drift=0.15, tools=MASSCAN, rhythm=(0.0, 24.0),
                host_sigma=0.4, day_sigma=0.3, honeypot_sessions=8, non_tcp_share=0.02),
         _known("internetcensus", 0.85, core_ports=SERVICE_PORTS[:20], core_share=0.3, ports_per_host=2,
                coordinated=True, tail_ports=215, drift=0.1, tools=MASSCAN, rhythm=(8.0, 10.0), host_sigma=0.4,
-               day_sigma=0.3, honeypot_sessions=6, non_tcp_share=0.05),
+               day_sigma=0.3, honeypot_sessions=8, non_tcp_share=0.05),
         _known("censys", 0.8, core_ports=SERVICE_PORTS[:30], core_share=0.2, ports_per_host=5, coordinated=True,
                tail_ports=12_400, drift=0.3, tools=ZMAP, rhythm=(0.0, 24.0), host_sigma=0.6, day_sigma=0.3,
                honeypot_sessions=10, non_tcp_share=0.05),
         _known("rapid7", 0.85, core_ports=SERVICE_PORTS[:25], core_share=1.0, ports_per_host=1, coordinated=True,
-               drift=0.1, tools=ZMAP, rhythm=(12.0, 8.0), host_sigma=0.5, day_sigma=0.3, honeypot_sessions=6,
+               drift=0.1, tools=ZMAP, rhythm=(12.0, 8.0), host_sigma=0.5, day_sigma=0.3, honeypot_sessions=8,
                non_tcp_share=0.05),
         _known("onyphe", 0.8, core_ports=SERVICE_PORTS[:30], core_share=0.3, ports_per_host=2, coordinated=True,
                tail_ports=130, drift=0.2, tools=MASSCAN, rhythm=(18.0, 5.0), host_sigma=0.3, day_sigma=0.3,
-               honeypot_sessions=5, non_tcp_share=0.0),
+               honeypot_sessions=7, non_tcp_share=0.0),
         _known("netsystems", 0.85, core_ports=SERVICE_PORTS[:40], core_share=0.3, ports_per_host=4,
                coordinated=True, tail_ports=155, drift=0.2, tools=MASSCAN, rhythm=(3.0, 12.0), host_sigma=0.5,
-               day_sigma=0.3, honeypot_sessions=6, non_tcp_share=0.0),
+               day_sigma=0.3, honeypot_sessions=8, non_tcp_share=0.0),
         _known("shodan", 0.8, core_ports=SERVICE_PORTS, core_share=0.3, ports_per_host=10, coordinated=True,
                tail_ports=950, drift=0.3, tools=NMAP, rhythm=(0.0, 24.0), host_sigma=0.5, day_sigma=0.3,
                honeypot_sessions=12, non_tcp_share=0.05),
         _known("securitytrails", 0.85, core_ports=SERVICE_PORTS[:15], core_share=1.0, ports_per_host=4,
                coordinated=True, drift=0.1, tools=("linux",), rhythm=(6.0, 4.0), host_sigma=0.4, day_sigma=0.3,
-               honeypot_sessions=6, non_tcp_share=0.0),
+               honeypot_sessions=8, non_tcp_share=0.0),
         _known("intrinsec", 0.75, core_ports=(80, 443, 8080, 8443, 22, 21), core_share=1.0, ports_per_host=3,
                coordinated=True, drift=0.0, tools=NMAP, rhythm=(9.0, 8.0), host_sigma=0.4, day_sigma=0.3,
-               honeypot_sessions=5, non_tcp_share=0.0),
+               honeypot_sessions=7, non_tcp_share=0.0),
         _known("ipip", 0.8, core_ports=SERVICE_PORTS[:40], core_share=1.0, ports_per_host=4, coordinated=True,
-               drift=0.2, tools=ZMAP, rhythm=(14.0, 6.0), host_sigma=0.4, day_sigma=0.3, honeypot_sessions=6,
+               drift=0.2, tools=ZMAP, rhythm=(14.0, 6.0), host_sigma=0.4, day_sigma=0.3, honeypot_sessions=8,
                non_tcp_share=0.0),
         _known("umich", 0.8, core_ports=SERVICE_PORTS[:10], core_share=1.0, ports_per_host=3, coordinated=True,
-               drift=0.0, tools=ZMAP, rhythm=(20.0, 3.0), host_sigma=0.3, day_sigma=0.3, honeypot_sessions=5,
+               drift=0.0, tools=ZMAP, rhythm=(20.0, 3.0), host_sigma=0.3, day_sigma=0.3, honeypot_sessions=7,
                non_tcp_share=0.0),
     )
     u = HONEYPOT_TABLE1[UNKNOWN]
@@ -273,8 +289,11 @@ def paper_behaviours() -> tuple[Behaviour, ...]:
                   honeypot_sessions=10, **hp),
         Behaviour("unk_scanner_org", UNKNOWN, 300, 20.0, 0.85, 60, host_sigma=1.0, core_ports=SERVICE_PORTS,
                   core_share=0.7, ports_per_host=3, tail_ports=3_000, tools=("zmap", "masscan", "nmap"),
-                  tool_weights=(0.45, 0.4, 0.15), org_groups=20, honeypot_sessions=6, **hp),
-        Behaviour("unk_vertical", UNKNOWN, 1_550, 2.5, 1.0, 120, host_sigma=1.4, core_ports=POPULAR_PORTS,
+                  tool_weights=(0.45, 0.4, 0.15), org_groups=20, honeypot_sessions=8, **hp),
+        Behaviour("unk_exploit_like", UNKNOWN, 60, 2.0, 1.0, 150, host_sigma=0.9, core_ports=EXPLOIT_PORTS,
+                  core_weights=EXPLOIT_WEIGHTS, ports_per_host=2, drift=0.5, tools=("linux", "nmap", "bsd"),
+                  tool_weights=(0.6, 0.3, 0.1), honeypot_sessions=20, honeypot_action="exploit", **hp),
+        Behaviour("unk_vertical", UNKNOWN, 1_490, 2.5, 1.0, 120, host_sigma=1.4, core_ports=POPULAR_PORTS,
                   core_share=1.0, ports_per_host=2, drift=0.4,
                   tools=("linux", "windows", "masscan", "zmap", "nmap", "bsd"),
                   tool_weights=(0.3, 0.15, 0.2, 0.15, 0.15, 0.05), honeypot_sessions=8, **hp),
@@ -288,7 +307,7 @@ def paper_behaviours() -> tuple[Behaviour, ...]:
                   **hp),
         Behaviour("unk_iot", UNKNOWN, 250, 4.0, 1.0, 30, host_sigma=0.8, core_ports=MIRAI_PORTS,
                   core_weights=MIRAI_WEIGHTS, core_share=1.0, ports_per_host=2, drift=0.5,
-                  tools=("linux", "bsd", "masscan"), tool_weights=(0.6, 0.2, 0.2), honeypot_sessions=6,
+                  tools=("linux", "bsd", "masscan"), tool_weights=(0.6, 0.2, 0.2), honeypot_sessions=8,
                   honeypot_action="login", **hp),
         Behaviour("unk_backscatter", UNKNOWN, 270, 1.5, 1.0, 800, host_sigma=1.5, core_share=0.0,
                   tail_space="wide", tools=("linux", "windows"), tool_weights=(0.6, 0.4), backscatter=True,

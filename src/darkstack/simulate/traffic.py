@@ -24,7 +24,7 @@ from darkstack.schema import (
     TCP_SYN,
 )
 from darkstack.simulate.fingerprints import STATELESS, TOOL_NAMES, stamp
-from darkstack.simulate.profiles import Behaviour
+from darkstack.simulate.profiles import MIN_PACKETS, Behaviour
 from darkstack.simulate.world import World
 
 DAY_SECONDS = 86_400
@@ -286,7 +286,8 @@ def honeypot_day(world: World, d: int) -> pa.Table:
         hosts = np.flatnonzero(active & (world.behaviour == bi))
         if not len(hosts) or b.backscatter:
             continue
-        counts = _counts(b.honeypot_sessions, 0.5, 1, b.max_packets, world.hp_intensity[hosts], rng)
+        floor = MIN_PACKETS if b.max_packets >= MIN_PACKETS else 1  # regular visitors pass the 5-session filter
+        counts = _counts(b.honeypot_sessions, 0.5, floor, b.max_packets, world.hp_intensity[hosts], rng)
         dports = _ports(b, world, hosts, counts, pools, rng)
         dst = addresses[rng.integers(0, len(addresses), len(dports))]
         fingerprint = world.labelled[hosts] & b.mirai_fingerprint

@@ -16,17 +16,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from darkstack import atomic
-from darkstack.schema import CLASSES, UNKNOWN, int_to_ip
+from darkstack.schema import UNKNOWN, int_to_ip
 from darkstack.simulate.fingerprints import TOOL_NAMES, host_traits
 from darkstack.simulate.profiles import Behaviour, Profile
 from darkstack.workspace import Workspace, day_str
 
-LABELS = (*CLASSES, UNKNOWN)
 EXPERT_LABELLED = ("bruteforcer", "spammer", "exploiter")
 """Classes labelled by honeypot experts: only hosts seen on the honeypot can carry their label."""
 RESERVED = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
             "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
             "203.0.113.0/24")
+"""Special-purpose IPv4 ranges never used as sources (the sensors' own ranges are added per profile)."""
 HOSTS_PER_BLOCK = 120
 
 
@@ -100,9 +100,8 @@ def _systematic_sample(eligible: np.ndarray, intensity: np.ndarray, share: float
     return out
 
 
-def _random_ips(n: int, rng: np.random.Generator, taken: set[int]) -> np.ndarray:
-    """``n`` distinct public unicast addresses outside ``taken`` /24 blocks and reserved ranges."""
-    nets = [ipaddress.ip_network(c) for c in RESERVED]
+def _random_ips(n: int, rng: np.random.Generator, taken: set[int], nets: list) -> np.ndarray:
+    """``n`` distinct public unicast addresses outside ``taken`` /24 blocks and the networks ``nets``."""
     out: list[np.ndarray] = []
     have = 0
     seen: set[int] = set()
@@ -155,6 +154,7 @@ def build_world(profile: Profile, seed: int, start: dt.date, days: int) -> World
     n = len(behaviour)
 
     # Addresses: published organisation blocks first, then everybody else in random public space.
+    excluded = [ipaddress.ip_network(c) for c in (*RESERVED, profile.darknet_prefix, *profile.honeypot_addresses)]
     ip = np.zeros(n, np.uint32)
     blocks: dict[str, list[int]] = {}
     taken: set[int] = set()
@@ -164,13 +164,13 @@ def build_world(profile: Profile, seed: int, start: dt.date, days: int) -> World
             continue
         members = np.flatnonzero((behaviour == bi) & labelled)
         n_blocks = max(1, -(-len(members) // HOSTS_PER_BLOCK))
-        nets = _random_ips(n_blocks, block_rng, taken).astype(np.int64) >> 8
+        nets = _random_ips(n_blocks, block_rng, taken, excluded).astype(np.int64) >> 8
         taken.update(nets.tolist())
         blocks[b.org] = nets.tolist()
         offsets = block_rng.permutation(n_blocks * 254)[: len(members)]
         ip[members] = ((nets[offsets // 254] << 8) + 1 + offsets % 254).astype(np.uint32)
     rest = np.flatnonzero(ip == 0)
-    ip[rest] = _random_ips(len(rest), rng, taken)
+    ip[rest] = _random_ips(len(rest), rng, taken, excluded)
 
     tool = np.zeros(n, np.int8)
     for bi, b in enumerate(profile.behaviours):

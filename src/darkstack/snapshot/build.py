@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import time
 
 import pyarrow.parquet as pq
@@ -95,7 +96,7 @@ def build_snapshots(
     settings_hash = settings.settings_hash()
     fingerprints = {d: input_fingerprint(ws, sensor, d) for d in days}
     todo = [d for d in days if force or not _is_current(read_meta(ws, sensor, d), settings_hash, fingerprints[d])]
-    log.info(
+    log.debug(
         "snapshot plan",
         extra={
             "sensor": sensor,
@@ -106,6 +107,7 @@ def build_snapshots(
         },
     )
     if todo:
+        started = time.perf_counter()
         runner = make_engine(engine, threads=threads, memory_limit=memory_limit, spark_master=spark_master)
         try:
             with progress_bar(f"snapshot {sensor}", total=len(todo)) as bar:
@@ -114,6 +116,14 @@ def build_snapshots(
                     advance(bar, status=day_str(day))
         finally:
             runner.close()
+        log.info(
+            "%s: built %d snapshot day(s) in %.1f s (%d already up to date)",
+            sensor,
+            len(todo),
+            time.perf_counter() - started,
+            len(days) - len(todo),
+            extra={"sensor": sensor, "built": len(todo), "engine": engine},
+        )
     hosts = {
         d: pq.read_table(ws.snapshot_dir(sensor, d) / "host_features.parquet", columns=["ip"]).column("ip").to_numpy()
         for d in days
@@ -131,8 +141,9 @@ def _build_day(ws: Workspace, sensor: str, day: dt.date, settings: SnapshotSetti
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DarkstackError(f"cannot compute the snapshot: {first_line}", ws.store_day_dir(sensor, day)) from exc
     warnings = day_warnings(counts, settings)
-    for w in warnings:
-        log.warning(w, extra={"sensor": sensor, "day": day_str(day)})
+    for w in warnings:  # an empty day deserves attention; a day without an `other` node is only a note
+        level = logging.WARNING if counts["packets_kept"] == 0 else logging.DEBUG
+        log.log(level, "%s %s: %s", sensor, day_str(day), w, extra={"sensor": sensor, "day": day_str(day)})
     meta = {
         "sensor": sensor,
         "day": day_str(day),
@@ -148,4 +159,4 @@ def _build_day(ws: Workspace, sensor: str, day: dt.date, settings: SnapshotSetti
         "seconds": round(time.perf_counter() - started, 3),
     }
     write_day(ws, sensor, day, tables, meta)
-    log.info("snapshot day written", extra={"sensor": sensor, "day": day_str(day), **counts})
+    log.debug("snapshot day written", extra={"sensor": sensor, "day": day_str(day), **counts})

@@ -35,15 +35,15 @@ def compute_day(engine, parquet_glob: str | None, settings: SnapshotSettings) ->
         engine.materialise("port_ranks", queries.PORT_RANKS)
         engine.materialise("folded", queries.folded(settings))
         counts = {k: int(v[0]) for k, v in engine.query(queries.COUNTS).to_pydict().items()}
-        engine.release("selected")
+        engine.materialise("edges", queries.EDGES)
         tables = {
-            "edges": engine.query(queries.EDGES),
+            "edges": engine.query(queries.EDGES_SORTED),
             "host_features": engine.query(queries.HOST_FEATURES),
             "port_features": engine.query(queries.PORT_FEATURES),
         }
         tokens = engine.query(queries.CORPUS_TOKENS)
     finally:
-        for name in ("folded", "port_ranks", "selected"):
+        for name in ("edges", "folded", "port_ranks", "selected"):
             engine.release(name)
     tables["corpus"] = drop_repeats(tokens)
     counts["corpus_tokens"] = tables["corpus"].num_rows

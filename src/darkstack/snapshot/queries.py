@@ -3,9 +3,10 @@
 The engine registers the day's canonical records as the view ``packets`` (docs/schema.md); then, in
 order: the table ``selected`` (protocol/flag filter, feature fields with null → 0), the view ``kept``
 (host filter), the table ``port_ranks`` (ranking for the top-N cut) and the table ``folded`` (kept
-packets, port folded into -1 = other). The output queries read ``folded``. The only dialect difference
-(how views and cached tables are created) is the engine's job; every SELECT below is shared. After SQL,
-``corpus.drop_repeats`` (shared Python) drops consecutive repeats in the sorted tokens and numbers them.
+packets, port folded into -1 = other) and the table ``edges``; the output queries read ``folded`` and
+``edges``. The only dialect difference (how views and cached tables are created) is the engine's job;
+every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
+repeats in the sorted tokens and numbers them.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ COUNTS = (
 )
 """One row of day counts for meta.json."""
 
-EDGES = "SELECT ip, port, count(*) AS packets FROM folded GROUP BY ip, port ORDER BY ip, port"
-"""The weighted bipartite graph: packets per (host, port)."""
+EDGES = "SELECT ip, port, count(*) AS packets FROM folded GROUP BY ip, port"
+"""The weighted bipartite graph: packets per (host, port); materialised as the table ``edges``."""
+
+EDGES_SORTED = "SELECT ip, port, packets FROM edges ORDER BY ip, port"
 
 
 def _count_stats(first: int) -> str:
@@ -100,7 +103,7 @@ def _columns(prefix: str, first: int, last: int) -> str:
 
 
 HOST_FEATURES = (
-    "WITH per_port AS (SELECT ip, port, count(*) AS n FROM folded GROUP BY ip, port), "
+    "WITH per_port AS (SELECT ip, packets AS n FROM edges), "
     "per_address AS (SELECT ip, dst_ip, count(*) AS n FROM folded GROUP BY ip, dst_ip), "
     f"a AS (SELECT ip, {_count_stats(0)} FROM per_port GROUP BY ip), "
     f"b AS (SELECT ip, {_count_stats(6)} FROM per_address GROUP BY ip), "
@@ -111,7 +114,7 @@ HOST_FEATURES = (
 """Host features f00…f36 (Table 1 order, reference-notes §2.1), one row per kept host."""
 
 PORT_FEATURES = (
-    "WITH per_host AS (SELECT port, ip, count(*) AS n FROM folded GROUP BY port, ip), "
+    "WITH per_host AS (SELECT port, packets AS n FROM edges), "
     f"a AS (SELECT port, {_count_stats(0)} FROM per_host GROUP BY port), "
     f"c AS (SELECT port, {_field_stats(12)} FROM folded GROUP BY port) "
     f"SELECT a.port, {_columns('a', 0, 5)}, "

@@ -99,20 +99,24 @@ def _logistic(settings: StackSettings):
 def merge_duplicates(features: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First row and count of every distinct (feature row, class) pair.
 
-    Each column is replaced by the rank of its value and the ranks are packed into one integer key
-    (re-ranked before it could overflow), which is exact and much faster than sorting whole rows.
+    Each column is replaced by the (hash-based) index of its value and the indices are packed into one
+    integer key (re-indexed before it could overflow): exact, and much faster than sorting whole rows.
     """
+    import pandas as pd
+
     key = np.asarray(codes, dtype=np.int64)
     n_keys = int(key.max()) + 1 if key.size else 1
     for column in features.T:
-        values, rank = np.unique(column, return_inverse=True)
+        rank, values = pd.factorize(column)
         if n_keys * len(values) >= 2**62:
-            distinct, key = np.unique(key, return_inverse=True)
+            key, distinct = pd.factorize(key)
             n_keys = len(distinct)
         key = key * len(values) + rank
         n_keys *= len(values)
-    _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    return first, counts
+    group, distinct = pd.factorize(key)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group) - 1, -1, -1)  # the last write per group is its first row
+    return first, np.bincount(group, minlength=len(distinct))
 
 
 def fit_meta(features: np.ndarray, codes: np.ndarray, n_classes: int, settings: StackSettings) -> MetaModel:
@@ -123,6 +127,7 @@ def fit_meta(features: np.ndarray, codes: np.ndarray, n_classes: int, settings: 
     weights classes by their true host counts.
     """
     from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
 
     present = np.unique(codes)
     n_features = features.shape[1]
@@ -134,8 +139,8 @@ def fit_meta(features: np.ndarray, codes: np.ndarray, n_classes: int, settings: 
     if settings.lr_class_weight == "balanced":
         per_class = np.bincount(codes, minlength=n_classes)
         weight *= len(codes) / (present.size * per_class[y])
-    converged = True
-    with warnings.catch_warnings(record=True) as caught:
+    # One thread: the problem is tiny after merging, and OpenMP/BLAS threads only add synchronisation.
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
         if settings.lr_multinomial:
             model = _logistic(settings).fit(X, y, sample_weight=weight)

@@ -36,7 +36,8 @@ class NeighbourLists:
         out[rows, rank[rows, cols] - 1] = self.lists[rows, cols]
         short = np.flatnonzero(rank[:, -1] < self.k)
         if short.size:
-            out[short] = neighbours(self.X, self.k, pool=pool, queries=short, metric=self.metric)
+            # Few queries: the exact generator (a few rows against the pool) beats building a FAISS index.
+            out[short] = neighbours(self.X, self.k, pool=pool, queries=short, metric=self.metric, exact_max=len(self.X))
         return out
 
     def probabilities(self, codes: np.ndarray, n_classes: int, pool: np.ndarray | None = None) -> np.ndarray:

@@ -47,11 +47,11 @@ def predict(
         )
     if len(inputs.ips) < settings.k + 1:
         raise DarkstackError(f"{len(inputs.ips)} hosts on {day_str(day)} are too few for {settings.k}-NN", where)
-    _, _, rng_sample = day_generators(seed, day)
+    rng_full = day_generators(seed, day)[3]
     classes = np.asarray(inputs.classes, dtype=object)
     codes = inputs.codes
     lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric) for X in inputs.embeddings]
-    features, models, train = fit_day(lists, codes, inputs.unknown_code, {sc.full_group: tuple(range(len(sc.bases)))}, settings, rng_sample)
+    features, models, train = fit_day(lists, codes, inputs.unknown_code, {sc.full_group: tuple(range(len(sc.bases)))}, settings, rng_full)
     model = models[sc.full_group]
 
     target = np.flatnonzero(~inputs.labelled)

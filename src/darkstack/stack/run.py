@@ -17,7 +17,13 @@ from darkstack.evaluate.knn import vote
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.stack import explain, figures, tables
-from darkstack.stack.bases import DayInputs, Scenario, available_days, load_day, resolve_scenario
+from darkstack.stack.bases import (
+    DayInputs,
+    Scenario,
+    available_days,
+    load_day,
+    resolve_scenario,
+)
 from darkstack.stack.meta import assign_folds, cross_validate, fit_day
 from darkstack.stack.naive import naive_vote
 from darkstack.stack.neighbourhood import NeighbourLists
@@ -48,10 +54,11 @@ class StackResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def day_generators(seed: int, day: dt.date) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Independent generators (naive ties, folds, undersampling) for one day: a day's result never
-    depends on which other days are processed."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence([seed, day.toordinal()]).spawn(3))
+def day_generators(seed: int, day: dt.date) -> tuple[np.random.Generator, ...]:
+    """Independent generators of one day: naive ties, folds, cross-validation undersampling, full-day
+    undersampling. A day's result never depends on which other days are processed, and ``predict``
+    draws the same full-day model that ``stack`` explains."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence([seed, day.toordinal()]).spawn(4))
 
 
 def methods_of(scenario: Scenario) -> list[str]:
@@ -74,6 +81,8 @@ def unusable(inputs: DayInputs, settings: StackSettings, scenario: Scenario) -> 
 
 @dataclass
 class DayOutcome:
+    """One evaluated day: per-host predictions, scores, coefficients, warnings, seconds per step."""
+
     hosts: pd.DataFrame
     scores: pd.DataFrame
     coefficients: pd.DataFrame
@@ -83,7 +92,7 @@ class DayOutcome:
 
 def evaluate_day(inputs: DayInputs, scenario: Scenario, settings: StackSettings, seed: int) -> DayOutcome:
     """Bases and naive by leave-one-out, meta-learners by stratified cross-validation, on one day."""
-    rng_naive, rng_folds, rng_sample = day_generators(seed, inputs.day)
+    rng_naive, rng_folds, rng_cv, rng_full = day_generators(seed, inputs.day)
     classes = np.asarray(inputs.classes, dtype=object)
     codes, n_classes, scored = inputs.codes, len(inputs.classes), inputs.scored
     clock = time.perf_counter()
@@ -100,10 +109,10 @@ def evaluate_day(inputs: DayInputs, scenario: Scenario, settings: StackSettings,
 
     clock = time.perf_counter()
     folds = assign_folds(codes, scored, settings.folds, rng_folds)
-    cv = cross_validate(lists, codes, folds, inputs.unknown_code, scenario.meta_groups, settings, rng_sample)
+    cv = cross_validate(lists, codes, folds, inputs.unknown_code, scenario.meta_groups, settings, rng_cv)
     seconds["meta_cv"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    _, models, _ = fit_day(lists, codes, inputs.unknown_code, scenario.meta_groups, settings, rng_sample)
+    _, models, _ = fit_day(lists, codes, inputs.unknown_code, scenario.meta_groups, settings, rng_full)
     seconds["meta_full_day"] = time.perf_counter() - clock
 
     day = day_str(inputs.day)

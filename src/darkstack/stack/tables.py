@@ -17,9 +17,10 @@ AVERAGE = "Average"
 
 
 def _cell(mean: float, std: float) -> str:
-    if mean != mean:  # NaN
+    """``0.91±0.02``; ``0.91`` when there is no std (one day); ``–`` when there is no value."""
+    if math.isnan(mean):
         return "–"
-    return f"{mean:.2f}" if std != std else f"{mean:.2f}±{std:.2f}"
+    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f}±{std:.2f}"
 
 
 def display_class(name: str) -> str:
