@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from embed_fixtures import write_days
 from safetensors.numpy import load_file
 
@@ -146,6 +147,11 @@ def test_bad_requests_are_clear_errors(ws):
         embed(ws, "darknet", "ds", features=False)
     with pytest.raises(ConfigError, match="first 3 days"):
         embed(ws, "darknet", "gcngru", settings=TINY)
+    with pytest.raises(ConfigError, match="--device"):
+        embed(ws, "darknet", "igcn", device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            embed(ws, "darknet", "igcn", device="cuda")
 
 
 def test_cli_embed(ws, capsys):
@@ -213,3 +219,8 @@ def test_idarkvec_is_deterministic_whatever_the_python_hash_seed(ws):
         for seed in ("1", "2")
     }
     assert len(digests) == 1
+
+
+def test_idarkvec_with_several_workers_runs(ws):
+    days = write_days(ws, n_days=2)
+    assert embed(ws, "darknet", "idarkvec", settings=TINY.model_copy(update={"workers": 2})) == days

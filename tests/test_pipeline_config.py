@@ -104,3 +104,16 @@ def test_every_option_is_documented():
         assert f"[{section}]" in text, section
         for key in field.annotation.model_fields if section in own else ():
             assert f"`{key}`" in text, f"{section}.{key} is not documented in docs/pipeline.md"
+
+
+def test_update_needs_a_configuration_and_a_day_inside_the_simulated_period(tmp_path, capsys):
+    from darkstack.cli import main
+    from darkstack.pipeline.update import update_day
+
+    assert main(["update", "--day", "2021-12-05", "-w", str(tmp_path / "ws")]) == 2
+    assert "no pipeline configuration in this workspace" in " ".join(capsys.readouterr().err.split())
+    config = load_config(_write(tmp_path, "[workspace]\npath = 'ws'\n[source.simulate]\ndays = 3\n"))
+    with pytest.raises(ConfigError, match="outside the simulated period 2021-12-01 … 2021-12-03"):
+        update_day(config, dt.date(2021, 12, 4))
+    with pytest.raises(ConfigError, match="--input needs --sensor"):
+        update_day(config, dt.date(2021, 12, 2), inputs=[tmp_path / "day.pcap"])

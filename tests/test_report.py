@@ -100,7 +100,7 @@ def test_report_holds_every_section_and_copies_its_figures(ws):
         assert f'id="{section}"' in page
     assert "Sensor darknet" in page and "F1 darknet" in page and "Scenario D" in page and "not-shown" not in page
     assert "<strong>0.98±0.01</strong>" in page and 'data-sort="0.98"' in page  # Markdown tables keep bold, sort by mean
-    assert "coefficients own" in page and "<details><summary><h4>daily" in page  # long tables are folded
+    assert "on each base&#39;s probability of that class" in page and "<details><summary><h4>Scores per test day" in page  # long tables folded
     assert "macro-f1.png" in page
     assert "first 10 of 30 rows" in page and "0.0.0.129" in page  # most probable first, IPs dotted
     for src in re.findall(r'<img src="([^"]+)"', page):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -75,7 +76,8 @@ def test_records_follow_the_schema(demo):
         assert tcp["tcp_ts"].notna().any() and tcp["tcp_wscale"].notna().any()
         assert set(tcp["ip_len"].unique()) >= ({40, 44, 52, 60} if sensor == "darknet" else {40, 52, 60})
         assert df["ts"].is_monotonic_increasing
-        assert not (df["src_ip"] >> 8).isin([ip_to_int("203.0.113.0") >> 8, ip_to_int("198.51.100.0") >> 8]).any()
+        sensor_nets = ip_to_int(["203.0.113.0", "198.51.100.0"]) >> 8
+        assert not np.isin(df["src_ip"].to_numpy() >> 8, sensor_nets).any()
         assert (df["ts"].dt.date == START).all()
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -12,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import darkstack.embed as embed_stage
 from darkstack import atomic
 from darkstack.cli import main
 from darkstack.errors import DarkstackError
@@ -37,28 +34,6 @@ from darkstack.stack.neighbourhood import NeighbourLists
 DAYS = [dt.date(2022, 10, 1) + dt.timedelta(days=i) for i in range(2)]
 VARIANTS = ("ds", "idarkvec", "igcngru")
 SIZES = {"mirai": 60, "censys": 25, "shodan": 20, "driftnet": 15, UNKNOWN: 50}
-
-
-# --- readers of the agreed formats, used only while the embed/labels stages are not in this checkout ---
-def _read_embeddings(ws, sensor, variant, day):
-    table = pq.read_table(ws.embedding_path(sensor, variant, day))
-    ips = table.column("ip").to_numpy().astype(np.uint32)
-    X = np.asarray(table.column("embedding").combine_chunks().values.to_numpy(), dtype=np.float32)
-    return ips, X.reshape(len(ips), -1)
-
-
-def _read_labels(ws, day):
-    return pq.read_table(ws.labels_day(day), columns=["ip", "label", "source"])
-
-
-@pytest.fixture(autouse=True)
-def stage_readers(monkeypatch):
-    if not hasattr(embed_stage, "load_embeddings"):
-        monkeypatch.setattr(embed_stage, "load_embeddings", _read_embeddings, raising=False)
-    try:
-        import darkstack.labels  # noqa: F401
-    except ModuleNotFoundError:
-        monkeypatch.setitem(sys.modules, "darkstack.labels", types.SimpleNamespace(labels_for_day=_read_labels))
 
 
 # --- a small synthetic world: each base separates some classes well and confuses others ---------

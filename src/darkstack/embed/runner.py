@@ -35,11 +35,9 @@ def cpu_threads() -> int:
 
 
 def resolve_device(device: str):
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    """``auto`` → CUDA when available, else CPU (``device`` is auto, cpu or cuda); ``cuda`` without a GPU is an error."""
     import torch
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, not {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available")
     return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
@@ -173,13 +171,21 @@ def embed(
         "fingerprint": settings.fingerprint(method),
         "settings": settings.relevant(method),
     }
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, not {device!r}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be at least 1, not {threads}")
+    info = {"python": platform.python_version(), "threads": threads or cpu_threads(), "device": "cpu"}
+    if method in GNN_METHODS:
+        import torch
+
+        torch.set_num_threads(info["threads"])
+        dev = resolve_device(device)
+        info.update(device=str(dev), torch=torch.__version__)
     run_log = RunLog(ws, sensor, variant, identity)
     kept = run_log.open()
     session = Session(ws, sensor, variant, days, run_log, seed)
     start = session.first_unfinished() if kept else 0
-    if threads is not None and threads < 1:
-        raise ConfigError(f"threads must be at least 1, not {threads}")
-    info = {"python": platform.python_version(), "threads": threads or cpu_threads()}
     with progress_bar(f"embed {sensor}/{variant}", total=len(days)) as bar:
         session.bar = bar
         advance(bar, start)
@@ -190,13 +196,8 @@ def embed(
                 info["workers"] = settings.workers
                 _run_idarkvec(session, start, settings)
             else:
-                import torch
-
                 from darkstack.embed.train import GNNRegime
 
-                torch.set_num_threads(info["threads"])
-                dev = resolve_device(device)
-                info.update(device=str(dev), torch=torch.__version__)
                 GNNRegime(session, method, features, settings, dev).run(start)
         run_log.save(last_run=info)
     log.info("embeddings ready", extra={"sensor": sensor, "variant": variant, "written": len(session.written)})

@@ -186,7 +186,8 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
 def _full_rows(unit64, pool_idx, rows, k):
     """Exact neighbours of a few queries against the whole pool, in float64.
 
-    Only the hosts at or above each row's k-th similarity are sorted (a tie group can be large).
+    Per row: the (fewer than k) hosts above the k-th similarity, sorted, then the hosts equal to it
+    in index order (the pool is sorted), so a large group of identical hosts costs no sort.
     """
     import torch
 
@@ -197,13 +198,17 @@ def _full_rows(unit64, pool_idx, rows, k):
         part = rows[start : start + block]
         sim = _resolved(unit64[part] @ pool_vec.T)
         sim[pool_idx[None, :] == part[:, None]] = -np.inf
-        kth = torch.topk(torch.from_numpy(sim), k, dim=1).values[:, -1].numpy()
-        r, c = np.nonzero(sim >= kth[:, None])
-        order = np.lexsort((pool_idx[c], -sim[r, c], r))
+        kth = torch.topk(torch.from_numpy(sim), k, dim=1).values[:, -1].numpy()[:, None]
+        block_out = out[start : start + part.size]
+        r, c = np.nonzero(sim > kth)
+        order = np.lexsort((c, -sim[r, c], r))
         r, c = r[order], c[order]
-        first = np.searchsorted(r, np.arange(part.size))
-        take = first[:, None] + np.arange(k)
-        out[start : start + part.size] = pool_idx[c[take]]
+        block_out[r, np.arange(r.size) - np.searchsorted(r, np.arange(part.size))[r]] = pool_idx[c]
+        n_above = np.bincount(r, minlength=part.size)
+        r, c = np.nonzero(sim == kth)
+        slot = np.arange(r.size) - np.searchsorted(r, np.arange(part.size))[r] + n_above[r]
+        keep = slot < k
+        block_out[r[keep], slot[keep]] = pool_idx[c[keep]]
     return out
 
 

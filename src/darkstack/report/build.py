@@ -23,7 +23,7 @@ from darkstack.errors import DarkstackError
 from darkstack.log import get_logger
 from darkstack.report import figures
 from darkstack.report.model import Figure, Section, table_from_frame
-from darkstack.report.tables import result_tables
+from darkstack.report.tables import file_title, result_tables
 from darkstack.schema import CLASS_DISPLAY, int_to_ip
 from darkstack.workspace import Workspace, day_str
 
@@ -98,8 +98,8 @@ def _overview_section(ws: Workspace, out: Path) -> Section:
         return section
     section.figures.append(Figure("Traffic per day", figures.overview_figure(overview, out / "overview.png").name))
     totals = overview.groupby("sensor").agg(
-        days=("day", "count"), mean_hosts=("hosts", "mean"), mean_ports=("ports", "mean"), packets=("packets", "sum"), mean_labelled_share=("labelled_share", "mean")
-    )
+        days=("day", "count"), hosts_per_day=("hosts", "mean"), ports_per_day=("ports", "mean"), packets=("packets", "sum"), labelled_share=("labelled_share", "mean")
+    ).round({"hosts_per_day": 1, "ports_per_day": 1})
     section.tables.append(table_from_frame("Per sensor", totals))
     section.tables.append(table_from_frame("Per sensor and day", overview, max_rows=1000, filterable=True))
     breakdown = label_breakdown(ws)
@@ -116,7 +116,7 @@ def _images(folder: Path, out: Path, prefix: str, title_prefix: str = "") -> lis
         if path.is_file() and path.suffix in IMAGE_SUFFIXES and not path.name.startswith("."):
             name = f"{prefix}-{path.name}"
             shutil.copyfile(path, out / name)
-            figs.append(Figure(f"{title_prefix}{path.stem.replace('_', ' ')}", name))
+            figs.append(Figure(file_title(path, title_prefix), name))
     return figs
 
 
@@ -237,12 +237,21 @@ def _settings_section(ws: Workspace) -> Section:
     world = ws.truth_dir / "world.json"
     if world.exists():
         info = json.loads(world.read_text())
-        seeds.append({"what": "simulator", "seed": info.get("seed"), "details": f"profile {info.get('profile', '?')}"})
+        profile = info.get("profile", {})
+        name = profile.get("name", "?") if isinstance(profile, dict) else profile
+        seeds.append({"what": "simulator", "seed": info.get("seed"), "details": f"profile {name}, {info.get('days', '?')} days from {info.get('start', '?')}"})
     for run in sorted((ws.root / "embeddings").glob("*/*/run.json")):
         info = json.loads(run.read_text())
         seeds.append(
-            {"what": f"embeddings {run.parent.parent.name}/{run.parent.name}", "seed": info.get("seed"), "details": f"method {info.get('method', '?')}, device {info.get('device', '?')}"}
+            {
+                "what": f"embeddings {run.parent.parent.name}/{run.parent.name}",
+                "seed": info.get("seed"),
+                "details": f"method {info.get('method', '?')}, device {info.get('last_run', {}).get('device', 'cpu')}, settings {info.get('fingerprint', '?')}",
+            }
         )
+    for table in sorted((ws.results_dir / "stack").glob("*/table.json"), key=lambda p: _scenario_order(p.parent.name)):
+        info = json.loads(table.read_text())
+        seeds.append({"what": f"stacking {table.parent.name}", "seed": info.get("seed"), "details": f"bases {', '.join(info.get('bases', []))}"})
     if seeds:
         section.tables.append(table_from_frame("Seeds", pd.DataFrame(seeds)))
     return section

@@ -53,6 +53,13 @@ def overview_figure(overview: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _method_colour(method: str) -> str:
+    """Meta-learners orange, naive vote grey, single embeddings blue."""
+    if method.startswith("ML"):
+        return "#dd8452"
+    return "#8c8c8c" if method.lower().startswith("naive") else "#4c72b0"
+
+
 def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
     """Mean macro-F1 with its standard deviation per method (``summary``: group, method, mean, std)."""
     plt = _pyplot()
@@ -60,7 +67,8 @@ def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(groups), figsize=(max(4.0, 3.2 * len(groups)), 3.4), squeeze=False, sharey=True)
     for ax, group in zip(axes[0], groups, strict=True):
         rows = summary[summary["group"] == group]
-        ax.bar(rows["method"], rows["mean"], yerr=rows["std"].fillna(0), capsize=3, color="#4c72b0")
+        colours = [_method_colour(m) for m in rows["method"]]
+        ax.bar(rows["method"], rows["mean"], yerr=rows["std"].fillna(0), capsize=3, color=colours)
         ax.set_title(group, fontsize="medium")
         ax.set_ylim(0, 1)
         ax.tick_params(axis="x", rotation=45, labelsize="small")

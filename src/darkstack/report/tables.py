@@ -62,20 +62,48 @@ def csv_table(path: Path, title: str, kind: str = "table") -> Table | None:
     return table
 
 
+FRIENDLY_TITLES = {
+    "table": "Per-class F1 (mean ± std over the test days)",
+    "summary": "Macro-F1 per scenario and method (stacking paper Table 2 layout)",
+    "days": "Scores per test day",
+    "daily": "Scores per test day",
+    "coefficients": "Every meta-learner coefficient (day, class function, base, input class)",
+    "coefficients_own": "Meta-learner coefficient of each class's function on each base's probability of that class",
+    "coefficients_sensor": "Those coefficients averaged per sensor",
+    "history": "Macro-F1 per history H",
+    "epochs": "Macro-F1 per number of epochs a day",
+}
+"""Titles of the stages' well-known result tables (others are titled by their file name)."""
+FIGURE_TITLES = {
+    "figure": "Per-class F1 of every variant",
+    "coefficients": "Meta-learner coefficient of each class's function on each base's probability of that class (stacking paper Fig. 4a/6)",
+    "coefficients_sensor": "The same coefficients averaged per sensor (stacking paper Fig. 4b)",
+    "history": "Macro-F1 per history H (temporal-GNN paper Fig. 4a)",
+    "epochs": "Macro-F1 per number of epochs a day (temporal-GNN paper Fig. 4b)",
+}
+"""Titles of the stages' well-known figures."""
+
+
+def file_title(path: Path, prefix: str = "") -> str:
+    """A readable title for a result file (figures and tables of the same name differ)."""
+    titles = FIGURE_TITLES if path.suffix in (".png", ".svg") else FRIENDLY_TITLES
+    return prefix + titles.get(path.stem, path.stem.replace("_", " "))
+
+
 def result_tables(folder: Path, title_prefix: str) -> list[Table]:
-    """The tables directly in ``folder``: each ``X.md`` (formatted), else ``X.csv``; per-day files are left out."""
+    """The tables directly in ``folder``: each ``X.md`` (formatted), else ``X.csv``; Markdown first, long tables last.
+
+    A Markdown heading above a table titles it; per-day files are left out.
+    """
     tables = []
-    for path in sorted(folder.glob("*")):
-        if not path.is_file() or path.name.startswith((".", "day=")):
-            continue
-        title = f"{title_prefix}{path.stem.replace('_', ' ')}"
+    files = [p for p in sorted(folder.glob("*")) if p.is_file() and not p.name.startswith((".", "day="))]
+    for path in [p for p in files if p.suffix == ".md"] + [p for p in files if p.suffix == ".csv" and not p.with_suffix(".md").exists()]:
+        title = file_title(path, title_prefix)
         if path.suffix == ".md":
             tables += markdown_tables(path.read_text(), title)
-        elif path.suffix == ".csv" and not path.with_suffix(".md").exists():
+        else:
             kind = "confusion" if "confusion" in path.name else "coefficients" if "coef" in path.name else "table"
             table = csv_table(path, title, kind)
             if table:
                 tables.append(table)
-    return tables
-
-
+    return sorted(tables, key=lambda t: t.collapsed)
