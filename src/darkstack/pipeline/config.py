@@ -104,6 +104,8 @@ class RunConfig(_Section):
         default_factory=list, description="Parameter studies of i-GCN-GRU (temporal-GNN paper Fig. 4); slow, off by default."
     )
     study_sensors: list[str] = Field(["darknet"], description="Sensors the studies run on.")
+    history_values: list[int] | None = Field(None, description="Values of H in the history study (None: the paper's 0 … 8).")
+    epoch_values: list[int] | None = Field(None, description="Epochs per day in the epochs study (None: the paper's 1, 5, 10, …, 30).")
     predict: bool = Field(True, description="Predict the classes of the unknown hosts of the last day with each scenario's stack.")
     first_day: dt.date | None = Field(None, description="First day processed (None: the first day in the store).")
     last_day: dt.date | None = Field(None, description="Last day processed (None: the last day in the store).")

@@ -101,7 +101,8 @@ def evaluate_sensor(ws: Workspace, config: PipelineConfig, sensor: str) -> list[
 def study_sensor(ws: Workspace, config: PipelineConfig, sensor: str, kind: str) -> list[Path]:
     from darkstack.evaluate import study
 
-    study(ws, sensor, kind, settings=config.evaluate)
+    values = config.run.history_values if kind == "history" else config.run.epoch_values
+    study(ws, sensor, kind, values=values, settings=config.evaluate, embed_settings=config.embed, device=config.run.device, seed=config.run.seed)
     return _files_in(ws.results_dir / "study" / sensor, f"{kind}.*")
 
 
@@ -161,7 +162,8 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         steps.append(Step(f"evaluate:{sensor}", lambda s=sensor: evaluate_sensor(ws, config, s), settings, ("labels", *embeds[sensor])))
     for sensor in run.study_sensors if run.studies else []:
         for kind in run.studies:
-            settings = {"evaluate": config.evaluate.model_dump(mode="json"), "embed": config.embed.relevant("igcngru"), "seed": run.seed}
+            values = run.history_values if kind == "history" else run.epoch_values
+            settings = {"evaluate": config.evaluate.model_dump(mode="json"), "embed": config.embed.relevant("igcngru"), "seed": run.seed, "values": values}
             steps.append(Step(f"study:{sensor}:{kind}", lambda s=sensor, k=kind: study_sensor(ws, config, s, k), settings, ("labels", f"snapshot:{sensor}")))
 
     stack_settings = config.stack.model_dump(mode="json") | {"seed": run.seed}
