@@ -33,7 +33,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def child(workspace: str, sensor: str, run: str, device: str, workers: int) -> None:
+def child(workspace: str, sensor: str, run: str, device: str, workers: int, threads: int | None) -> None:
     """Run one ``method[:precision]`` from scratch in this process and print its figures as JSON."""
     from darkstack.embed import EmbedSettings, embed
     from darkstack.workspace import Workspace
@@ -47,7 +47,7 @@ def child(workspace: str, sensor: str, run: str, device: str, workers: int) -> N
     settings = EmbedSettings(workers=workers, keep_checkpoints=1, precision=precision)
     cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
-    days = embed(ws, sensor, method, settings=settings, variant=variant, device=device, seed=0)
+    days = embed(ws, sensor, method, settings=settings, variant=variant, device=device, seed=0, threads=threads)
     wall = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
     log = json.loads((ws.embedding_dir(sensor, variant) / "run.json").read_text())
@@ -63,6 +63,8 @@ def child(workspace: str, sensor: str, run: str, device: str, workers: int) -> N
                 "per_day_s": sum(per_day) / max(len(per_day), 1),
                 "peak_gib": peak_rss_gib(),
                 "device": log.get("last_run", {}).get("device", "cpu"),
+                "threads": log.get("last_run", {}).get("threads"),
+                "workers": workers if method == "idarkvec" else "-",
                 "hosts_per_day": sum(d.get("hosts", 0) for d in log["days"].values()) / max(len(per_day), 1),
             }
         )
@@ -76,17 +78,19 @@ def main() -> None:
     parser.add_argument("--runs", default="igcngru,igcngru:bf16,idarkvec", help="method[:precision], comma-separated")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=1, help="i-DarkVec threads (1 = deterministic)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument("--keep", action="store_true", help="keep the bench-<method> outputs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.workspace, args.sensor, args.child, args.device, args.workers)
+        child(args.workspace, args.sensor, args.child, args.device, args.workers, args.threads)
         return
     rows = []
     for run in args.runs.split(","):
         method = run.partition(":")[0]
         cmd = [sys.executable, __file__, "--child", run, "--workspace", args.workspace, "--sensor", args.sensor]
         cmd += ["--device", args.device, "--workers", str(args.workers)]
+        cmd += [] if args.threads is None else ["--threads", str(args.threads)]
         load = os.getloadavg()[0]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
@@ -108,23 +112,25 @@ def main() -> None:
         ),
         "",
         (
-            "| method | precision | device | days | hosts/day | wall (s) | CPU (s) | s/day | peak RSS (GiB) "
-            "| goal (s) | load avg at start |"
+            "| method | precision | device | torch threads | w2v workers | days | hosts/day | wall (s) | CPU (s) "
+            "| s/day | peak RSS (GiB) | goal (s) | load avg at start |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         goal = GOALS.get(r["method"], float("nan"))
         ok = "✓" if r["wall_s"] <= goal and r["peak_gib"] <= MEMORY_GOAL_GIB else "✗"
         lines.append(
-            f"| {r['method']} | {r['precision']} | {r['device']} | {r['days']} | {r['hosts_per_day']:.0f} | "
+            f"| {r['method']} | {r['precision']} | {r['device']} | {r['threads']} | {r['workers']} | {r['days']} "
+            f"| {r['hosts_per_day']:.0f} | "
             f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['per_day_s']:.2f} | {r['peak_gib']:.2f} | ≤ {goal:.0f} {ok} "
             f"| {r['load']:.1f} |"
         )
     lines.append("")
     lines.append(
         f"Peak memory goal ≤ {MEMORY_GOAL_GIB:.0f} GiB. Wall time includes reading snapshots, building graphs, "
-        "writing embeddings and per-day checkpoints. The machine is shared: the load average says how busy it was."
+        "writing embeddings and per-day checkpoints; CPU is the process's user + system time. The machine is "
+        "shared: the load average (runnable processes on its 2 cores) says how busy it was."
     )
     write_section("embed", "\n".join(lines))
 

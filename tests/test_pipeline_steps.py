@@ -83,6 +83,8 @@ def test_forced_step_reruns(ws):
     calls = {}
     run_steps(ws, _plan(ws, calls))
     assert run_steps(ws, _plan(ws, calls), force=["d"]).ran == ["d"]
+    with pytest.raises(ConfigError, match=r"cannot force unknown step\(s\) \['e'\]"):
+        run_steps(ws, _plan(ws, calls), force=["e"])
 
 
 def test_bad_plans_and_bad_cache_are_clear_errors(ws):
@@ -102,3 +104,14 @@ def test_cache_file_is_plain_json(ws):
     run_steps(ws, _plan(ws, {}))
     state = json.loads(steps_file(ws).read_text())
     assert set(state["steps"]["a"]) == {"key", "outputs", "seconds", "finished", "run_id"}
+
+
+def test_a_workspace_runs_one_pipeline_at_a_time(ws):
+    from darkstack.pipeline.run import workspace_lock
+
+    with workspace_lock(ws):
+        with pytest.raises(DarkstackError, match="another darkstack run or update is using this workspace"):
+            with workspace_lock(ws):
+                pass
+    with workspace_lock(ws):  # released
+        pass

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +16,9 @@ from darkstack.cli import main
 from darkstack.report.build import build_report, dataset_overview
 from darkstack.snapshot.features import FEATURE_COLUMNS
 from darkstack.workspace import day_range
+from report_chromium import CHROMIUM, render_in_chromium
 
 DAYS = day_range(dt.date(2021, 12, 1), 3)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _png(path: Path) -> None:
@@ -116,19 +114,6 @@ def test_report_command_and_empty_workspace(ws, capsys):
     make_workspace(ws)
     assert main(["report", "-w", str(ws.root), "--run-id", "cli"]) == 0
     assert capsys.readouterr().out.strip().endswith("reports/cli/index.html")
-
-
-def render_in_chromium(index: Path, tmp_path: Path, screenshot: Path | None = None) -> tuple[str, list[str]]:
-    """The DOM after load, and the console messages, of ``index`` in headless Chromium."""
-    args = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--enable-logging=stderr", "--v=0",
-        "--virtual-time-budget=5000", "--window-size=1280,1800",
-    ]  # fmt: skip
-    args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
-    done = subprocess.run([*args, index.as_uri()], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs the Debian package)")

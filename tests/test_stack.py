@@ -181,12 +181,12 @@ def test_scenario_d_writes_every_table_and_is_idempotent(world):
     hosts = pq.read_table(out / f"hosts/day={DAYS[-1]}.parquet").to_pandas()
     assert len(hosts) == sum(n for c, n in SIZES.items() if c != UNKNOWN)
     assert {"contrib_DS", "contrib_Text", "contrib_Graph", "ML", "Naive"} <= set(hosts.columns)
-    again = stack(world, "D", seed=0)
+    again = stack(world, "D", StackSettings(figures=False), seed=0)
     pd.testing.assert_frame_equal(result.daily, again.daily)
 
 
 def test_scenario_dh_scores_exactly_the_shared_hosts(world):
-    result = stack(world, "DH", StackSettings(folds=5), seed=0)
+    result = stack(world, "DH", StackSettings(folds=5, figures=False), seed=0)
     assert result.methods[-3:] == ["ML_D", "ML_H", "ML_DH"] and len(result.bases) == 6
     hosts = pq.read_table(result.out_dir / f"hosts/day={DAYS[0]}.parquet").to_pandas()
     ips, labels = population()
@@ -209,7 +209,7 @@ def test_custom_scenario_and_naming(world):
 
 def test_missing_base_day_is_skipped_with_a_reason(world):
     world.embedding_path("darknet", "idarkvec", DAYS[0]).unlink()
-    result = stack(world, "D", StackSettings(folds=3))
+    result = stack(world, "D", StackSettings(folds=3, figures=False))
     assert result.days == [DAYS[1]]
     assert "darknet:idarkvec" in result.skipped[str(DAYS[0])]
 
@@ -219,13 +219,13 @@ def test_no_shared_hosts_gives_an_empty_result_and_a_cli_error(ws):
     write_sensor(ws, "darknet", "darknet", ips, labels, seed=1, days=DAYS[:1])
     write_sensor(ws, "honeypot", "honeypot", ips + 100_000, labels, seed=2, days=DAYS[:1])
     write_labels(ws, DAYS[0], np.concatenate([ips, ips + 100_000]), np.concatenate([labels, labels]))
-    result = stack(ws, "DH")
+    result = stack(ws, "DH", StackSettings(figures=False))
     assert result.days == [] and "no hosts active on every sensor" in result.skipped[str(DAYS[0])]
     assert main(["stack", "-w", str(ws.root), "--scenario", "DH"]) == 2
 
 
 def test_class_absent_from_training_folds_is_reported_not_fatal(world):
-    settings = StackSettings(min_class_hosts=1, folds=3)
+    settings = StackSettings(min_class_hosts=1, folds=3, figures=False)
     ips, labels = population()
     labels[60] = "onyphe"  # a class of one host: absent from the training folds of its own fold
     for day in DAYS:
@@ -248,7 +248,7 @@ def test_predict_labels_only_unlabelled_hosts(world):
 
 
 def test_cli_stack_and_predict(world, capsys):
-    assert main(["stack", "-w", str(world.root), "--scenario", "D", "--scenario", "H", "--test-days", "1", "--folds", "3"]) == 0
+    assert main(["stack", "-w", str(world.root), "--scenario", "D", "--scenario", "H", "--test-days", "1", "--folds", "3", "--no-figures"]) == 0
     printed = capsys.readouterr().out
     assert "Average" in printed and "Macro-F1 per scenario" in printed
     assert main(["predict", "-w", str(world.root), "--day", str(DAYS[0]), "--scenario", "H"]) == 0

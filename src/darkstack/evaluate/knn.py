@@ -25,7 +25,7 @@ EXACT_MAX = 20_000
 CANDIDATE_PAD = 16
 """Candidates proposed per query beyond k, re-ranked exactly."""
 FLOAT32_TOLERANCE = 1e-4
-"""Bound on the float32 error of a cosine similarity of unit vectors (d ≤ a few thousand)."""
+"""Least margin on the float32 error of a cosine similarity of unit vectors (see ``_tolerance``)."""
 BLOCK_ELEMENTS = 1 << 25
 """Similarity-matrix elements computed at once by the exact generator (128 MiB of float32)."""
 METRICS = ("cosine",)
@@ -150,6 +150,12 @@ def _resolved(sim64: np.ndarray) -> np.ndarray:
     return sim64.astype(np.float32)
 
 
+def _tolerance(dims: int) -> float:
+    """Bound on |float32 similarity − exact| for unit vectors: rounding the inputs (2u) plus summing ``dims``
+    products (dims·u, worst case), doubled; never below FLOAT32_TOLERANCE."""
+    return max(FLOAT32_TOLERANCE, 2 * (dims + 2) * 2.0**-24)
+
+
 def _order(sim: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Per row, the column order by decreasing similarity, then increasing index."""
     return np.lexsort((idx, -sim), axis=-1)
@@ -162,6 +168,7 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
     others = pool_idx.size - in_pool[query_idx]
     out = np.empty((query_idx.size, k), dtype=np.int64)
     block = max(1, BLOCK_ELEMENTS // (8 * cand.shape[1] * unit64.shape[1]))
+    tolerance = _tolerance(unit64.shape[1])
     uncertain = []
     for start in range(0, query_idx.size, block):
         stop = min(start + block, query_idx.size)
@@ -175,7 +182,7 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
         # A host outside the candidates has float32 similarity ≤ the last candidate's; it can only
         # matter if its exact similarity could reach the k-th exact one.
         exhaustive = valid.sum(axis=1) >= others[start:stop]
-        safe = exhaustive | (kth.astype(np.float64) > cand_sim[start:stop, -1].astype(np.float64) + FLOAT32_TOLERANCE)
+        safe = exhaustive | (kth.astype(np.float64) > cand_sim[start:stop, -1].astype(np.float64) + tolerance)
         out[start:stop] = top
         uncertain.extend((start + np.flatnonzero(~safe)).tolist())
     if uncertain:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from darkstack.embed.settings import GNN_METHODS, METHODS, EmbedSettings
 from darkstack.errors import ConfigError
 from darkstack.evaluate.settings import EvalSettings
+from darkstack.ingest.settings import IngestSettings
 from darkstack.snapshot.settings import SnapshotSettings
 from darkstack.stack.settings import StackSettings
 
@@ -62,12 +63,19 @@ class IngestSource(_Section):
     kind: Literal["darknet", "honeypot"] | None = Field(None, description="Sensor kind; None: from the file format.")
     format: str = Field("auto", description="Input format, or 'auto' to detect it.")
     anonymise_key: Path | None = Field(None, description="32-byte Crypto-PAn key file: anonymise addresses while reading.")
+    keep_going: bool = Field(False, description="A bad file is reported and skipped instead of stopping the run.")
+
+
+class IngestSection(IngestSettings):
+    """The ingest stage's reader options (``IngestSettings``), with unknown keys rejected like every section."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class SourceConfig(_Section):
     type: Literal["simulate", "ingest"] = Field("simulate", description="Where traffic comes from.")
-    simulate: SimulateSource = Field(default_factory=SimulateSource)
-    ingest: list[IngestSource] = Field(default_factory=list, description="Used when type = 'ingest'.")
+    simulate: SimulateSource = Field(default_factory=SimulateSource, description="Used when type = 'simulate' (table below).")
+    ingest: list[IngestSource] = Field(default_factory=list, description="Used when type = 'ingest': [[source.ingest]] entries (table below).")
 
     @model_validator(mode="after")
     def _ingest_has_files(self):
@@ -106,6 +114,7 @@ class RunConfig(_Section):
     study_sensors: list[str] = Field(["darknet"], description="Sensors the studies run on.")
     history_values: list[int] | None = Field(None, description="Values of H in the history study (None: the paper's 0 … 8).")
     epoch_values: list[int] | None = Field(None, description="Epochs per day in the epochs study (None: the paper's 1, 5, 10, …, 30).")
+    evaluate: bool = Field(True, description="Score every variant by 3-NN leave-one-out (needs labelled classes on the test days).")
     predict: bool = Field(True, description="Predict the classes of the unknown hosts of the last day with each scenario's stack.")
     first_day: dt.date | None = Field(None, description="First day processed (None: the first day in the store).")
     last_day: dt.date | None = Field(None, description="Last day processed (None: the last day in the store).")
@@ -146,6 +155,7 @@ class PipelineConfig(_Section):
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    ingest: IngestSection = Field(default_factory=IngestSection)
     run: RunConfig = Field(default_factory=RunConfig)
     snapshot: SnapshotSettings = Field(default_factory=SnapshotSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)

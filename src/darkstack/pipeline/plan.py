@@ -58,7 +58,10 @@ def ingest_data(ws: Workspace, config: PipelineConfig, sensor: str) -> list[Path
 
     for source in config.source.ingest:
         if source.sensor == sensor:
-            ingest(ws, list(source.paths), sensor, kind=source.kind, fmt=source.format, anonymise_key=source.anonymise_key)
+            ingest(
+                ws, list(source.paths), sensor, kind=source.kind, fmt=source.format, anonymise_key=source.anonymise_key,
+                settings=config.ingest, keep_going=source.keep_going,
+            )
     return [ws.sensors_file, ws.ingest_manifest]
 
 
@@ -141,7 +144,7 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         for sensor in dict.fromkeys(i.sensor for i in config.source.ingest):
             entries = [i for i in config.source.ingest if i.sensor == sensor]
             paths = tuple(p for i in entries for p in i.paths) + tuple(i.anonymise_key for i in entries if i.anonymise_key)
-            settings = {"entries": [i.model_dump(mode="json") for i in entries]}
+            settings = {"entries": [i.model_dump(mode="json") for i in entries], "ingest": config.ingest.model_dump(mode="json")}
             steps.append(Step(f"ingest:{sensor}", lambda s=sensor: ingest_data(ws, config, s), settings, inputs=paths))
             source_steps += (f"ingest:{sensor}",)
 
@@ -157,7 +160,7 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
             steps.append(Step(f"embed:{sensor}:{variant}", lambda s=sensor, v=variant: embed_variant(ws, config, s, v), settings, (f"snapshot:{sensor}",)))
 
     embeds = {s: tuple(f"embed:{s}:{v}" for v in run.variants) for s in run.sensors}
-    for sensor in run.sensors:
+    for sensor in run.sensors if run.evaluate else []:
         settings = config.evaluate.model_dump(mode="json") | {"variants": run.variants}
         steps.append(Step(f"evaluate:{sensor}", lambda s=sensor: evaluate_sensor(ws, config, s), settings, ("labels", *embeds[sensor])))
     for sensor in run.study_sensors if run.studies else []:

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from darkstack import atomic
-from darkstack.log import get_logger
+from darkstack.errors import DarkstackError
+from darkstack.log import get_logger, setup_logging
 from darkstack.pipeline.config import PipelineConfig
 from darkstack.pipeline.plan import build_plan
 from darkstack.pipeline.steps import RunRecord, load_state, run_steps
 from darkstack.workspace import Workspace
 
 log = get_logger(__name__)
+
+
+def log_to_workspace(ws: Workspace) -> None:
+    """Also write the structured log (JSON lines) of this process into the workspace's logs/darkstack.jsonl."""
+    import logging
+
+    setup_logging(logging.getLevelName(logging.getLogger("darkstack").getEffectiveLevel()), ws.log_file)
+
+
+@contextlib.contextmanager
+def workspace_lock(ws: Workspace) -> Iterator[None]:
+    """Hold ``pipeline/lock`` for the block: a second run or update on the same workspace stops with a clear error."""
+    path = ws.root / "pipeline" / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DarkstackError("another darkstack run or update is using this workspace", ws.root) from None
+        yield
 
 
 def config_file(ws: Workspace) -> Path:
@@ -32,9 +56,11 @@ def run_pipeline(config: PipelineConfig, force: tuple[str, ...] = (), run_id: st
     """Run the pipeline of ``config`` in its workspace; unchanged steps are skipped (see ``steps.py``)."""
     ws = Workspace(config.workspace.path)
     ws.root.mkdir(parents=True, exist_ok=True)
+    log_to_workspace(ws)
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    atomic.write_text(config_file(ws), config.model_dump_json(indent=2) + "\n")
-    record = run_steps(ws, build_plan(ws, config, run_id), force=force, run_id=run_id)
+    with workspace_lock(ws):
+        atomic.write_text(config_file(ws), config.model_dump_json(indent=2) + "\n")
+        record = run_steps(ws, build_plan(ws, config, run_id), force=force, run_id=run_id)
     report = None
     if config.report.enabled:
         report = ws.root / load_state(ws)["steps"]["report"]["outputs"][0]

@@ -127,6 +127,9 @@ def run_steps(ws: Workspace, steps: list[Step], force: Iterable[str] = (), run_i
     """Run ``steps`` in order, skipping those whose key and outputs are unchanged; ``force`` names steps to rerun."""
     check_plan(steps)
     force = set(force)
+    unknown = sorted(force - {s.name for s in steps})
+    if unknown:
+        raise ConfigError(f"cannot force unknown step(s) {unknown}; steps: {[s.name for s in steps]}")
     record = RunRecord(run_id=run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S"))
     state = load_state(ws)
     for step in steps:

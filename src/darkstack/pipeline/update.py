@@ -19,7 +19,7 @@ from darkstack.errors import ConfigError, DarkstackError
 from darkstack.log import get_logger
 from darkstack.pipeline import plan
 from darkstack.pipeline.config import PipelineConfig, config_from_dict
-from darkstack.pipeline.run import config_file
+from darkstack.pipeline.run import config_file, log_to_workspace, workspace_lock
 from darkstack.workspace import Workspace, day_str
 
 log = get_logger(__name__)
@@ -70,6 +70,15 @@ def update_day(
 ) -> UpdateResult:
     """Bring every configured artefact up to ``day`` and predict that day's unknown hosts."""
     ws = Workspace(config.workspace.path)
+    log_to_workspace(ws)
+    with workspace_lock(ws):
+        return _update(ws, config, day, inputs, sensor, kind, fmt, anonymise_key)
+
+
+def _update(
+    ws: Workspace, config: PipelineConfig, day: dt.date, inputs, sensor: str | None, kind: str | None, fmt: str, anonymise_key: Path | None
+) -> UpdateResult:
+    """The steps of ``update_day``, run while the workspace is locked."""
     config = config.model_copy(update={"run": config.run.model_copy(update={"last_day": day})})
     result = UpdateResult(day)
 
@@ -85,7 +94,7 @@ def update_day(
             raise ConfigError("--input needs --sensor (the sensor the files belong to)")
         from darkstack.ingest import ingest
 
-        timed(f"ingest:{sensor}", lambda: ingest(ws, list(inputs), sensor, kind=kind, fmt=fmt, anonymise_key=anonymise_key))
+        timed(f"ingest:{sensor}", lambda: ingest(ws, list(inputs), sensor, kind=kind, fmt=fmt, anonymise_key=anonymise_key, settings=config.ingest))
     elif config.source.type == "simulate" and any(day not in ws.store_days(s) for s in config.run.sensors):
         timed("simulate", lambda: _simulate_through(ws, config, day))
     if not any(day in ws.store_days(s) for s in config.run.sensors):

@@ -9,11 +9,11 @@ is inside the folder: it opens offline.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,25 +42,24 @@ def _sensor_dirs(folder: Path) -> list[str]:
 def dataset_overview(ws: Workspace) -> pd.DataFrame:
     """Per sensor and snapshot day: active hosts, ports (after folding), packets and labelled share of the hosts."""
     rows = []
-    labelled_cache: dict[dt.date, set] = {}
+    labelled_ips: dict[dt.date, np.ndarray] = {}
     for sensor in _sensor_dirs(ws.root / "snapshots"):
         for day in ws.snapshot_days(sensor):
             edges = pq.read_table(ws.snapshot_dir(sensor, day) / "edges.parquet", columns=["ip", "port", "packets"])
-            hosts = pc.unique(edges.column("ip"))
-            if day not in labelled_cache:
+            hosts = pc.unique(edges.column("ip")).to_numpy()
+            if day not in labelled_ips:
                 path = ws.labels_day(day)
-                labelled_cache[day] = set(pq.read_table(path, columns=["ip"]).column("ip").to_pylist()) if path.exists() else set()
-            labelled = sum(1 for ip in hosts.to_pylist() if ip in labelled_cache[day])
-            n_hosts = len(hosts)
+                labelled_ips[day] = pq.read_table(path, columns=["ip"]).column("ip").to_numpy() if path.exists() else np.array([], np.uint32)
+            labelled = int(np.isin(hosts, labelled_ips[day]).sum())
             rows.append(
                 {
                     "sensor": sensor,
                     "day": day_str(day),
-                    "hosts": n_hosts,
+                    "hosts": len(hosts),
                     "ports": len(pc.unique(edges.column("port"))),
                     "packets": int(pc.sum(edges.column("packets")).as_py() or 0),
                     "labelled_hosts": labelled,
-                    "labelled_share": labelled / n_hosts if n_hosts else 0.0,
+                    "labelled_share": labelled / len(hosts) if len(hosts) else 0.0,
                 }
             )
     return pd.DataFrame(rows, columns=["sensor", "day", "hosts", "ports", "packets", "labelled_hosts", "labelled_share"])
@@ -315,5 +314,5 @@ def render(sections: list[Section], *, title: str, run_id: str, workspace: str) 
     )
     created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env.get_template("report.html.j2").render(
-        sections=sections, title=title, run_id=run_id, workspace=workspace, created=created, version=__version__, escape=html.escape
+        sections=sections, title=title, run_id=run_id, workspace=workspace, created=created, version=__version__
     )

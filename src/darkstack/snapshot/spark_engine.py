@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 
 import pyarrow as pa
 
 
 class SparkEngine:
-    """A light Spark session: no UI, UTC, local scratch in a temporary folder, and on a ``local`` master
-    ``shuffle_partitions`` shuffle partitions (a day is small for Spark)."""
+    """A light Spark session: no UI, UTC, local scratch in a temporary folder and, on a ``local`` master,
+    ``shuffle_partitions`` shuffle partitions (default: one per core; a day is small for Spark)."""
 
     name = "spark"
 
-    def __init__(self, master: str = "local[*]", shuffle_partitions: int = 4, driver_memory: str = "2g"):
+    def __init__(self, master: str = "local[*]", shuffle_partitions: int | None = None, driver_memory: str = "2g"):
         from py4j.protocol import Py4JJavaError
         from pyspark.errors import PySparkException
         from pyspark.sql import SparkSession
@@ -21,8 +22,8 @@ class SparkEngine:
         self.errors = (PySparkException, Py4JJavaError)
         self._tmp = tempfile.TemporaryDirectory(prefix="darkstack-spark-")
         builder = SparkSession.builder.master(master).appName("darkstack-snapshot")
-        if master.startswith("local"):  # one machine: few shuffle partitions; a cluster keeps its own setting
-            builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        if master.startswith("local"):  # one machine: one shuffle partition per core; a cluster keeps its own
+            builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or os.cpu_count() or 1))
         self.spark = (
             builder.config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")

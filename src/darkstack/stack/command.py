@@ -23,6 +23,7 @@ def command(
     folds: Annotated[int, typer.Option("--folds", min=2, help="Stratified folds of the meta-learner cross-validation.")] = 10,
     k: Annotated[int, typer.Option("--k", min=1, help="Neighbours of each base kNN.")] = 3,
     confusion_day: Annotated[str | None, typer.Option("--confusion-day", help="Day of the confusion matrices and coefficient figures (default: the last).")] = None,
+    no_figures: Annotated[bool, typer.Option("--no-figures", help="Write the CSV tables only (no PNG figures).")] = False,
     workspace: WorkspaceOption = None,
     seed: SeedOption = 0,
 ) -> None:
@@ -36,7 +37,11 @@ def command(
 
     ws = resolve_workspace(workspace)
     settings = StackSettings(
-        test_days=test_days, folds=folds, k=k, confusion_day=parse_day(confusion_day) if confusion_day else None
+        test_days=test_days,
+        folds=folds,
+        k=k,
+        confusion_day=parse_day(confusion_day) if confusion_day else None,
+        figures=not no_figures,
     )
     if not scenario:
         scenario = [

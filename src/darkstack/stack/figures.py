@@ -13,7 +13,7 @@ def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     with atomic.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
 
 
@@ -26,7 +26,7 @@ def confusion_figure(counts: pd.DataFrame, title: str, path: Path) -> None:
 
     share = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
     size = 0.5 * max(len(counts.columns), 6)
-    fig, ax = plt.subplots(figsize=(size + 2, 0.5 * max(len(counts), 6) + 1))
+    fig, ax = plt.subplots(figsize=(size + 2, 0.5 * max(len(counts), 6) + 1), layout="constrained")
     image = ax.imshow(share.to_numpy(), cmap="Reds", vmin=0, vmax=1, aspect="auto")
     for i in range(counts.shape[0]):
         for j in range(counts.shape[1]):
@@ -51,7 +51,7 @@ def coefficient_figure(wide: pd.DataFrame, title: str, path: Path) -> None:
 
     n_rows, n_bars = wide.shape
     height = 0.8 / max(n_bars, 1)
-    fig, ax = plt.subplots(figsize=(7, 0.35 * n_rows * max(n_bars, 2) / 2 + 1.5))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * n_rows * max(n_bars, 2) / 2 + 1.5), layout="constrained")
     for b, column in enumerate(wide.columns):
         positions = [i + (b - (n_bars - 1) / 2) * height for i in range(n_rows)]
         ax.barh(positions, wide[column].fillna(0).to_numpy(), height=height, label=str(column))

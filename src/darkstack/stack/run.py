@@ -231,14 +231,14 @@ def stack(
     if settings.confusion_day is not None and settings.confusion_day not in outcomes:
         warnings.append(f"confusion day {day_str(settings.confusion_day)} was not evaluated; using {day_str(focus)}")
     meta["confusion_day"] = day_str(focus)
-    table = _write_outputs(out_dir, sc, methods, outcomes, daily, summary, coefficients, focus, meta)
+    table = _write_outputs(out_dir, sc, settings, methods, outcomes, daily, summary, coefficients, focus, meta)
     seconds = time.perf_counter() - started
     atomic.write_json(out_dir / "run.json", {**meta, "seconds": round(seconds, 3)})
     tables.write_overview(ws.results_dir / "stack")
     return StackResult(sc.name, meta["bases"], methods, list(outcomes), skipped, daily, summary, table, coefficients, out_dir, seconds, warnings)
 
 
-def _write_outputs(out_dir, sc, methods, outcomes, daily, summary, coefficients, focus, meta) -> pd.DataFrame:
+def _write_outputs(out_dir, sc, settings, methods, outcomes, daily, summary, coefficients, focus, meta) -> pd.DataFrame:
     """Tables, per-host predictions, confusion matrices and coefficient tables/figures."""
     atomic.write_text(out_dir / "daily.csv", daily.to_csv(index=False))
     table = tables.write_per_class(out_dir, summary, methods, {k: meta[k] for k in ("scenario", "bases", "days", "seed")})
@@ -260,19 +260,22 @@ def _write_outputs(out_dir, sc, methods, outcomes, daily, summary, coefficients,
         for name, frame in ((f"{m}.csv", counts), (f"{m}_norm.csv", tables.row_normalised(counts).round(4))):
             atomic.write_text(out_dir / "confusion" / name, frame.to_csv())
             kept.add(out_dir / "confusion" / name)
-        figures.confusion_figure(counts, f"{sc.name} — {m} — {day_str(focus)}", out_dir / "confusion" / f"{m}.png")
-        kept.add(out_dir / "confusion" / f"{m}.png")
+        if settings.figures:
+            figures.confusion_figure(counts, f"{sc.name} — {m} — {day_str(focus)}", out_dir / "confusion" / f"{m}.png")
+            kept.add(out_dir / "confusion" / f"{m}.png")
     _remove_stale(out_dir / "confusion", kept, "*")
 
     atomic.write_text(out_dir / "coefficients.csv", coefficients.to_csv(index=False))
     focus_coef = coefficients[(coefficients["day"] == day_str(focus)) & (coefficients["model"] == sc.full_group)]
     own = explain.own_class_coefficients(focus_coef).rename(index=tables.display_class)
     atomic.write_text(out_dir / "coefficients_own.csv", own.to_csv())
-    figures.coefficient_figure(own, f"{sc.full_group} coefficients per base — {day_str(focus)}", out_dir / "coefficients.png")
+    if settings.figures:
+        figures.coefficient_figure(own, f"{sc.full_group} coefficients per base — {day_str(focus)}", out_dir / "coefficients.png")
     if len(sc.sensors) > 1:
         per_sensor = explain.sensor_coefficients(focus_coef).rename(index=tables.display_class)
         atomic.write_text(out_dir / "coefficients_sensor.csv", per_sensor.to_csv())
-        figures.coefficient_figure(per_sensor, f"{sc.full_group} mean coefficient per sensor — {day_str(focus)}", out_dir / "coefficients_sensor.png")
+        if settings.figures:
+            figures.coefficient_figure(per_sensor, f"{sc.full_group} mean coefficient per sensor — {day_str(focus)}", out_dir / "coefficients_sensor.png")
     return table
 
 

@@ -44,6 +44,7 @@ class StackSettings(BaseModel):
         description="Extra neighbours fetched once per base so every fold's neighbours are cut from one search "
         "(hosts left short are searched again exactly; only speed depends on it).",
     )
+    figures: bool = Field(True, description="Draw the PNG figures (confusion matrices, coefficients); the CSVs are always written.")
     confusion_day: dt.date | None = Field(None, description="Day of the confusion matrices and coefficients (default: the last test day).")
 
     def settings_hash(self) -> str:
