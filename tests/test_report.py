@@ -130,3 +130,27 @@ def test_report_renders_in_headless_chromium_without_console_errors(ws, tmp_path
     (index.parent / "overview.png").unlink()  # the check can fail: a missing figure is seen
     dom, _ = render_in_chromium(index, tmp_path)
     assert 'data-broken-images="1"' in dom
+
+
+PROBE = """<script>
+window.addEventListener("load", function () {
+  var table = document.getElementById("overview-t2");
+  var hosts = table.querySelectorAll("th")[2];
+  hosts.click(); var first = table.tBodies[0].rows[0].cells[2].textContent;
+  hosts.click(); var last = table.tBodies[0].rows[0].cells[2].textContent;
+  var filter = document.querySelector("input.filter[data-table=overview-t2]");
+  filter.value = "honeypot 2021-12-02"; filter.dispatchEvent(new Event("input"));
+  var shown = Array.prototype.filter.call(table.tBodies[0].rows, function (r) { return !r.hidden; }).length;
+  document.body.dataset.probe = first + "|" + last + "|" + shown;
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs the Debian package)")
+def test_tables_sort_both_ways_and_filter_in_chromium(ws, tmp_path):
+    make_workspace(ws)
+    index = build_report(ws, run_id="probe")
+    probe = index.with_name("probe.html")
+    probe.write_text(index.read_text().replace("</body>", PROBE))
+    dom, console = render_in_chromium(probe, tmp_path)
+    assert console == [] and 'data-probe="8|20|1"' in dom

@@ -253,3 +253,25 @@ def test_cli_stack_and_predict(world, capsys):
     assert "Average" in printed and "Macro-F1 per scenario" in printed
     assert main(["predict", "-w", str(world.root), "--day", str(DAYS[0]), "--scenario", "H"]) == 0
     assert main(["stack", "-w", str(world.root), "--scenario", "nonsense"]) == 2
+
+
+def test_bases_predict_exactly_as_the_evaluation(world):
+    from darkstack.evaluate import evaluate
+    from darkstack.evaluate.classify import predictions_path
+
+    result = stack(world, "D", StackSettings(folds=3, figures=False), days=DAYS[-1:])
+    evaluate(world, "darknet", ["idarkvec"], days=DAYS[-1:])
+    ours = pq.read_table(result.out_dir / f"hosts/day={DAYS[-1]}.parquet").to_pandas()
+    theirs = pq.read_table(predictions_path(world, "darknet", "idarkvec", DAYS[-1])).to_pandas()
+    both = ours.merge(theirs, on="ip", suffixes=("", "_eval"))
+    assert len(both) == len(ours)
+    assert (both["Text"] == both["predicted"]).all()
+
+
+def test_cli_default_scenarios_on_a_darknet_only_workspace(ws, capsys):
+    ips, labels = population()
+    write_sensor(ws, "darknet", "darknet", ips, labels, seed=1, days=DAYS[:1])
+    write_labels(ws, DAYS[0], ips, labels)
+    assert main(["stack", "-w", str(ws.root), "--folds", "3", "--no-figures"]) == 0
+    assert "Scenario D:" in capsys.readouterr().out
+    assert not (ws.results_dir / "stack" / "H").exists()

@@ -9,8 +9,8 @@ import typer
 
 from darkstack.options import WorkspaceOption
 
-SHOWN = ("address", "predicted", "probability", "runner_up", "runner_up_probability", "drivers")
-"""Prediction columns printed (the files hold every column)."""
+SHOWN = {"address": "address", "predicted": "class", "probability": "p", "runner_up": "runner-up", "runner_up_probability": "p"}
+"""Prediction columns printed, with their headers (the files hold every column, e.g. the driving bases)."""
 
 
 def command(
@@ -55,7 +55,8 @@ def command(
             if "address" not in frame and "ip" in frame:
                 frame["address"] = int_to_ip(frame["ip"].to_numpy())
             columns = [c for c in SHOWN if c in frame.columns]
-            table = Table(*columns)
+            table = Table(*(SHOWN[c] for c in columns))
+            table.columns[0].no_wrap = True
             for row in frame[columns].head(top).itertuples(index=False):
                 table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
             console.print(table)

@@ -29,7 +29,6 @@ def command(
 ) -> None:
     """Stack base classifiers (naive vote and meta-learner) and write per-class F1 tables, confusion matrices and coefficients."""
     from darkstack.errors import DarkstackError
-    from darkstack.stack.bases import resolve_scenario
     from darkstack.stack.run import stack
     from darkstack.stack.settings import StackSettings
     from darkstack.stack.tables import markdown, write_overview
@@ -44,10 +43,7 @@ def command(
         figures=not no_figures,
     )
     if not scenario:
-        scenario = [
-            s for s in ("D", "H", "DH")
-            if all(ws.embedding_days(b.sensor, b.variant) for b in resolve_scenario(ws, s, settings).bases)
-        ]
+        scenario = [s for s in ("D", "H", "DH") if _has_embeddings(ws, s, settings)]
         if not scenario:
             raise DarkstackError("no scenario has embeddings of all its bases: run `darkstack embed` first", ws.root / "embeddings")
     days = [parse_day(d) for d in day] if day else None
@@ -60,4 +56,16 @@ def command(
     overview = write_overview(ws.results_dir / "stack")
     if overview is not None and len(scenario) > 1:
         typer.echo("Macro-F1 per scenario:\n")
-        typer.echo(markdown(overview))
+        typer.echo(overview)
+
+
+def _has_embeddings(ws, spec: str, settings) -> bool:
+    """Whether every base of scenario ``spec`` has embeddings (False if its sensors are not there)."""
+    from darkstack.errors import ConfigError
+    from darkstack.stack.bases import resolve_scenario
+
+    try:
+        bases = resolve_scenario(ws, spec, settings).bases
+    except ConfigError:
+        return False
+    return all(ws.embedding_days(b.sensor, b.variant) for b in bases)

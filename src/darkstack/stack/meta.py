@@ -47,8 +47,9 @@ def undersample_unknown(
     rows = np.asarray(rows, dtype=np.int64)
     is_unknown = codes[rows] == unknown_code
     unknown, labelled = rows[is_unknown], rows[~is_unknown]
-    sizes = np.sort(np.bincount(codes[labelled])[np.bincount(codes[labelled]) > 0])[::-1] if labelled.size else []
-    if len(sizes) == 0:
+    counts = np.bincount(codes[labelled]) if labelled.size else np.zeros(0, dtype=np.int64)
+    sizes = np.sort(counts[counts > 0])[::-1]
+    if sizes.size == 0:
         return rows
     target = int(sizes[min(rank, len(sizes)) - 1])
     if unknown.size > target:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +22,11 @@ from darkstack.stack.settings import StackSettings
 from darkstack.workspace import Workspace, day_str
 
 log = get_logger(__name__)
+
+
+def predictions_path(ws: Workspace, scenario: str, day: dt.date) -> Path:
+    """``results/predict/<scenario>/day=<day>`` (add ``.parquet`` or ``.csv``)."""
+    return ws.results_dir / "predict" / scenario / f"day={day_str(day)}"
 
 
 def predict(
@@ -80,7 +86,7 @@ def predict(
         columns[f"contrib_{b.name}"] = pa.array(contributions[:, i], pa.float64())
     table = pa.table(columns).sort_by([("probability", "descending"), ("ip", "ascending")])
 
-    out = ws.results_dir / "predict" / sc.name / f"day={day_str(day)}"
+    out = predictions_path(ws, sc.name, day)
     atomic.write_parquet(out.with_suffix(".parquet"), table)
     atomic.write_text(out.with_suffix(".csv"), table.to_pandas().to_csv(index=False))
     counts = dict(zip(*np.unique(classes[best].astype(str), return_counts=True)))

@@ -18,7 +18,9 @@ def command(
     """Fit the stack on a day's labelled hosts and write class, probability, runner-up and driving bases of its unlabelled hosts."""
     from collections import Counter
 
-    from darkstack.stack.predict import predict
+    from darkstack.stack.bases import resolve_scenario
+    from darkstack.stack.predict import predict, predictions_path
+    from darkstack.stack.settings import StackSettings
     from darkstack.workspace import day_str, parse_day
 
     ws = resolve_workspace(workspace)
@@ -28,5 +30,5 @@ def command(
     typer.echo(f"{table.num_rows} unlabelled hosts on {day_str(when)}:")
     for label, n in counts.most_common():
         typer.echo(f"  {label:<16} {n}")
-    name = ws.results_dir / "predict"
-    typer.echo(f"written under {name}")
+    name = resolve_scenario(ws, scenario, StackSettings()).name
+    typer.echo(f"written to {predictions_path(ws, name, when)}.{{parquet,csv}}")

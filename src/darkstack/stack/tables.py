@@ -83,8 +83,13 @@ def overview_table(results: dict[str, dict]) -> pd.DataFrame:
     return table
 
 
-def write_overview(stack_dir: Path) -> pd.DataFrame | None:
-    """Collect every scenario's ``table.json`` under ``stack_dir`` into ``summary.{md,csv,json}``."""
+def write_overview(stack_dir: Path) -> str | None:
+    """Collect every scenario's ``table.json`` under ``stack_dir`` into ``summary.{md,csv,json}``.
+
+    The Markdown has one table per set of methods, as the two blocks of Table 2 (D and H share one;
+    DH, with its six bases and three meta-learners, gets its own); the CSV/JSON hold all scenarios.
+    Returns the Markdown.
+    """
     results = {}
     for path in sorted(stack_dir.glob("*/table.json")):
         results[path.parent.name] = json.loads(path.read_text())
@@ -92,11 +97,15 @@ def write_overview(stack_dir: Path) -> pd.DataFrame | None:
         return None
     order = {"D": 0, "H": 1, "DH": 2}
     results = dict(sorted(results.items(), key=lambda kv: (order.get(kv[0], 3), kv[0])))
+    blocks: dict[tuple, dict] = {}
+    for scenario, res in results.items():
+        blocks.setdefault(tuple(res["methods"]), {})[scenario] = res
+    text = "\n".join(markdown(overview_table(block)) for block in blocks.values())
     table = overview_table(results)
-    atomic.write_text(stack_dir / "summary.md", markdown(table))
+    atomic.write_text(stack_dir / "summary.md", text)
     atomic.write_text(stack_dir / "summary.csv", table.to_csv())
     atomic.write_json(stack_dir / "summary.json", {"scenarios": list(results), "table": table.reset_index().to_dict(orient="records")})
-    return table
+    return text
 
 
 def confusion(truth: np.ndarray, predicted: np.ndarray, classes: list[str]) -> pd.DataFrame:
