@@ -34,12 +34,13 @@ def _cpu_seconds() -> float:
 
 
 def child(workspace: str, sensor: str, run: str, device: str, workers: int, threads: int | None) -> None:
-    """Run one ``method[:precision]`` from scratch in this process and print its figures as JSON."""
+    """Run one ``method[:precision[:threads]]`` from scratch in this process and print its figures as JSON."""
     from darkstack.embed import EmbedSettings, embed
     from darkstack.workspace import Workspace
 
-    method, _, precision = run.partition(":")
+    method, precision, own_threads = (run.split(":") + ["", ""])[:3]
     precision = precision or "fp32"
+    threads = int(own_threads) if own_threads else threads
     ws = Workspace(Path(workspace))
     variant = f"bench-{method}"
     for folder in (ws.embedding_dir(sensor, variant), ws.model_dir(sensor, variant)):
@@ -75,7 +76,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default="/work/bench/paper")
     parser.add_argument("--sensor", default="darknet")
-    parser.add_argument("--runs", default="igcngru,igcngru:bf16,idarkvec", help="method[:precision], comma-separated")
+    parser.add_argument(
+        "--runs",
+        default="igcngru,igcngru:bf16,idarkvec,igcngru:fp32:1,igcngru:bf16:1",
+        help="method[:precision[:torch threads]], comma-separated",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=1, help="i-DarkVec threads (1 = deterministic)")
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")

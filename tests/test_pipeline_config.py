@@ -117,3 +117,34 @@ def test_update_needs_a_configuration_and_a_day_inside_the_simulated_period(tmp_
         update_day(config, dt.date(2021, 12, 4))
     with pytest.raises(ConfigError, match="--input needs --sensor"):
         update_day(config, dt.date(2021, 12, 2), inputs=[tmp_path / "day.pcap"])
+
+
+def _keys(config, ws):
+    keys: dict[str, str] = {}
+    for step in build_plan(ws, config, "r"):
+        keys[step.name] = step.key(keys)
+    return keys
+
+
+STACKS = {f"{k}:{s}" for k in ("stack", "predict") for s in ("D", "H", "DH")} | {"report"}
+RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS
+EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "idarkvec", "igcngru")}
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "affected"),
+    [
+        ("embed", {"history": 3}, {"embed:darknet:igcngru", "embed:honeypot:igcngru"} | RESULTS),
+        ("embed", {"w2v_window": 10}, {"embed:darknet:idarkvec", "embed:honeypot:idarkvec"} | RESULTS),
+        ("snapshot", {"top_ports": 1000}, {"snapshot:darknet", "snapshot:honeypot"} | EMBEDS | RESULTS),
+        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"}),
+        ("stack", {"folds": 5}, STACKS),
+        ("report", {"title": "x"}, {"report"}),
+    ],
+)
+def test_a_changed_setting_changes_the_keys_of_exactly_its_steps_and_their_dependants(tmp_path, section, change, affected):
+    ws = Workspace(tmp_path)
+    config = load_config(_write(tmp_path, demo_config_text()))
+    changed = config.model_copy(update={section: getattr(config, section).model_copy(update=change)})
+    before, after = _keys(config, ws), _keys(changed, ws)
+    assert {name for name in before if before[name] != after[name]} == affected
