@@ -77,3 +77,12 @@ def test_gcn_encoder_matches_dense_computation(ws, features):
     h2 = a @ (torch.relu(a @ xw + stack.bias1) @ stack.weight2) + stack.bias2
     slow = model.encoder.norm(torch.relu(model.encoder.linear(h2)))
     torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-4)
+
+
+def test_link_head_equals_the_concatenation_layer():
+    torch.manual_seed(0)
+    model = build_model("igcn", True, hidden=16, gcn=8, dim=4, head=4)
+    z = torch.randn(10, 4)
+    hosts, ports = torch.tensor([0, 1, 2, 2]), torch.tensor([7, 8, 9, 7])
+    direct = torch.log_softmax(model.head(torch.cat([z[hosts], z[ports]], dim=1)), dim=1)
+    torch.testing.assert_close(model.link_log_probs(z, hosts, ports), direct)

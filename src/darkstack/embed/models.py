@@ -277,8 +277,17 @@ class LinkModel(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * dim, head), nn.ReLU(), nn.Linear(head, 2))
 
     def link_log_probs(self, z: torch.Tensor, hosts: torch.Tensor, ports: torch.Tensor) -> torch.Tensor:
-        pairs = torch.cat([z.index_select(0, hosts), z.index_select(0, ports)], dim=1)
-        return F.log_softmax(self.head(pairs), dim=1)
+        """log P(no edge), log P(edge) of each (host, port) pair.
+
+        The first layer on concat(z_h, z_p) equals z_h·W_hostᵀ + z_p·W_portᵀ + b, so it is applied once per
+        node and the per-pair work is a gather of 64-wide rows (exact; no pairs × 256 matrix).
+        """
+        first, _, last = self.head
+        dim = z.shape[1]
+        by_host = z @ first.weight[:, :dim].T
+        by_port = z @ first.weight[:, dim:].T
+        hidden = F.relu(by_host.index_select(0, hosts) + by_port.index_select(0, ports) + first.bias)
+        return F.log_softmax(last(hidden), dim=1)
 
 
 def build_model(method: str, features: bool, hidden: int, gcn: int, dim: int, head: int) -> LinkModel:
