@@ -154,3 +154,14 @@ def test_tables_sort_both_ways_and_filter_in_chromium(ws, tmp_path):
     probe.write_text(index.read_text().replace("</body>", PROBE))
     dom, console = render_in_chromium(probe, tmp_path)
     assert console == [] and 'data-probe="8|20|1"' in dom
+
+
+def test_markdown_tables_keep_titles_bold_cells_and_numeric_sort_values():
+    from darkstack.report.tables import markdown_tables
+
+    text = "### F1, sensor d\n\n| Class | Support | DS |\n|---|---:|---:|\n| Mirai-like | 3\u2009257 | **0.98±0.01** |\n| **Macro avg.** | 12 | – |\n"
+    (table,) = markdown_tables(text, "fallback")
+    assert table.title == "F1, sensor d" and table.columns == ["Class", "Support", "DS"]
+    mirai, macro = table.rows
+    assert (mirai[1].sort, mirai[2].text, mirai[2].bold, mirai[2].sort) == (3257.0, "0.98±0.01", True, 0.98)
+    assert (macro[0].text, macro[0].bold, macro[2].sort) == ("Macro avg.", True, "–")

@@ -15,6 +15,7 @@ log = get_logger(__name__)
 COLLAPSE_ROWS = 40
 """Tables longer than this are shown folded (click to open)."""
 _NUMBER = re.compile(r"^[-+]?\d*\.?\d+(e[-+]?\d+)?")
+_DIGIT_GROUPING = re.compile(r"(?<=\d)[\s,\u2009\u202f](?=\d{3})")
 
 
 def _md_cell(text: str) -> Cell:
@@ -22,12 +23,12 @@ def _md_cell(text: str) -> Cell:
     text = text.strip()
     bold = text.startswith("**") and text.endswith("**") and len(text) > 4
     text = text.strip("*").strip() if bold else text
-    number = _NUMBER.match(text.replace("\u2009", "").replace(",", ""))
+    number = _NUMBER.match(_DIGIT_GROUPING.sub("", text))
     return Cell(text, float(number.group()) if number else text, bold)
 
 
 def _split_row(line: str) -> list[str]:
-    return [part for part in line.strip().strip("|").split("|")]
+    return line.strip().strip("|").split("|")
 
 
 def markdown_tables(text: str, default_title: str) -> list[Table]:
