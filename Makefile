@@ -9,8 +9,9 @@ STAMP := $(VENV)/.darkstack-installed
 demo: $(STAMP)
 	$(VENV)/bin/darkstack demo
 
+# Two test workers on two cores, one math thread each (no oversubscription).
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

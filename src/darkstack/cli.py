@@ -49,13 +49,7 @@ def _root(
 
 
 for _name, _module in COMMANDS:
-    try:
-        _command = importlib.import_module(_module).command
-    except ModuleNotFoundError as _exc:  # a stage not built yet in this checkout
-        if _exc.name is None or not _module.startswith(_exc.name):
-            raise
-        continue
-    app.command(_name)(_command)
+    app.command(_name)(importlib.import_module(_module).command)
 
 
 def main(argv: list[str] | None = None) -> int:
