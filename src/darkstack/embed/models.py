@@ -19,6 +19,7 @@ ReLU(T_v + b1)·W2 + b2 (without), computed once per window instead of per snaps
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +36,16 @@ def _uniform(shape: tuple[int, ...], bound: float) -> nn.Parameter:
 
 
 def _csr(matrix) -> torch.Tensor:
-    """A scipy CSR matrix as a torch sparse CSR tensor (float32)."""
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(matrix.indptr.astype(np.int64)),
-        torch.from_numpy(matrix.indices.astype(np.int64)),
-        torch.from_numpy(matrix.data.astype(np.float32)),
-        size=matrix.shape,
-    )
+    """A scipy CSR matrix as a torch sparse CSR tensor (float32; built valid by scipy, so unchecked)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int64)),
+            torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.from_numpy(matrix.data.astype(np.float32)),
+            size=matrix.shape,
+            check_invariants=False,
+        )
 
 
 class SparseMatmul(torch.autograd.Function):
