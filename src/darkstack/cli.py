@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv or ["--help"], standalone_mode=False)
     except DarkstackError as exc:
-        console.print(f"[red]error:[/red] {exc.line()}", highlight=False)
+        console.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[red]error:[/red] aborted", highlight=False)
         return 130
     except TyperException as exc:
-        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False)
+        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
         return exc.exit_code
     return rc if isinstance(rc, int) else 0
 

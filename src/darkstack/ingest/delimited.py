@@ -51,7 +51,7 @@ def read_delimited(path: str | Path, delimiter: str, required: list[str], any_of
     try:
         reader = pcsv.open_csv(
             source,
-            read_options=pcsv.ReadOptions(block_size=block_bytes),
+            read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False, invalid_row_handler=on_bad_row),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                                 strings_can_be_null=False),

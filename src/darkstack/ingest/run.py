@@ -113,6 +113,8 @@ def ingest(ws: Workspace, paths: list[Path], sensor: str, kind: str | None = Non
             if not keep_going:
                 raise
             formats.append(exc)
+    if not any(isinstance(f, Format) for f in formats):
+        raise formats[0]  # no file could be recognised: its own error says why
     registered = ws.sensors().get(sensor, {}).get("kind")
     defaults = {f.kind for f in formats if isinstance(f, Format)}
     kind = kind or registered or (defaults.pop() if len(defaults) == 1 else None)
