@@ -275,3 +275,17 @@ def test_cli_default_scenarios_on_a_darknet_only_workspace(ws, capsys):
     assert main(["stack", "-w", str(ws.root), "--folds", "3", "--no-figures"]) == 0
     assert "Scenario D:" in capsys.readouterr().out
     assert not (ws.results_dir / "stack" / "H").exists()
+
+
+def test_lists_of_searched_rows_equal_the_full_search_on_those_rows():
+    rng = np.random.default_rng(5)
+    X = standardise(rng.standard_normal((400, 8)))
+    codes = rng.integers(0, 5, 400)
+    rows = np.sort(rng.choice(400, 150, replace=False))
+    pool = rng.random(400) < 0.8
+    full, part = NeighbourLists(X, 3, 13), NeighbourLists(X, 3, 13, rows=rows)
+    assert (part.within(pool)[rows] == full.within(pool)[rows]).all()
+    assert (part.within(pool)[np.setdiff1d(np.arange(400), rows)] == -1).all()
+    p_full, p_part = full.probabilities(codes, 5, pool), part.probabilities(codes, 5, pool)
+    assert np.array_equal(p_part[rows], p_full[rows])
+    assert not p_part[np.setdiff1d(np.arange(400), rows)].any()

@@ -182,6 +182,15 @@ class CrossValidation:
     unconverged: int
 
 
+def training_rows(codes: np.ndarray, unknown_code: int, settings: StackSettings, rng: np.random.Generator) -> np.ndarray:
+    """The day's meta-learner training hosts: every labelled host plus the unknown hosts kept by one
+    random undersampling of the day (shared by every fold and by the full-day fit)."""
+    rows = np.arange(len(codes), dtype=np.int64)
+    if settings.undersample_unknown:
+        rows = undersample_unknown(rows, codes, unknown_code, settings.undersample_rank, rng)
+    return rows
+
+
 def cross_validate(
     lists: list[NeighbourLists],
     codes: np.ndarray,
@@ -189,9 +198,13 @@ def cross_validate(
     unknown_code: int,
     groups: dict[str, tuple[int, ...]],
     settings: StackSettings,
-    rng: np.random.Generator,
+    train_rows: np.ndarray,
 ) -> CrossValidation:
-    """Out-of-fold predictions of every meta-learner in ``groups`` for the hosts with a fold."""
+    """Out-of-fold predictions of every meta-learner in ``groups`` for the hosts with a fold.
+
+    Each fold trains on the ``train_rows`` outside it (see :func:`training_rows`); every host outside
+    the fold, unknown ones included, may be a neighbour.
+    """
     n, n_classes, m = len(codes), unknown_code + 1, len(lists)
     full = max(groups, key=lambda g: len(groups[g]))
     proba = {g: np.zeros((n, n_classes)) for g in groups}
@@ -201,9 +214,7 @@ def cross_validate(
     for f in np.unique(folds[folds >= 0]):
         test = folds == f
         features = stacked_probabilities(lists, codes, n_classes, pool=~test)
-        train = np.flatnonzero(~test)
-        if settings.undersample_unknown:
-            train = undersample_unknown(train, codes, unknown_code, settings.undersample_rank, rng)
+        train = train_rows[~test[train_rows]]
         absent = sorted(set(codes[test].tolist()) - set(codes[train].tolist()))
         if absent:
             missing[int(f)] = absent
@@ -225,20 +236,17 @@ def fit_day(
     unknown_code: int,
     groups: dict[str, tuple[int, ...]],
     settings: StackSettings,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, dict[str, MetaModel], np.ndarray]:
-    """Meta-learners fitted on the whole day (leave-one-out base probabilities of every host).
+    train_rows: np.ndarray,
+) -> tuple[np.ndarray, dict[str, MetaModel]]:
+    """Meta-learners fitted on the day's ``train_rows`` (leave-one-out base probabilities).
 
     Used for the day's explanation and for predicting unlabelled hosts; returns the stacked
-    features of every host, the fitted models and the rows they were fitted on.
+    features of every searched host and the fitted models.
     """
     n_classes = unknown_code + 1
     features = stacked_probabilities(lists, codes, n_classes)
-    train = np.arange(len(codes))
-    if settings.undersample_unknown:
-        train = undersample_unknown(train, codes, unknown_code, settings.undersample_rank, rng)
     models = {
-        g: fit_meta(features[train][:, base_columns(bases, n_classes)], codes[train], n_classes, settings)
+        g: fit_meta(features[train_rows][:, base_columns(bases, n_classes)], codes[train_rows], n_classes, settings)
         for g, bases in groups.items()
     }
-    return features, models, train
+    return features, models

@@ -15,31 +15,49 @@ from darkstack.evaluate.knn import class_probabilities, neighbours
 
 
 class NeighbourLists:
-    """The ordered ``k + margin`` nearest other hosts of every host of one base."""
+    """The ordered ``k + margin`` nearest other hosts of every host of one base (or of ``rows`` only).
 
-    def __init__(self, X: np.ndarray, k: int, margin: int, metric: str = "cosine"):
+    Searching only the hosts whose probabilities are used (the scored hosts and the unknown hosts
+    kept for training) saves the search of the others; their rows hold -1 and zero probabilities.
+    """
+
+    def __init__(self, X: np.ndarray, k: int, margin: int, metric: str = "cosine", rows: np.ndarray | None = None):
         self.X = X
         self.k = k
         self.metric = metric
-        width = min(k + margin, X.shape[0] - 1)
-        self.lists = neighbours(X, width, metric=metric)
+        n = X.shape[0]
+        width = min(k + margin, n - 1)
+        self.rows = np.arange(n, dtype=np.int64) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+        if rows is None:
+            self.lists = neighbours(X, width, metric=metric)
+        else:
+            self.lists = np.full((n, width), -1, dtype=np.int64)
+            self.lists[self.rows] = neighbours(X, width, queries=self.rows, metric=metric)
 
     def within(self, pool: np.ndarray | None = None) -> np.ndarray:
-        """For every host, its k nearest other hosts among ``pool`` (bool mask; None = all hosts)."""
+        """For every searched host, its k nearest other hosts among ``pool`` (bool mask; None = all hosts)."""
+        out = np.full((self.X.shape[0], self.k), -1, dtype=np.int64)
+        lists = self.lists[self.rows]
         if pool is None:
-            return self.lists[:, : self.k].copy()
-        inside = pool[self.lists]
+            out[self.rows] = lists[:, : self.k]
+            return out
+        inside = pool[lists]
         rank = np.cumsum(inside, axis=1)
         take = inside & (rank <= self.k)
         rows, cols = np.nonzero(take)
-        out = np.empty((self.X.shape[0], self.k), dtype=np.int64)
-        out[rows, rank[rows, cols] - 1] = self.lists[rows, cols]
+        found = np.empty((self.rows.size, self.k), dtype=np.int64)
+        found[rows, rank[rows, cols] - 1] = lists[rows, cols]
         short = np.flatnonzero(rank[:, -1] < self.k)
         if short.size:
             # Few queries: the exact generator (a few rows against the pool) beats building a FAISS index.
-            out[short] = neighbours(self.X, self.k, pool=pool, queries=short, metric=self.metric, exact_max=len(self.X))
+            found[short] = neighbours(
+                self.X, self.k, pool=pool, queries=self.rows[short], metric=self.metric, exact_max=len(self.X)
+            )
+        out[self.rows] = found
         return out
 
     def probabilities(self, codes: np.ndarray, n_classes: int, pool: np.ndarray | None = None) -> np.ndarray:
-        """Class shares of every host's k nearest neighbours among ``pool``."""
-        return class_probabilities(self.within(pool), codes, n_classes)
+        """Class shares of every searched host's k nearest neighbours among ``pool`` (zeros for the others)."""
+        out = np.zeros((self.X.shape[0], n_classes))
+        out[self.rows] = class_probabilities(self.within(pool)[self.rows], codes, n_classes)
+        return out

@@ -15,7 +15,7 @@ from darkstack.log import get_logger
 from darkstack.schema import int_to_ip
 from darkstack.stack import explain
 from darkstack.stack.bases import load_day, resolve_scenario
-from darkstack.stack.meta import fit_day
+from darkstack.stack.meta import fit_day, training_rows
 from darkstack.stack.neighbourhood import NeighbourLists
 from darkstack.stack.run import day_generators
 from darkstack.stack.settings import StackSettings
@@ -53,11 +53,11 @@ def predict(
         )
     if len(inputs.ips) < settings.k + 1:
         raise DarkstackError(f"{len(inputs.ips)} hosts on {day_str(day)} are too few for {settings.k}-NN", where)
-    rng_full = day_generators(seed, day)[3]
     classes = np.asarray(inputs.classes, dtype=object)
     codes = inputs.codes
+    train = training_rows(codes, inputs.unknown_code, settings, day_generators(seed, day)[2])
     lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric) for X in inputs.embeddings]
-    features, models, train = fit_day(lists, codes, inputs.unknown_code, {sc.full_group: tuple(range(len(sc.bases)))}, settings, rng_full)
+    features, models = fit_day(lists, codes, inputs.unknown_code, {sc.full_group: tuple(range(len(sc.bases)))}, settings, train)
     model = models[sc.full_group]
 
     target = np.flatnonzero(~inputs.labelled)

@@ -24,7 +24,7 @@ from darkstack.stack.bases import (
     load_day,
     resolve_scenario,
 )
-from darkstack.stack.meta import assign_folds, cross_validate, fit_day
+from darkstack.stack.meta import assign_folds, cross_validate, fit_day, training_rows
 from darkstack.stack.naive import naive_vote
 from darkstack.stack.neighbourhood import NeighbourLists
 from darkstack.stack.scoring import day_scores, summarise
@@ -55,10 +55,10 @@ class StackResult:
 
 
 def day_generators(seed: int, day: dt.date) -> tuple[np.random.Generator, ...]:
-    """Independent generators of one day: naive ties, folds, cross-validation undersampling, full-day
-    undersampling. A day's result never depends on which other days are processed, and ``predict``
-    draws the same full-day model that ``stack`` explains."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence([seed, day.toordinal()]).spawn(4))
+    """Independent generators of one day: naive ties, folds, unknown undersampling. A day's result never
+    depends on which other days are processed, and ``predict`` draws the same training hosts, hence the
+    same full-day model, that ``stack`` explains."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence([seed, day.toordinal()]).spawn(3))
 
 
 def methods_of(scenario: Scenario) -> list[str]:
@@ -92,27 +92,28 @@ class DayOutcome:
 
 def evaluate_day(inputs: DayInputs, scenario: Scenario, settings: StackSettings, seed: int) -> DayOutcome:
     """Bases and naive by leave-one-out, meta-learners by stratified cross-validation, on one day."""
-    rng_naive, rng_folds, rng_cv, rng_full = day_generators(seed, inputs.day)
+    rng_naive, rng_folds, rng_undersample = day_generators(seed, inputs.day)
     classes = np.asarray(inputs.classes, dtype=object)
     codes, n_classes, scored = inputs.codes, len(inputs.classes), inputs.scored
     clock = time.perf_counter()
-    lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric) for X in inputs.embeddings]
+    train_rows = training_rows(codes, inputs.unknown_code, settings, rng_undersample)
+    # Only scored hosts and the unknown hosts kept for training need neighbour lists of their own.
+    lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric, rows=train_rows) for X in inputs.embeddings]
     seconds = {"neighbours": time.perf_counter() - clock}
-    votes = []
-    for nl in lists:
-        neigh = nl.within(None)
-        proba = nl.probabilities(codes, n_classes)
-        votes.append(_codes_of(vote(proba, classes, neighbour_codes=codes[neigh]), inputs.classes))
-    votes = np.stack(votes, axis=1)
+    votes = np.zeros((len(codes), len(lists)), dtype=np.int64)
+    for i, nl in enumerate(lists):
+        neigh = nl.within(None)[train_rows]
+        proba = nl.probabilities(codes, n_classes)[train_rows]
+        votes[train_rows, i] = _codes_of(vote(proba, classes, neighbour_codes=codes[neigh]), inputs.classes)
     naive = naive_vote(votes, n_classes, rng_naive)
     seconds["bases_naive"] = time.perf_counter() - clock - seconds["neighbours"]
 
     clock = time.perf_counter()
     folds = assign_folds(codes, scored, settings.folds, rng_folds)
-    cv = cross_validate(lists, codes, folds, inputs.unknown_code, scenario.meta_groups, settings, rng_cv)
+    cv = cross_validate(lists, codes, folds, inputs.unknown_code, scenario.meta_groups, settings, train_rows)
     seconds["meta_cv"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    _, models, _ = fit_day(lists, codes, inputs.unknown_code, scenario.meta_groups, settings, rng_full)
+    _, models = fit_day(lists, codes, inputs.unknown_code, scenario.meta_groups, settings, train_rows)
     seconds["meta_full_day"] = time.perf_counter() - clock
 
     day = day_str(inputs.day)
