@@ -224,3 +224,19 @@ def test_idarkvec_is_deterministic_whatever_the_python_hash_seed(ws):
 def test_idarkvec_with_several_workers_runs(ws):
     days = write_days(ws, n_days=2)
     assert embed(ws, "darknet", "idarkvec", settings=TINY.model_copy(update={"workers": 2})) == days
+
+
+def test_idarkvec_first_arrival_sentences_keep_each_sender_once_per_port():
+    import types
+
+    import pyarrow as pa
+
+    from darkstack.embed.idarkvec import sentences
+
+    corpus = pa.table({"port": pa.array([23, 23, 23, 23, 80, 80], pa.int32()),
+                       "seq": pa.array([0, 1, 2, 3, 4, 5], pa.int64()),
+                       "ip": pa.array([5, 7, 5, 9, 7, 7], pa.uint32())})
+    snap = types.SimpleNamespace(corpus=corpus)
+    assert sentences(snap, 10) == [["5", "7", "5", "9"], ["7", "7"]]
+    assert sentences(snap, 10, first_only=True) == [["5", "7", "9"], ["7"]]
+    assert sentences(snap, 2, first_only=True) == [["5", "7"], ["9"], ["7"]]

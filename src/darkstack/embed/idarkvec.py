@@ -18,15 +18,21 @@ from darkstack.embed.settings import EmbedSettings
 from darkstack.snapshot import Snapshot
 
 
-def sentences(snapshot: Snapshot, max_len: int) -> list[list[str]]:
-    """The day's sentences: per port, its senders (IP as decimal string) in corpus order, cut at ``max_len``."""
+def sentences(snapshot: Snapshot, max_len: int, first_only: bool = False) -> list[list[str]]:
+    """The day's sentences: per port, its senders (IP as decimal string) in corpus order, cut at ``max_len``;
+    with ``first_only`` each sender appears once per port, at its first arrival."""
     corpus = snapshot.corpus
     if corpus.num_rows == 0:
         return []
     seq = corpus.column("seq").to_numpy()
     order = np.argsort(seq, kind="stable")
     ports = corpus.column("port").to_numpy()[order]
-    tokens = corpus.column("ip").to_numpy().astype(np.int64)[order].astype(str)
+    ips = corpus.column("ip").to_numpy().astype(np.int64)[order]
+    if first_only:
+        _, first = np.unique((ports.astype(np.int64) << 32) | ips, return_index=True)
+        keep = np.sort(first)
+        ports, ips = ports[keep], ips[keep]
+    tokens = ips.astype(str)
     starts = np.flatnonzero(np.r_[True, ports[1:] != ports[:-1]])
     ends = np.r_[starts[1:], len(ports)]
     out = []
@@ -64,7 +70,7 @@ class IDarkVec:
 
     def update(self, snapshot: Snapshot) -> dict:
         """Train on the day's corpus (building or growing the vocabulary); returns training figures."""
-        text = sentences(snapshot, self.settings.max_sentence)
+        text = sentences(snapshot, self.settings.max_sentence, first_only=self.settings.w2v_senders == "first")
         if not text:
             return {"sentences": 0, "tokens": 0, "vocabulary": 0 if self.model is None else len(self.model.wv)}
         update = self.model is not None
