@@ -38,6 +38,10 @@ def command(
     precision: Annotated[
         str | None, typer.Option("--precision", help="GNN dense products: fp32 (default) or bf16.")
     ] = None,
+    w2v_senders: Annotated[
+        str | None,
+        typer.Option("--w2v-senders", help="i-DarkVec port sentences: every (default, papers) or first arrival only."),
+    ] = None,
     reference_compat: Annotated[
         bool,
         typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
@@ -65,6 +69,7 @@ def command(
         "workers": workers,
         "keep_checkpoints": keep_checkpoints,
         "precision": precision,
+        "w2v_senders": w2v_senders,
     }
     try:
         settings = EmbedSettings(
