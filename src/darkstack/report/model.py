@@ -57,7 +57,7 @@ class Section:
 
 
 def cell(value) -> Cell:
-    """Format one value: floats with 3 decimals, missing values empty (sorting after numbers)."""
+    """Format one value: floats with at most 3 decimals, missing values empty (sorting after numbers)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return Cell("", "")
     if isinstance(value, bool):
@@ -65,7 +65,8 @@ def cell(value) -> Cell:
     if isinstance(value, int):
         return Cell(f"{value:,}".replace(",", "\u2009"), value)
     if isinstance(value, float):
-        return Cell(f"{value:.3f}", value)
+        text = f"{value:,.3f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
+        return Cell(text.replace(",", "\u2009"), value)
     if hasattr(value, "item"):  # numpy scalar
         return cell(value.item())
     text = str(value)
