@@ -1,5 +1,6 @@
 """Benchmark the embedding stage on a month of snapshots: wall time and peak memory of i-GCN-GRU
-(H = 5, 1 epoch/day, with node features; fp32 as the paper, and bf16) and of i-DarkVec, each in a fresh process.
+(H = 5, 1 epoch/day, with node features; fp32 as the paper, and bf16) and of i-DarkVec (the papers' per-port
+sentences, and DarkVec's hourly ones; 1 worker = deterministic, 2 workers), each in a fresh process.
 
     nice -n 10 .venv/bin/python benchmarks/bench_embed.py [--workspace /work/bench/paper] [--sensor darknet]
 
@@ -34,18 +35,23 @@ def _cpu_seconds() -> float:
 
 
 def child(workspace: str, sensor: str, run: str, device: str, workers: int, threads: int | None) -> None:
-    """Run one ``method[:precision[:threads]]`` from scratch in this process and print its figures as JSON."""
+    """Run one ``method[:option[:threads]]`` from scratch in this process and print its figures as JSON.
+    ``option`` is the precision of a GNN or the sentences of i-DarkVec; ``threads`` are torch threads of a GNN
+    or Word2Vec workers of i-DarkVec."""
     from darkstack.embed import EmbedSettings, embed
     from darkstack.workspace import Workspace
 
-    method, precision, own_threads = (run.split(":") + ["", ""])[:3]
-    precision = precision or "fp32"
-    threads = int(own_threads) if own_threads else threads
+    method, option, own_threads = (run.split(":") + ["", ""])[:3]
+    word2vec = method == "idarkvec"
+    if own_threads:
+        workers, threads = (int(own_threads), threads) if word2vec else (workers, int(own_threads))
+    option = option or ("every" if word2vec else "fp32")
     ws = Workspace(Path(workspace))
     variant = f"bench-{method}"
     for folder in (ws.embedding_dir(sensor, variant), ws.model_dir(sensor, variant)):
         shutil.rmtree(folder, ignore_errors=True)
-    settings = EmbedSettings(workers=workers, keep_checkpoints=1, precision=precision)
+    choice = {"w2v_senders": option} if word2vec else {"precision": option}
+    settings = EmbedSettings(workers=workers, keep_checkpoints=1, **choice)
     cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     days = embed(ws, sensor, method, settings=settings, variant=variant, device=device, seed=0, threads=threads)
@@ -57,15 +63,16 @@ def child(workspace: str, sensor: str, run: str, device: str, workers: int, thre
         json.dumps(
             {
                 "method": method,
-                "precision": precision if method in ("gcn", "igcn", "gcngru", "igcngru") else "-",
+                "option": option,
                 "days": len(days),
                 "wall_s": wall,
                 "cpu_s": cpu,
                 "per_day_s": sum(per_day) / max(len(per_day), 1),
                 "peak_gib": peak_rss_gib(),
                 "device": log.get("last_run", {}).get("device", "cpu"),
-                "threads": log.get("last_run", {}).get("threads"),
-                "workers": workers if method == "idarkvec" else "-",
+                "threads": "-" if word2vec else log.get("last_run", {}).get("threads"),
+                "workers": workers if word2vec else "-",
+                "tokens": sum(d.get("tokens", 0) for d in log["days"].values()),
                 "hosts_per_day": sum(d.get("hosts", 0) for d in log["days"].values()) / max(len(per_day), 1),
             }
         )
@@ -78,8 +85,8 @@ def main() -> None:
     parser.add_argument("--sensor", default="darknet")
     parser.add_argument(
         "--runs",
-        default="igcngru,igcngru:bf16,idarkvec,igcngru:fp32:1,igcngru:bf16:1",
-        help="method[:precision[:torch threads]], comma-separated",
+        default="igcngru,igcngru:bf16,idarkvec,idarkvec:hourly,idarkvec:hourly:2,igcngru:fp32:1,igcngru:bf16:1",
+        help="method[:precision|sentences[:torch threads|w2v workers]], comma-separated",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=1, help="i-DarkVec threads (1 = deterministic)")
@@ -113,21 +120,23 @@ def main() -> None:
     lines = [
         (
             f"Embedding a month: `{args.workspace}`, sensor `{args.sensor}`, paper settings (i-GCN-GRU: H = 5, "
-            f"1 epoch/day, node features; i-DarkVec: workers = {args.workers}), `python benchmarks/bench_embed.py`."
+            "1 epoch/day, node features; i-DarkVec: sentences `every` = the papers' per-port sequences, `hourly` = "
+            "DarkVec's per port and hour), `python benchmarks/bench_embed.py`."
         ),
         "",
         (
-            "| method | precision | device | torch threads | w2v workers | days | hosts/day | wall (s) | CPU (s) "
-            "| s/day | peak RSS (GiB) | goal (s) | load avg at start |"
+            "| method | precision / sentences | device | torch threads | w2v workers | days | hosts/day | w2v tokens "
+            "| wall (s) | CPU (s) | s/day | peak RSS (GiB) | goal (s) | load avg at start |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         goal = GOALS.get(r["method"], float("nan"))
         ok = "✓" if r["wall_s"] <= goal and r["peak_gib"] <= MEMORY_GOAL_GIB else "✗"
+        tokens = f"{r['tokens'] / 1e6:.1f} M" if r["tokens"] else "-"
         lines.append(
-            f"| {r['method']} | {r['precision']} | {r['device']} | {r['threads']} | {r['workers']} | {r['days']} "
-            f"| {r['hosts_per_day']:.0f} | "
+            f"| {r['method']} | {r['option']} | {r['device']} | {r['threads']} | {r['workers']} | {r['days']} "
+            f"| {r['hosts_per_day']:.0f} | {tokens} | "
             f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['per_day_s']:.2f} | {r['peak_gib']:.2f} | ≤ {goal:.0f} {ok} "
             f"| {r['load']:.1f} |"
         )

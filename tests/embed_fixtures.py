@@ -32,12 +32,13 @@ def day_tables(day: dt.date, rng: np.random.Generator, pool: np.ndarray, ports: 
     e_ip, e_port = np.array(e_ip, np.uint32), np.array(e_port, np.int32)
     packets = rng.integers(1, 20, len(e_ip))
     day_ports = np.unique(e_port)
-    # Corpus: per port (sentence), one token per packet in a random time order.
-    tok_port, tok_ip = [], []
+    # Corpus: per port (sentence), one token per packet in a random time order (hours non-decreasing).
+    tok_port, tok_ip, tok_hour = [], [], []
     for p in day_ports:
         senders = np.repeat(e_ip[e_port == p], packets[e_port == p])
         tok_ip += rng.permutation(senders).tolist()
         tok_port += [p] * len(senders)
+        tok_hour += np.sort(rng.integers(0, 24, len(senders))).tolist()
     return {
         "edges": pa.table(
             {
@@ -53,6 +54,7 @@ def day_tables(day: dt.date, rng: np.random.Generator, pool: np.ndarray, ports: 
                 "port": pa.array(tok_port, pa.int32()),
                 "seq": pa.array(np.arange(len(tok_ip)), pa.int64()),
                 "ip": pa.array(tok_ip, pa.uint32()),
+                "hour": pa.array(tok_hour, pa.uint8()),
             }
         ),
     }

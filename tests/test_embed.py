@@ -226,17 +226,19 @@ def test_idarkvec_with_several_workers_runs(ws):
     assert embed(ws, "darknet", "idarkvec", settings=TINY.model_copy(update={"workers": 2})) == days
 
 
-def test_idarkvec_first_arrival_sentences_keep_each_sender_once_per_port():
+def test_idarkvec_sentence_modes_every_hourly_first():
     import types
 
     import pyarrow as pa
 
     from darkstack.embed.idarkvec import sentences
 
-    corpus = pa.table({"port": pa.array([23, 23, 23, 23, 80, 80], pa.int32()),
-                       "seq": pa.array([0, 1, 2, 3, 4, 5], pa.int64()),
-                       "ip": pa.array([5, 7, 5, 9, 7, 7], pa.uint32())})
+    corpus = pa.table({"port": pa.array([23, 23, 23, 23, 23, 80, 80], pa.int32()),
+                       "seq": pa.array([0, 1, 2, 3, 4, 5, 6], pa.int64()),
+                       "ip": pa.array([5, 7, 5, 9, 5, 7, 7], pa.uint32()),
+                       "hour": pa.array([0, 0, 0, 3, 3, 3, 3], pa.uint8())})
     snap = types.SimpleNamespace(corpus=corpus)
-    assert sentences(snap, 10) == [["5", "7", "5", "9"], ["7", "7"]]
-    assert sentences(snap, 10, first_only=True) == [["5", "7", "9"], ["7"]]
-    assert sentences(snap, 2, first_only=True) == [["5", "7"], ["9"], ["7"]]
+    assert sentences(snap, 10) == [["5", "7", "5", "9", "5"], ["7", "7"]]
+    assert sentences(snap, 10, "hourly") == [["5", "7"], ["9", "5"], ["7"]]
+    assert sentences(snap, 10, "first") == [["5", "7", "9"], ["7"]]
+    assert sentences(snap, 2, "first") == [["5", "7"], ["9"], ["7"]]

@@ -15,7 +15,6 @@ import pytest
 from darkstack.errors import DarkstackError
 from darkstack.schema import ip_to_int
 from darkstack.snapshot import Snapshot, SnapshotSettings, build_snapshots, load_day
-from darkstack.snapshot.corpus import sentences
 from darkstack.snapshot.features import FEATURE_COLUMNS, scale_by_day_max
 from darkstack.snapshot.node_index import load_node_index
 from darkstack.store import write_records
@@ -138,15 +137,14 @@ def test_every_feature_edges_folding_and_corpus(store):
     assert (a["f12"], a["f22"], a["f32"], a["f35"]) == (284, 1460 * 3 + 536, 600, 100)
     # corpus: port 23 [A,A,B,B,A] -> [A,B,A]; 80 [A,A] -> [A]; other last, (B25,B35,A45,B45) -> [B,A,B]
     assert snap.corpus.to_pylist() == [
-        {"port": 23, "seq": 0, "ip": A},
-        {"port": 23, "seq": 1, "ip": B},
-        {"port": 23, "seq": 2, "ip": A},
-        {"port": 80, "seq": 3, "ip": A},
-        {"port": -1, "seq": 4, "ip": B},
-        {"port": -1, "seq": 5, "ip": A},
-        {"port": -1, "seq": 6, "ip": B},
+        {"port": 23, "seq": 0, "ip": A, "hour": 0},
+        {"port": 23, "seq": 1, "ip": B, "hour": 0},
+        {"port": 23, "seq": 2, "ip": A, "hour": 0},
+        {"port": 80, "seq": 3, "ip": A, "hour": 0},
+        {"port": -1, "seq": 4, "ip": B, "hour": 0},
+        {"port": -1, "seq": 5, "ip": A, "hour": 0},
+        {"port": -1, "seq": 6, "ip": B, "hour": 0},
     ]
-    assert [list(s) for s in sentences(snap.corpus)] == [[A, B, A], [A], [B, A, B]]
     counts = snap.meta["counts"]
     assert counts["packets_read"] == 15 and counts["packets_kept"] == 11 and counts["packets_other"] == 4
     assert (counts["hosts_kept"], counts["ports_distinct"], counts["ports_kept"]) == (2, 5, 2)
@@ -201,6 +199,17 @@ def test_rerun_is_idempotent_and_changes_recompute(store):
     write_records(store, "dn", "darknet", pa.Table.from_pylist(_rows(DAY1, C, C_PACKETS[:1])), part="late")
     build_snapshots(store, "dn", days=[DAY1], settings=SnapshotSettings(top_ports=2))
     assert load_day(store, "dn", DAY1).host_features.column("ip").to_pylist() == [A, B, C]
+
+
+def test_days_of_an_older_layout_are_rebuilt(store, monkeypatch):
+    import darkstack.snapshot.settings as snapshot_settings
+
+    monkeypatch.setattr(snapshot_settings, "SNAPSHOT_FORMAT", 1)
+    build_snapshots(store, "dn", days=[DAY1])
+    old = json.loads((store.snapshot_dir("dn", DAY1) / "meta.json").read_text())["settings_hash"]
+    monkeypatch.undo()
+    build_snapshots(store, "dn", days=[DAY1])
+    assert json.loads((store.snapshot_dir("dn", DAY1) / "meta.json").read_text())["settings_hash"] != old
 
 
 def test_node_index_is_stable_and_append_only(store):
@@ -286,7 +295,8 @@ def _oracle(df, top_ports: int, min_packets: int):
     edges = df.groupby(["src_ip", "port"]).size().reset_index(name="packets")
     tokens = df.sort_values(["sentence", "ts", "src_ip"])
     keep = (tokens.src_ip != tokens.src_ip.shift()) | (tokens.port != tokens.port.shift())
-    return edges, hosts.sort_index(), ports.sort_index(), tokens[keep][["port", "src_ip"]]
+    tokens = tokens[keep].assign(hour=tokens.ts.dt.tz_convert("UTC").dt.hour)
+    return edges, hosts.sort_index(), ports.sort_index(), tokens[["port", "src_ip", "hour"]]
 
 
 def test_random_day_matches_a_pandas_oracle(ws):
@@ -297,7 +307,7 @@ def test_random_day_matches_a_pandas_oracle(ws):
     nullable = lambda hi: pa.array(rng.integers(0, hi, n), mask=rng.random(n) < 0.3)
     table = pa.table(
         {
-            "ts": pa.array([base + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 3600, n)]),
+            "ts": pa.array([base + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 86400, n)]),
             "src_ip": hosts[np.minimum(rng.zipf(1.5, n), 150) - 1],
             "dst_ip": rng.integers(S1, S1 + 8, n).astype(np.uint32),
             "dst_port": np.minimum(rng.zipf(1.4, n), 65535).astype(np.uint16),
@@ -323,3 +333,5 @@ def test_random_day_matches_a_pandas_oracle(ws):
         np.testing.assert_allclose(features, want.to_numpy(dtype=np.float64), rtol=1e-9)
     np.testing.assert_array_equal(snap.corpus.column("ip").to_numpy(), tokens.src_ip.to_numpy())
     np.testing.assert_array_equal(snap.corpus.column("port").to_numpy(), tokens.port.to_numpy())
+    np.testing.assert_array_equal(snap.corpus.column("hour").to_numpy(), tokens.hour.to_numpy())
+    assert len(np.unique(tokens.hour)) == 24

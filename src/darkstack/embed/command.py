@@ -40,7 +40,11 @@ def command(
     ] = None,
     w2v_senders: Annotated[
         str | None,
-        typer.Option("--w2v-senders", help="i-DarkVec port sentences: every (default, papers) or first arrival only."),
+        typer.Option(
+            "--w2v-senders",
+            help="i-DarkVec sentences: every (default, papers: per port), hourly (per port and hour, senders once) "
+            "or first (per port, senders once).",
+        ),
     ] = None,
     reference_compat: Annotated[
         bool,

@@ -12,34 +12,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from darkstack.embed import checkpoint
 from darkstack.embed.settings import EmbedSettings
 from darkstack.snapshot import Snapshot
 
 
-def sentences(snapshot: Snapshot, max_len: int, first_only: bool = False) -> list[list[str]]:
-    """The day's sentences: per port, its senders (IP as decimal string) in corpus order, cut at ``max_len``;
-    with ``first_only`` each sender appears once per port, at its first arrival."""
+def sentences(snapshot: Snapshot, max_len: int, senders: str = "every") -> list[list[str]]:
+    """The day's sentences (IPs as decimal strings), cut at ``max_len`` tokens. ``senders``: ``every`` — one
+    sentence per port, its senders in corpus order; ``hourly`` — one per port and UTC hour, each sender once,
+    at its first arrival in that hour (DarkVec's sentences); ``first`` — one per port, each sender once."""
     corpus = snapshot.corpus
     if corpus.num_rows == 0:
         return []
-    seq = corpus.column("seq").to_numpy()
-    order = np.argsort(seq, kind="stable")
-    ports = corpus.column("port").to_numpy()[order]
+    order = np.argsort(corpus.column("seq").to_numpy(), kind="stable")
+    ports = corpus.column("port").to_numpy()[order].astype(np.int64)
     ips = corpus.column("ip").to_numpy().astype(np.int64)[order]
-    if first_only:
-        _, first = np.unique((ports.astype(np.int64) << 32) | ips, return_index=True)
-        keep = np.sort(first)
-        ports, ips = ports[keep], ips[keep]
-    tokens = ips.astype(str)
-    starts = np.flatnonzero(np.r_[True, ports[1:] != ports[:-1]])
-    ends = np.r_[starts[1:], len(ports)]
-    out = []
-    for start, end in zip(starts, ends, strict=True):
-        for cut in range(start, end, max_len):
-            out.append(tokens[cut : min(cut + max_len, end)].tolist())
-    return out
+    group = ports - ports.min()
+    if senders == "hourly":
+        group = group * 24 + corpus.column("hour").to_numpy()[order]
+    if senders != "every":
+        keep = ~pd.Series((group << 32) | ips).duplicated().to_numpy()
+        group, ips = group[keep], ips[keep]
+    # One str object per distinct sender (its hash is computed once for every dictionary lookup in gensim).
+    index, senders_seen = pd.factorize(ips)
+    tokens = np.array(senders_seen.astype(str).tolist(), dtype=object)[index]
+    new_group = np.r_[True, group[1:] != group[:-1]]
+    position = np.arange(len(group)) - np.maximum.accumulate(np.where(new_group, np.arange(len(group)), 0))
+    cuts = np.flatnonzero(position % max_len == 0)
+    return [piece.tolist() for piece in np.split(tokens, cuts[1:])]
 
 
 class IDarkVec:
@@ -70,7 +72,7 @@ class IDarkVec:
 
     def update(self, snapshot: Snapshot) -> dict:
         """Train on the day's corpus (building or growing the vocabulary); returns training figures."""
-        text = sentences(snapshot, self.settings.max_sentence, first_only=self.settings.w2v_senders == "first")
+        text = sentences(snapshot, self.settings.max_sentence, self.settings.w2v_senders)
         if not text:
             return {"sentences": 0, "tokens": 0, "vocabulary": 0 if self.model is None else len(self.model.wv)}
         update = self.model is not None

@@ -123,7 +123,8 @@ PORT_FEATURES = (
 )
 """Port features f00…f36 (reference-notes §2.2: f06…f11 are 0-valued dummies), one row per port node."""
 
-CORPUS_TOKENS = "SELECT port, ip FROM folded ORDER BY sentence, ts, ip"
+CORPUS_TOKENS = "SELECT port, ip, ts FROM folded ORDER BY sentence, ts, ip"
 """i-DarkVec tokens: one per kept packet, grouped by port (sentences in port-rank order, ``other`` last),
 senders in time order within a port (ties by IP). ``corpus.drop_repeats`` then removes consecutive
-repeats of a sender within a sentence (a vectorised step shared by both engines)."""
+repeats of a sender within a sentence and turns ``ts`` into the UTC hour (a vectorised step shared by both
+engines)."""

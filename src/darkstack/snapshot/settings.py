@@ -8,6 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SNAPSHOT_FORMAT = 2
+"""Version of the snapshot tables' layout (2: the corpus has ``hour``); part of the settings hash, so days
+written in an older layout are rebuilt."""
+
 
 class SnapshotSettings(BaseModel):
     """What goes into a daily snapshot. Changing any field changes the settings hash, so days are recomputed."""
@@ -40,5 +44,5 @@ class SnapshotSettings(BaseModel):
 
     def settings_hash(self) -> str:
         """Short stable hash of the settings (keys the cached days)."""
-        text = json.dumps(self.model_dump(), sort_keys=True)
+        text = json.dumps({**self.model_dump(), "format": SNAPSHOT_FORMAT}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -27,7 +27,12 @@ SCHEMAS: dict[str, pa.Schema] = {
     "host_features": pa.schema([pa.field("ip", pa.uint32(), False), *_FEATURES]),
     "port_features": pa.schema([pa.field("port", pa.int32(), False), *_FEATURES]),
     "corpus": pa.schema(
-        [pa.field("port", pa.int32(), False), pa.field("seq", pa.int64(), False), pa.field("ip", pa.uint32(), False)]
+        [
+            pa.field("port", pa.int32(), False),
+            pa.field("seq", pa.int64(), False),
+            pa.field("ip", pa.uint32(), False),
+            pa.field("hour", pa.uint8(), False),
+        ]
     ),
 }
 """Arrow schema of each per-day table (file ``<name>.parquet``)."""
