@@ -160,6 +160,13 @@ def test_cli_embed(ws, capsys):
     assert ws.embedding_days("darknet", "ds") == days[:1]
     assert main(["embed", "-w", str(ws.root), "--method", "igcngru", "--history", "-1", "--threads", "1"]) == 2
     assert "history" in capsys.readouterr().err
+    before = torch.get_num_threads()
+    try:
+        assert main(["embed", "-w", str(ws.root), "-m", "igcn", "--until", str(days[0]), "--threads", "1"]) == 0
+        run = json.loads((ws.embedding_dir("darknet", "igcn") / "run.json").read_text())
+        assert run["last_run"]["threads"] == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_bf16_precision_stays_close_to_fp32(ws):

@@ -94,4 +94,5 @@ def command(
             until=last,
             device=device,
             seed=seed,
+            threads=threads,
         )
