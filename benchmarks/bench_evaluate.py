@@ -51,8 +51,11 @@ def main() -> None:
             f"({hosts:,} labelled host-days per variant) evaluated in {seconds:.1f} s.{verdict}\n\n"
             + result.paths["table_md"].read_text().split("\n", 2)[2]
         )
-    parts.append(f"Peak memory {peak_rss_gib():.1f} GiB. Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_evaluate.py "
-                 f"--workspace {args.workspace}`.")
+    parts.append(
+        f"Peak memory {peak_rss_gib():.1f} GiB. Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_evaluate.py "
+        f"--workspace {args.workspace}` on a workspace with the variants embedded (the paper-profile table, all ten "
+        "variants from nothing: `bash benchmarks/paper_table3.sh`)."
+    )
     write_section(args.name, "\n".join(parts))
 
 
