@@ -2,9 +2,10 @@
 
 Day 1 builds the vocabulary and trains; every later day adds that day's new senders to the vocabulary
 (old vectors kept, new ones randomly initialised by gensim) and trains on that day's sentences only.
-Sentences are the snapshot corpus: one per port, the senders in time order (as the temporal-GNN paper
-describes; the reference instead cuts one day-long stream into 1000-token chunks). A port sentence longer
-than gensim's 10 000-token limit is cut into consecutive pieces, which gensim would otherwise truncate.
+Sentences come from the snapshot corpus: by default one per port, the senders in time order (as the
+temporal-GNN paper describes; the reference instead cuts one day-long stream into 1000-token chunks), or
+DarkVec's hourly sentences, or first arrivals only (``w2v_senders``). A sentence longer than gensim's
+10 000-token limit is cut into consecutive pieces, which gensim would otherwise truncate.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The i-DarkVec corpus as Word2Vec sentences: one sentence per port, tokens = sender IPs in time order."""
+"""The i-DarkVec corpus table: sender tokens per port in time order, consecutive repeats dropped, with the UTC hour."""
 
 from __future__ import annotations
 
