@@ -1,3 +1,3 @@
 """darkstack: tells who is knocking on your darknet and honeypots."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
