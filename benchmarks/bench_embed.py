@@ -43,8 +43,10 @@ def child(workspace: str, sensor: str, run: str, device: str, workers: int, thre
 
     method, option, own_threads = (run.split(":") + ["", ""])[:3]
     word2vec = method == "idarkvec"
-    if own_threads:
-        workers, threads = (int(own_threads), threads) if word2vec else (workers, int(own_threads))
+    if own_threads and word2vec:
+        workers = int(own_threads)
+    elif own_threads:
+        threads = int(own_threads)
     option = option or ("every" if word2vec else "fp32")
     ws = Workspace(Path(workspace))
     variant = f"bench-{method}"

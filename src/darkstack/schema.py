@@ -14,9 +14,12 @@ import pyarrow as pa
 
 SENSOR_KINDS = ("darknet", "honeypot")
 
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+"""Arrow type of every timestamp: microseconds since the epoch, UTC."""
+
 PACKET_SCHEMA = pa.schema(
     [
-        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("ts", TIMESTAMP, nullable=False),
         pa.field("sensor", pa.string(), nullable=False),
         pa.field("sensor_kind", pa.string(), nullable=False),
         pa.field("src_ip", pa.uint32(), nullable=False),

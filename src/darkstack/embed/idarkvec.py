@@ -39,9 +39,9 @@ def sentences(snapshot: Snapshot, max_len: int, senders: str = "every") -> list[
     # One str object per distinct sender (its hash is computed once for every dictionary lookup in gensim).
     index, senders_seen = pd.factorize(ips)
     tokens = np.array(senders_seen.astype(str).tolist(), dtype=object)[index]
-    new_group = np.r_[True, group[1:] != group[:-1]]
-    position = np.arange(len(group)) - np.maximum.accumulate(np.where(new_group, np.arange(len(group)), 0))
-    cuts = np.flatnonzero(position % max_len == 0)
+    at = np.arange(len(group))
+    sentence_start = np.maximum.accumulate(np.where(np.r_[True, group[1:] != group[:-1]], at, 0))
+    cuts = np.flatnonzero((at - sentence_start) % max_len == 0)
     return [piece.tolist() for piece in np.split(tokens, cuts[1:])]
 
 

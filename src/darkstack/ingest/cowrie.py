@@ -20,7 +20,7 @@ from darkstack.ingest.batch import Batch
 from darkstack.ingest.honeypot import column, ipv4_int, iso_to_us, port
 from darkstack.ingest.jsonlines import json_objects
 from darkstack.ingest.rows import assemble
-from darkstack.schema import PROTO_TCP, TCP_SYN
+from darkstack.schema import PROTO_TCP, TCP_SYN, TIMESTAMP
 
 CONNECT = "cowrie.session.connect"
 BOOKKEEPING = ("cowrie.client.", "cowrie.log.", "cowrie.session.closed", "cowrie.session.params")
@@ -28,7 +28,6 @@ TELNET_PORTS = {23, 2223}
 SKIP_MERGED = "event merged into its session row"
 SKIP_ORPHAN = "event of a session whose connect is not in this file"
 SKIP_NO_SESSION = "event without a session id"
-TS = pa.timestamp("us", tz="UTC")
 
 
 def read_cowrie(path: str | Path) -> Iterator[Batch]:
@@ -73,7 +72,7 @@ def _convert(objects: list[dict], events: list[str], skips: Counter) -> Batch:
     n = len(objects)
     cols, bad = {}, {}
     values, present = column([iso_to_us(o.get("timestamp")) for o in objects], np.int64)
-    cols["ts"], bad["timestamp"] = (values, None, TS), ~present
+    cols["ts"], bad["timestamp"] = (values, None, TIMESTAMP), ~present
     values, present = column([ipv4_int(o.get("src_ip")) for o in objects], np.uint32)
     cols["src_ip"], bad["src_ip"] = (values, None, pa.uint32()), ~present
     cols["dst_ip"] = (np.array([ipv4_int(o.get("dst_ip")) or 0 for o in objects], np.uint32), None, pa.uint32())

@@ -20,7 +20,7 @@ from darkstack.ingest.batch import Batch
 from darkstack.ingest.honeypot import column, ipv4_int, iso_to_us, port
 from darkstack.ingest.jsonlines import json_objects
 from darkstack.ingest.rows import assemble
-from darkstack.schema import PROTO_TCP, PROTO_UDP, TCP_SYN
+from darkstack.schema import PROTO_TCP, PROTO_UDP, TCP_SYN, TIMESTAMP
 
 NO_SERVICE = {"pcap", "tcp", "udp", "blackhole"}
 """``protocol`` values that name no application service (the row's ``service`` stays null)."""
@@ -28,7 +28,6 @@ SERVICES = {"smbd": "smb", "microsoft-ds": "smb", "httpd": "http", "ftpd": "ftp"
             "mssqld": "mssql", "mysqld": "mysql", "mongod": "mongodb", "mqttd": "mqtt", "upnpd": "upnp",
             "pptpd": "pptp", "sipsession": "sip", "epmapper": "epmap", "memcache": "memcached",
             "mirrord": "mirror", "mirrorc": "mirror"}
-TS = pa.timestamp("us", tz="UTC")
 
 
 def read_mhn(path: str | Path) -> Iterator[Batch]:
@@ -57,7 +56,7 @@ def _convert(objects: list[dict], skips: Counter) -> Batch:
     services = [None if p.lower() in NO_SERVICE or not p else SERVICES.get(p.lower(), p.lower()) for p in protocol]
     cols, bad = {}, {}
     values, present = column(ts, np.int64)
-    cols["ts"], bad["timestamp"] = (values, None, TS), ~present
+    cols["ts"], bad["timestamp"] = (values, None, TIMESTAMP), ~present
     values, present = column(src, np.uint32)
     cols["src_ip"], bad["source_ip"] = (values, None, pa.uint32()), ~present
     cols["dst_ip"] = (np.array(dst, np.uint32), None, pa.uint32())

@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP
+from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP, TIMESTAMP
 
 LINK_ETHERNET, LINK_RAW, LINK_SLL, LINK_SLL2 = 1, 101, 113, 276
 LINK_RAW_ALIASES = {12: LINK_RAW, 14: LINK_RAW, 228: LINK_RAW}
@@ -228,7 +228,7 @@ def to_table(cols: dict[str, np.ndarray]) -> pa.Table:
         return pa.array(values, typ, mask=~valid)
 
     return pa.table({
-        "ts": pa.array(cols["ts"], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "ts": pa.array(cols["ts"], pa.int64()).cast(TIMESTAMP),
         "src_ip": pa.array(cols["src_ip"], pa.uint32()),
         "dst_ip": pa.array(cols["dst_ip"], pa.uint32()),
         "src_port": masked(cols["src_port"], cols["ports_valid"], pa.uint16()),

@@ -35,7 +35,7 @@ from darkstack.ingest.records import (
     NewSection,
     PcapngLocator,
 )
-from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP
+from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP, TIMESTAMP
 
 LINKTYPES = {"ethernet": 1, "raw": 101, "sll": 113}
 """Link-layer header types darkstack writes and reads (name → pcap LINKTYPE number)."""
@@ -92,7 +92,7 @@ def _word_sum(buf: np.ndarray, start: int, stop: int) -> np.ndarray:
 def _build_chunk(table: pa.Table, linktype: int) -> bytes:
     """pcap record headers + packet bytes for every row of ``table`` (a bounded chunk)."""
     n = table.num_rows
-    ts = table.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    ts = table.column("ts").cast(TIMESTAMP).cast(pa.int64()).to_numpy(zero_copy_only=False)
     src, _ = _values(table, "src_ip", np.uint64, 0)
     dst, _ = _values(table, "dst_ip", np.uint64, 0)
     proto, _ = _values(table, "proto", np.uint64, PROTO_TCP)

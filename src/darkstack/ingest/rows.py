@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from darkstack.ingest.batch import Batch
+from darkstack.schema import TIMESTAMP
 
 
 def assemble(n: int, columns: dict[str, tuple[np.ndarray, np.ndarray | None, pa.DataType]],
@@ -29,7 +30,7 @@ def assemble(n: int, columns: dict[str, tuple[np.ndarray, np.ndarray | None, pa.
     arrays = {}
     for name, (values, present, typ) in columns.items():
         v = values[keep]
-        if typ == pa.timestamp("us", tz="UTC"):
+        if typ == TIMESTAMP:
             arrays[name] = pa.array(v.astype(np.int64), pa.int64()).cast(typ)
         else:
             arrays[name] = pa.array(v, typ, mask=None if present is None else ~present[keep])

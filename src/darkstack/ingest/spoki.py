@@ -19,11 +19,10 @@ from darkstack.ingest import fields
 from darkstack.ingest.batch import Batch
 from darkstack.ingest.delimited import read_delimited
 from darkstack.ingest.rows import assemble
-from darkstack.schema import PROTO_ICMP, PROTO_TCP
+from darkstack.schema import PROTO_ICMP, PROTO_TCP, TIMESTAMP
 
 REQUIRED = ["ts", "saddr", "daddr", "proto", "sport", "dport"]
 FLAG_COLUMNS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "ack": 0x10}
-TS = pa.timestamp("us", tz="UTC")
 
 
 def read_spoki(path: str | Path) -> Iterator[Batch]:
@@ -38,7 +37,7 @@ def _convert(text: pa.Table, skips: Counter) -> Batch:
     cols, bad = {}, {}
     ms, present, bad["ts"] = fields.integer(text["ts"], 10**15)
     bad["ts"] |= ~present
-    cols["ts"] = (ms * 1000, None, TS)
+    cols["ts"] = (ms * 1000, None, TIMESTAMP)
     for source, name in (("saddr", "src_ip"), ("daddr", "dst_ip")):
         values, bad[source] = fields.ipv4(text[source])
         cols[name] = (values, None, pa.uint32())

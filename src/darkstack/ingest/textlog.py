@@ -20,7 +20,7 @@ from darkstack.ingest import fields
 from darkstack.ingest.batch import Batch
 from darkstack.ingest.delimited import read_delimited
 from darkstack.ingest.rows import assemble
-from darkstack.schema import PROTO_TCP
+from darkstack.schema import PROTO_TCP, TIMESTAMP
 
 REQUIRED = ["ts", "src_ip", "dst_ip", "dst_port"]
 OPTIONAL_INT = {  # column → (canonical name, largest value, arrow type)
@@ -32,7 +32,6 @@ OPTIONAL_INT = {  # column → (canonical name, largest value, arrow type)
     "t_win": ("tcp_win", 0xFFFF, pa.uint16()),
     "t_ts": ("tcp_ts", 0xFFFFFFFF, pa.uint32()),
 }
-TS = pa.timestamp("us", tz="UTC")
 
 
 def read_textlog(path: str | Path) -> Iterator[Batch]:
@@ -46,7 +45,7 @@ def _convert(text: pa.Table, skips: Counter) -> Batch:
     names = text.column_names
     cols: dict = {}
     bad: dict = {}
-    cols["ts"] = (*_first(fields.timestamp_seconds(text["ts"]), bad, "ts"), TS)
+    cols["ts"] = (*_first(fields.timestamp_seconds(text["ts"]), bad, "ts"), TIMESTAMP)
     for name in ("src_ip", "dst_ip"):
         values, wrong = fields.ipv4(text[name])
         bad[name] = wrong

@@ -22,6 +22,7 @@ from darkstack.schema import (
     TCP_ACK,
     TCP_RST,
     TCP_SYN,
+    TIMESTAMP,
 )
 from darkstack.simulate.fingerprints import STATELESS, TOOL_NAMES, stamp
 from darkstack.simulate.profiles import MIN_PACKETS, Behaviour
@@ -201,7 +202,7 @@ def _to_table(chunks: list[dict], day: dt.date) -> pa.Table:
     seconds = np.concatenate([c["seconds"][0] for c in chunks]) if chunks else np.zeros(0)
     ts = day_us + (seconds * 1_000_000).astype(np.int64)
     order = np.argsort(ts, kind="stable")
-    arrays = {"ts": pa.array(ts[order], pa.timestamp("us", tz="UTC"))}
+    arrays = {"ts": pa.array(ts[order], TIMESTAMP)}
     for field in PACKET_SCHEMA:
         if field.name in ("ts", "sensor", "sensor_kind"):
             continue

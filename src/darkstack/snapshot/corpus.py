@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from darkstack.schema import TIMESTAMP
+
 _US_PER_HOUR = 3_600_000_000
 
 
 def utc_hours(ts: pa.ChunkedArray) -> np.ndarray:
     """UTC hour of day (0-23) of Arrow timestamps, from the stored instant (independent of any engine's time zone)."""
-    micros = ts.cast(pa.timestamp("us"), safe=False).cast(pa.int64()).to_numpy()
+    micros = ts.cast(TIMESTAMP, safe=False).cast(pa.int64()).to_numpy()
     return (micros // _US_PER_HOUR % 24).astype(np.uint8)
 
 
@@ -25,4 +27,3 @@ def drop_repeats(tokens: pa.Table) -> pa.Table:
     hours = utc_hours(tokens.column("ts"))[keep]
     seq = np.arange(int(keep.sum()), dtype=np.int64)
     return pa.table({"port": ports[keep], "seq": seq, "ip": ips[keep], "hour": hours})
-
