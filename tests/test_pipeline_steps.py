@@ -103,7 +103,7 @@ def test_bad_plans_and_bad_cache_are_clear_errors(ws):
 def test_cache_file_is_plain_json(ws):
     run_steps(ws, _plan(ws, {}))
     state = json.loads(steps_file(ws).read_text())
-    assert set(state["steps"]["a"]) == {"key", "outputs", "seconds", "finished", "run_id"}
+    assert set(state["steps"]["a"]) == {"key", "outputs", "seconds", "finished", "run_id", "skips", "empty"}
 
 
 def test_a_workspace_runs_one_pipeline_at_a_time(ws):

@@ -10,6 +10,10 @@ from typer.exceptions import TyperException
 
 from darkstack.errors import DarkstackError
 from darkstack.log import console, setup_logging
+from darkstack.skips import StageSkipped
+
+NOTHING_COMPUTED = 3
+"""Exit code of a command that could compute nothing on the data at hand (its one line says why)."""
 
 # (command name, module exposing `command`) in data-flow order. Modules import heavy libraries
 # inside `command`, so `darkstack --help` stays fast.
@@ -53,10 +57,13 @@ for _name, _module in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one ``error:`` line and exit code 2."""
+    """Entry point: user errors become one ``error:`` line and exit code 2; nothing computable, one line and 3."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         rc = app(args=argv or ["--help"], standalone_mode=False)
+    except StageSkipped as exc:
+        console.print(f"[yellow]{exc.line()}[/yellow]", highlight=False, soft_wrap=True)
+        return NOTHING_COMPUTED
     except DarkstackError as exc:
         console.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
         return 2

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from darkstack import __version__, atomic
+from darkstack import __version__, atomic, skips
 from darkstack.errors import ConfigError, DarkstackError
 from darkstack.log import get_logger
 from darkstack.workspace import Workspace
@@ -75,16 +75,27 @@ class Step:
 
 @dataclass
 class RunRecord:
-    """What one pipeline run did: steps ran and skipped, in order, with seconds per step ran."""
+    """What one pipeline run did: steps ran and skipped (unchanged), in order, with seconds per step ran.
+
+    ``not_computed`` maps each step of the plan (ran or unchanged) to what the data did not allow it to
+    compute (:mod:`darkstack.skips`); ``empty`` lists the steps that had nothing at all to compute.
+    """
 
     run_id: str
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    not_computed: dict[str, list[skips.Skip]] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"run_id": self.run_id, "ran": self.ran, "skipped": self.skipped, "seconds": self.seconds}
+        return {"run_id": self.run_id, "ran": self.ran, "skipped": self.skipped, "seconds": self.seconds, "empty": self.empty}
+
+
+def step_skips(entry: Mapping) -> list[skips.Skip]:
+    """The skips recorded with one step of ``steps.json``."""
+    return [skips.Skip.from_dict(s) for s in entry.get("skips", [])]
 
 
 def load_state(ws: Workspace) -> dict:
@@ -138,26 +149,47 @@ def run_steps(ws: Workspace, steps: list[Step], force: Iterable[str] = (), run_i
         done = state["steps"].get(step.name)
         if step.name not in force and done and done.get("key") == key and _outputs_exist(ws, done.get("outputs", [])):
             record.skipped.append(step.name)
-            log.info(f"step {step.name}: unchanged, skipped", extra={"step": step.name, "key": key[:12]})
+            found = step_skips(done)
+            if found:
+                record.not_computed[step.name] = found
+            if done.get("empty"):
+                record.empty.append(step.name)
+            note = f"; not computed: {len(found)} item(s), see the report" if found else ""
+            log.info(f"step {step.name}: unchanged, skipped{note}", extra={"step": step.name, "key": key[:12]})
             continue
         log.info(f"step {step.name}: running", extra={"step": step.name, "key": key[:12]})
         started = time.perf_counter()
-        outputs = [_relative(ws, p) for p in (step.action() or [])]
+        empty = False
+        with skips.collect() as found:
+            try:
+                outputs = [_relative(ws, p) for p in (step.action() or [])]
+            except skips.StageSkipped as exc:
+                skips.record(exc.skip)
+                outputs, empty = [], True
         seconds = round(time.perf_counter() - started, 3)
         absent = [p for p in outputs if not (ws.root / p).exists()]
         if absent:
             raise DarkstackError(f"step {step.name} did not write its outputs: {absent[:3]}", ws.root)
         record.ran.append(step.name)
         record.seconds[step.name] = seconds
+        if found:
+            record.not_computed[step.name] = list(found)
+        if empty:
+            record.empty.append(step.name)
         state["steps"][step.name] = {
             "key": key,
             "outputs": outputs,
             "seconds": seconds,
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run_id": record.run_id,
+            "skips": [s.as_dict() for s in found],
+            "empty": empty,
         }
         atomic.write_json(steps_file(ws), state)
-        log.info(f"step {step.name}: done in {seconds:.1f} s", extra={"step": step.name, "seconds": seconds})
+        if empty:
+            log.info(f"step {step.name}: nothing to compute on this data ({seconds:.1f} s)", extra={"step": step.name, "seconds": seconds})
+        else:
+            log.info(f"step {step.name}: done in {seconds:.1f} s", extra={"step": step.name, "seconds": seconds})
     state["runs"] = (state["runs"] + [record.as_dict()])[-KEEP_RUNS:]
     atomic.write_json(steps_file(ws), state)
     return record
