@@ -154,10 +154,12 @@ def test_anonymised_ingest_keeps_prefixes_and_mirai(ws, tmp_path):
 
 def test_real_samples_ingest(ws, real_data):
     spoki = ingest(ws, [real_data / "spoki" / p.name for p in sorted((real_data / "spoki").glob("*.csv"))], "spoki")
-    mhn = ingest(ws, sorted((real_data / "mhn").glob("*.json")), "mhn")
+    mhn = ingest(ws, sorted((real_data / "mhn").glob("mhn-dionaea-20*.json")), "mhn")  # the two 2020/2022 exports
     cowrie = ingest(ws, [real_data / "cowrie"], "cowrie")
     assert (spoki.kind, mhn.kind, cowrie.kind) == ("darknet", "honeypot", "honeypot")
     assert spoki.kept == 10368 and mhn.kept == 3274 + 4303
+    spaced = ingest(ws, [real_data / "mhn" / "mhn_dionaea_2017-11.json"], "mhn2017")  # spaced extended JSON
+    assert spaced.kind == "honeypot" and spaced.kept == 2030
     assert cowrie.kept == sum(f.kept for f in cowrie.files) and len(cowrie.files) == 7 and cowrie.kept > 2500
     rows = all_rows(ws, "mhn")
     assert pc.all(pc.equal(rows.column("sensor_kind"), "honeypot")).as_py()
