@@ -193,7 +193,7 @@ def test_mirai_rule_skips_a_sensor_without_sequence_numbers(ws, tmp_path):
 def test_precedence_longest_prefix_then_source_order_then_row_order(ws, tmp_path):
     """Self-contained: /32 > /24 > /16 > /8 whatever the source; ties go to the earlier source, then row."""
     a = tmp_path / "a.csv"
-    a.write_text("ip,label\n10.0.0.0/8,a8\n10.1.0.0/16,a16\n10.2.0.0/16,first\n10.2.0.0/16,second\n")
+    a.write_text("ip,label\n10.0.0.0/8,a8\n10.2.0.0/16,first\n10.2.0.0/16,second\n10.1.0.0/16,a16\n")
     b = tmp_path / "b.ipset"
     b.write_text("create b24 hash:net\nadd b24 10.1.2.0/24\nadd b16 10.1.0.0/16\nadd b16 10.3.0.0/16\n")
     c = tmp_path / "c.csv"
