@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import struct
 
 import dpkt
@@ -12,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from darkstack.errors import InputFormatError
+from darkstack.ingest.formats import detect
 from darkstack.ingest.pcap import read_pcap, write_pcap
 
 TS = pa.timestamp("us", tz="UTC")
@@ -76,6 +79,21 @@ def test_round_trip(tmp_path, linktype, suffix):
     got, read, skips = read_all(path)
     assert read == 3000 and not skips
     assert_same(got, table)
+
+
+@pytest.mark.parametrize("compress", [bz2.compress, lzma.compress])
+def test_bz2_and_xz_captures_detected_by_magic(tmp_path, compress):
+    table = records(300, seed=4)
+    write_pcap(table, tmp_path / "x.pcap")
+    path = tmp_path / "capture"  # no suffix: the content says it is compressed
+    path.write_bytes(compress((tmp_path / "x.pcap").read_bytes()))
+    assert detect(path).name == "pcap"
+    got, read, skips = read_all(path)
+    assert read == 300 and not skips
+    assert_same(got, table)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(InputFormatError, match="damaged (bz2|xz) stream"):
+        read_all(path)
 
 
 def test_round_trip_across_chunk_boundaries(tmp_path):
