@@ -22,6 +22,8 @@ from darkstack.labels import build_labels, labels_for_day
 from darkstack.labels.build import summary_path
 from darkstack.labels.mirai import mirai_hosts
 from darkstack.labels.orgmap import OrgMap
+from darkstack.pipeline.config import PipelineConfig
+from darkstack.pipeline.plan import build_labels_for
 from darkstack.schema import int_to_ip, ip_to_int
 from darkstack.store import write_records
 
@@ -279,6 +281,9 @@ def test_host_bits_under_the_prefix_taken_as_the_network_or_refused(ws, tmp_path
     assert main(["labels", "-w", str(ws.root), "--no-mirai", "--source", str(src)]) == 0
     err = capsys.readouterr().err
     assert "gt: 4 label rows; 2 taken as their network (host bits set)" in err
+    config = PipelineConfig.model_validate({"labels": {"sources": [str(src)], "strict": True}})
+    with pytest.raises(InputFormatError, match="host bits"):  # the pipeline's labels.strict
+        build_labels_for(ws, config)
 
 
 def test_bad_sources(ws, tmp_path):
