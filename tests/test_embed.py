@@ -179,7 +179,8 @@ def test_bf16_precision_stays_close_to_fp32(ws):
     embed(ws, "darknet", "igcngru", settings=TINY, variant="fp32")
     embed(ws, "darknet", "igcngru", settings=TINY.model_copy(update={"precision": "bf16"}), variant="bf16")
     for day in ws.embedding_days("darknet", "fp32"):
-        (hosts, a), (bf16_hosts, b) = load_embeddings(ws, "darknet", "fp32", day), load_embeddings(ws, "darknet", "bf16", day)
+        hosts, a = load_embeddings(ws, "darknet", "fp32", day)
+        bf16_hosts, b = load_embeddings(ws, "darknet", "bf16", day)
         np.testing.assert_array_equal(bf16_hosts, hosts)
         assert not np.array_equal(a, b)
         np.testing.assert_allclose(b, a, rtol=0, atol=BF16_ATOL)
