@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from darkstack.errors import InputFormatError
-from darkstack.ingest.formats import detect
+from darkstack.ingest.formats import SNIFF_BYTES, detect
 from darkstack.ingest.pcap import read_pcap, write_pcap
 
 TS = pa.timestamp("us", tz="UTC")
@@ -83,13 +83,14 @@ def test_round_trip(tmp_path, linktype, suffix):
 
 @pytest.mark.parametrize("compress", [bz2.compress, lzma.compress])
 def test_bz2_and_xz_captures_detected_by_magic(tmp_path, compress):
-    table = records(300, seed=4)
+    table = records(20_000, seed=4)
     write_pcap(table, tmp_path / "x.pcap")
     path = tmp_path / "capture"  # no suffix: the content says it is compressed
     path.write_bytes(compress((tmp_path / "x.pcap").read_bytes()))
+    assert path.stat().st_size > 4 * SNIFF_BYTES  # detection must decompress more than it reads raw
     assert detect(path).name == "pcap"
     got, read, skips = read_all(path)
-    assert read == 300 and not skips
+    assert read == 20_000 and not skips
     assert_same(got, table)
     path.write_bytes(path.read_bytes()[:-40])
     with pytest.raises(InputFormatError, match="damaged (bz2|xz) stream"):

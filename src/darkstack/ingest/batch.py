@@ -32,19 +32,6 @@ def compression(head: bytes) -> str | None:
     return kind
 
 
-def decompress_head(raw: bytes, limit: int, path: Path) -> bytes:
-    """The first ``limit`` decompressed bytes of ``raw`` (the start of a file, possibly cut), or ``raw`` itself."""
-    kind = compression(raw)
-    if kind is None:
-        return raw
-    decompressor = {"gzip": lambda: zlib.decompressobj(wbits=31), "bz2": bz2.BZ2Decompressor,
-                    "xz": lzma.LZMADecompressor}[kind]()
-    try:
-        return decompressor.decompress(raw, limit)
-    except (*_DAMAGED, OSError) as exc:
-        raise InputFormatError(f"damaged {kind} stream ({exc})", path) from exc
-
-
 def _damaged(fh: BinaryIO, exc: Exception, path: Path) -> InputFormatError:
     return InputFormatError(f"damaged {_NAMES.get(type(fh), 'compressed')} stream ({exc or 'ends early'})", path)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from darkstack.errors import ConfigError, DarkstackError, InputFormatError
-from darkstack.ingest.batch import Batch, decompress_head
+from darkstack.ingest.batch import Batch, open_input, read_errors
 from darkstack.ingest.cowrie import read_cowrie
 from darkstack.ingest.mhn import read_mhn
 from darkstack.ingest.pcap import (
@@ -52,12 +52,8 @@ def get_format(name: str) -> Format:
 
 def _head(path: Path) -> bytes:
     """The first bytes of the file's content (decompressed when gzip, bz2 or xz)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(SNIFF_BYTES)
-    except OSError as exc:
-        raise DarkstackError(f"cannot open ({exc.strerror or exc})", path) from exc
-    return decompress_head(raw, SNIFF_BYTES, path)
+    with open_input(path) as fh, read_errors(fh, path):
+        return fh.read(SNIFF_BYTES)
 
 
 def detect(path: str | Path) -> Format:
