@@ -27,7 +27,7 @@ _NAMES = {gzip.GzipFile: "gzip", bz2.BZ2File: "bz2", lzma.LZMAFile: "xz"}
 def compression(head: bytes) -> str | None:
     """``gzip``, ``bz2`` or ``xz`` when ``head`` (a file's first bytes) starts with that format's magic, else None."""
     kind = next((name for name, magic in COMPRESSION_MAGICS.items() if head.startswith(magic)), None)
-    if kind == "bz2" and not (len(head) > 3 and b"1"[0] <= head[3] <= b"9"[0]):
+    if kind == "bz2" and not (len(head) > 3 and ord("1") <= head[3] <= ord("9")):
         return None  # "BZh" must be followed by the block size digit
     return kind
 
