@@ -42,17 +42,27 @@ def pytest_configure(config):
     required_in_this_run()  # a typo in DARKSTACK_REQUIRE stops the run instead of letting tests skip
 
 
-def pytest_runtest_setup(item):
-    """``@pytest.mark.requires("java", ...)``: skip with the reason when something is missing, fail in CI."""
+def missing_requirements(item) -> list[str]:
+    """The names of ``@pytest.mark.requires(...)`` on ``item`` that this machine lacks."""
+    names = [name for marker in item.iter_markers("requires") for name in marker.args]
+    return [name for name in names if not REQUIREMENTS[name][0]()]
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test whose requirement is missing skips with the reason (the -ra summary names the test), unless
+    DARKSTACK_REQUIRE names it: then the test fails at set-up (``pytest_runtest_setup``)."""
     required = required_in_this_run()
-    for marker in item.iter_markers("requires"):
-        for name in marker.args:
-            present, reason = REQUIREMENTS[name]
-            if present():
-                continue
-            if name in required:
-                pytest.fail(f"{reason}, and DARKSTACK_REQUIRE names {name}", pytrace=False)
-            pytest.skip(reason)
+    for item in items:
+        for name in missing_requirements(item):
+            if name not in required:
+                item.add_marker(pytest.mark.skip(reason=REQUIREMENTS[name][1]))
+
+
+def pytest_runtest_setup(item):
+    required = required_in_this_run()
+    for name in missing_requirements(item):
+        if name in required:
+            pytest.fail(f"{REQUIREMENTS[name][1]}, and DARKSTACK_REQUIRE names {name}", pytrace=False)
 
 
 @pytest.fixture
