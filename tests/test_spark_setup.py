@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,11 +42,14 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(one_day, monkeypatc
 
 
 @pytest.mark.requires("pyspark")
-def test_engine_spark_without_java_says_so(one_day, monkeypatch, capsys):
+def test_engine_spark_without_java_says_so_and_pandas_warning_is_silenced(one_day, monkeypatch, capsys):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", "")
     assert main(["snapshot", "-w", str(one_day.root), "--engine", "spark"]) == 2
     assert error_lines(capsys) == [f"error: {spark_engine.NO_JAVA}"]
+    with warnings.catch_warnings(record=True) as seen:  # the engine silences pyspark's pandas-3 warning
+        warnings.warn("PySpark does not yet fully support pandas >= 3.0.0. Some features ...", FutureWarning)
+    assert not seen
 
 
 def test_java_home_wins_over_path(tmp_path, monkeypatch):
