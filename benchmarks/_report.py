@@ -1,7 +1,7 @@
 """Shared by every benchmark: print figures and write them into BENCHMARKS.md, one section each.
 
 Each benchmark owns the block between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; re-running
-it replaces only that block.
+it replaces only that block. The block starts with the anchor ``bench-NAME`` that docs/*.md link to.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def write_section(name: str, markdown: str) -> None:
     """Print ``markdown`` and store it as section ``name`` of BENCHMARKS.md (locked read-modify-write)."""
     print(markdown)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    block = f"<!-- bench:{name} -->\n{markdown.rstrip()}\n\n_Measured {stamp} on {machine()}._\n<!-- /bench:{name} -->"
+    block = (
+        f'<!-- bench:{name} -->\n<a id="bench-{name}"></a>\n\n{markdown.rstrip()}\n\n'
+        f"_Measured {stamp} on {machine()}._\n<!-- /bench:{name} -->"
+    )
     with open(BENCHMARKS_MD.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else HEADER

@@ -123,7 +123,9 @@ def main() -> None:
         (
             f"Embedding a month: `{args.workspace}`, sensor `{args.sensor}`, paper settings (i-GCN-GRU: H = 5, "
             "1 epoch/day, node features; i-DarkVec: sentences `every` = the papers' per-port sequences, `hourly` = "
-            "DarkVec's per port and hour), `python benchmarks/bench_embed.py`."
+            "DarkVec's per port and hour), `python benchmarks/bench_embed.py`. Input: the snapshots of a `paper`-profile "
+            "workspace (`benchmarks/bench_simulate.py --workspace W`, then `darkstack snapshot -w W`; "
+            "`bash benchmarks/paper_table3.sh W` builds them too)."
         ),
         "",
         (

@@ -53,8 +53,10 @@ def main() -> None:
         )
     parts.append(
         f"Peak memory {peak_rss_gib():.1f} GiB. Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_evaluate.py "
-        f"--workspace {args.workspace}` on a workspace with the variants embedded (the paper-profile table, all ten "
-        "variants from nothing: `bash benchmarks/paper_table3.sh`)."
+        f"--workspace {args.workspace}` on a workspace with the variants embedded. Input: the paper-profile table, all "
+        "ten variants from nothing: `bash benchmarks/paper_table3.sh W`; the demo-profile one: `darkstack simulate "
+        "--profile demo -w W`, `darkstack labels -w W --source W/sim/labels.csv`, `darkstack snapshot -w W`, "
+        "`darkstack embed -w W -m …` for each variant shown."
     )
     write_section(args.name, "\n".join(parts))
 

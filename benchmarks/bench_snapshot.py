@@ -94,7 +94,9 @@ top 2500 ports), DuckDB threads = {args.threads}, memory limit {args.memory_limi
 | goal (<= 60 s, <= 4 GiB) met | {ok} |
 
 Machine load average at the end of the run: {load:.1f} (the machine is shared).
-Reproduce: `.venv/bin/python benchmarks/bench_snapshot.py --store-workspace PATH`.
+Reproduce: `.venv/bin/python benchmarks/bench_snapshot.py --store-workspace PATH`. Input: the store of a
+`paper`-profile workspace (`benchmarks/bench_simulate.py --workspace PATH`; the script simulates one itself
+when PATH has none).
 """,
     )
 

@@ -15,7 +15,7 @@ from darkstack.pipeline.config import load_config
 from darkstack.pipeline.run import run_pipeline
 from darkstack.pipeline.steps import load_state
 from darkstack.workspace import Workspace, day_range
-from report_chromium import CHROMIUM, render_in_chromium
+from report_chromium import render_in_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,7 @@ def test_full_run_writes_every_artefact(full_run):
     assert config["run"]["seed"] == 7 and config["source"]["simulate"]["seed"] == 3
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs the Debian package)")
+@pytest.mark.requires("chromium")
 def test_pipeline_report_renders_in_headless_chromium(full_run, tmp_path):
     _, ws = full_run
     report = ws.root / load_state(ws)["steps"]["report"]["outputs"][0]

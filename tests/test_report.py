@@ -16,7 +16,7 @@ from darkstack.cli import main
 from darkstack.report.build import build_report, dataset_overview
 from darkstack.snapshot.features import FEATURE_COLUMNS
 from darkstack.workspace import day_range
-from report_chromium import CHROMIUM, render_in_chromium
+from report_chromium import render_in_chromium
 
 DAYS = day_range(dt.date(2021, 12, 1), 3)
 
@@ -116,7 +116,7 @@ def test_report_command_and_empty_workspace(ws, capsys):
     assert capsys.readouterr().out.strip().endswith("reports/cli/index.html")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs the Debian package)")
+@pytest.mark.requires("chromium")
 def test_report_renders_in_headless_chromium_without_console_errors(ws, tmp_path):
     make_workspace(ws)
     index = build_report(ws, run_id="browser")
@@ -146,7 +146,7 @@ window.addEventListener("load", function () {
 </script></body>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs the Debian package)")
+@pytest.mark.requires("chromium")
 def test_tables_sort_both_ways_and_filter_in_chromium(ws, tmp_path):
     make_workspace(ws)
     index = build_report(ws, run_id="probe")

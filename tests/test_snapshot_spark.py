@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -12,13 +10,10 @@ from darkstack.snapshot import SnapshotSettings, build_snapshots, load_day
 from darkstack.snapshot.features import FEATURE_COLUMNS
 from darkstack.workspace import Workspace
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("pyspark", "java")]
 
 
 def test_spark_equals_duckdb_on_a_simulated_week(tmp_path):
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None:
-        pytest.skip("java not installed")
     duck, spark = Workspace(tmp_path / "duck"), Workspace(tmp_path / "spark")
     for ws in (duck, spark):
         simulate(ws, profile="demo", days=7, scale=0.05, seed=1)

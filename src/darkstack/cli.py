@@ -6,6 +6,7 @@ import importlib
 import sys
 
 import typer
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from darkstack.errors import DarkstackError
@@ -62,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv or ["--help"], standalone_mode=False)
     except StageSkipped as exc:
-        console.print(f"[yellow]{exc.line()}[/yellow]", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{escape(exc.line())}[/yellow]", highlight=False, soft_wrap=True)
         return NOTHING_COMPUTED
     except DarkstackError as exc:
-        console.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(exc.line())}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code

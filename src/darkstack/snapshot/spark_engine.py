@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import warnings
 
 import pyarrow as pa
+
+from darkstack.errors import ConfigError
+
+NO_PYSPARK = "--engine spark needs pyspark, which is not installed: pip install 'darkstack[spark]'"
+NO_JAVA = "--engine spark needs a Java runtime (java on PATH or JAVA_HOME), e.g. apt-get install default-jre-headless"
+
+
+def java_found() -> bool:
+    """Whether Spark can start its JVM: ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else ``java`` on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    return os.access(os.path.join(home, "bin", "java"), os.X_OK) if home else shutil.which("java") is not None
 
 
 class SparkEngine:
@@ -15,9 +28,17 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, master: str = "local[*]", shuffle_partitions: int | None = None, driver_memory: str = "2g"):
-        from py4j.protocol import Py4JJavaError
-        from pyspark.errors import PySparkException
-        from pyspark.sql import SparkSession
+        # Tables leave Spark as Arrow (toArrow) and enter it as Parquet, never through pandas, so pyspark's
+        # "does not yet fully support pandas >= 3.0.0" warning (raised on import of its helpers) does not apply.
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        try:
+            from py4j.protocol import Py4JJavaError
+            from pyspark.errors import PySparkException
+            from pyspark.sql import SparkSession
+        except ImportError as e:
+            raise ConfigError(NO_PYSPARK) from e
+        if not java_found():
+            raise ConfigError(NO_JAVA)
 
         self.errors = (PySparkException, Py4JJavaError)
         self._tmp = tempfile.TemporaryDirectory(prefix="darkstack-spark-")
