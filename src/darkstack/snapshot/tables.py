@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from darkstack import atomic
+from darkstack.damage import read_parquet
 from darkstack.errors import DarkstackError
 from darkstack.snapshot.features import FEATURE_COLUMNS
 from darkstack.workspace import Workspace, day_str
@@ -90,10 +90,7 @@ def load_day(ws: Workspace, sensor: str, day: dt.date) -> Snapshot:
     tables = {}
     for name, schema in SCHEMAS.items():
         path = folder / f"{name}.parquet"
-        try:
-            table = pq.read_table(path)
-        except (FileNotFoundError, pa.ArrowInvalid) as exc:
-            raise DarkstackError(f"unreadable snapshot table ({exc})", path) from exc
+        table = read_parquet(path)
         if not table.schema.equals(schema, check_metadata=False):
             raise DarkstackError(f"unexpected schema {table.schema.names}; rebuild with `darkstack snapshot`", path)
         tables[name] = table
