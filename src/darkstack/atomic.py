@@ -73,6 +73,39 @@ def _system_error(exc: Exception) -> int | None:
 _ERRNO = re.compile(r"(?:os error|errno) (\d+)", re.IGNORECASE)
 
 
+@contextlib.contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``target``; swap it in for ``target`` if the block succeeds.
+
+    For outputs made of several files that are only valid together (a snapshot day): a failed or
+    killed write leaves the earlier folder as it was. Between the two renames of the swap ``target``
+    is briefly absent, which readers take as "not built yet".
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise OSError(exc.errno, os.strerror(exc.errno), str(target)) from exc
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    try:
+        yield tmp
+        if target.exists():
+            old = tmp.with_name(tmp.name.removesuffix(".tmp") + ".old.tmp")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except OSError as exc:
+        if exc.filename is None or not Path(exc.filename).is_relative_to(tmp):
+            raise
+        inside = target / Path(exc.filename).relative_to(tmp)  # name the file as the user knows it
+        raise OSError(exc.errno, exc.strerror, str(inside)) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_bytes(target: str | Path, data: bytes) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

@@ -33,7 +33,7 @@ SUFFIX = ".damaged"
 _UNIT_FOLDERS = {"snapshots": 2, "models": 3}  # top folder → depth of the day=… folder below it
 
 _REBUILT_BY = {
-    "store": "`darkstack ingest` of its source file or `darkstack run`",
+    "store": "`darkstack run` (or the `darkstack ingest` or `simulate` that wrote it)",
     "snapshots": "`darkstack snapshot` or `darkstack run`",
     "embeddings": "`darkstack embed` or `darkstack run`",
     "models": "`darkstack embed` or `darkstack run`",
@@ -63,9 +63,10 @@ def explain(root: Path, exc: BaseException) -> DarkstackError | None:
 
     The damaged file (or its unit) is moved aside first, so the message can say where it went.
     """
-    path = _damaged_path(root, exc)
-    if path is None:
+    found = _damaged_path(root, exc)
+    if found is None:
         return None
+    path, exc = found
     problem = exc.problem if isinstance(exc, DamagedFileError) else f"not readable ({_reason(exc)})"
     moved = quarantine(root, path)
     rebuild = _REBUILT_BY.get(path.relative_to(root).parts[0], "`darkstack run`")
@@ -87,7 +88,7 @@ def quarantine(root: Path, path: Path) -> Path | None:
         unit.replace(moved)
     _forget_steps(root, unit)
     _forget_ingested(root, unit)
-    log.warning(f"{unit}: damaged, moved aside as {moved.name if moved else '(already gone)'}", extra={"path": str(unit)})
+    log.debug(f"{unit}: damaged, moved aside as {moved.name if moved else '(already gone)'}", extra={"path": str(unit)})
     return moved
 
 
@@ -143,20 +144,22 @@ def _forget_ingested(root: Path, unit: Path) -> None:
         atomic.write_json(path, {k: v for k, v in manifest.items() if v})
 
 
-def _damaged_path(root: Path, exc: BaseException) -> Path | None:
-    """The workspace file ``exc`` is about, when it says a file is damaged (else None)."""
-    if isinstance(exc, DamagedFileError):
-        candidates = [exc.path]
-    elif type(exc).__module__.split(".")[0] in {"pyarrow", "_duckdb", "duckdb"} or (isinstance(exc, OSError) and exc.errno is None):
-        candidates = _QUOTED_PATH.findall(str(exc))
-    else:
-        return None
-    for text in candidates:
-        if text is None:
-            continue
-        path = Path(text).resolve()
-        if path.is_relative_to(root) and path != root:
-            return path
+def _damaged_path(root: Path, exc: BaseException) -> tuple[Path, BaseException] | None:
+    """The workspace file ``exc`` (or an error it wraps) says is damaged, with that error; None if none."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DamagedFileError):
+            candidates = [exc.path]
+        elif type(exc).__module__.split(".")[0] in {"pyarrow", "_duckdb", "duckdb"} or (isinstance(exc, OSError) and exc.errno is None):
+            candidates = _QUOTED_PATH.findall(str(exc))
+        else:
+            candidates = []
+        for text in candidates:
+            path = Path(text).resolve()
+            if path.is_relative_to(root) and path != root:
+                return path, exc
+        exc = exc.__cause__ or exc.__context__
     return None
 
 
@@ -164,4 +167,5 @@ def _reason(exc: BaseException) -> str:
     """The library's message without the file name it repeats (the error line names the file already)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     text = re.sub(r"^Could not open Parquet input source '[^']*': ", "", text)
-    return text.removeprefix("Invalid Input Error: ").rstrip(".")
+    text = re.sub(r"""\s*['"]/[^'"]+['"]""", "", text)  # the file's name, already at the start of the line
+    return text.removeprefix("Invalid Input Error: ").split(". ")[0].rstrip(".: ")
