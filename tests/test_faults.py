@@ -7,6 +7,7 @@ non-writable one drops root's permission override with ``setpriv`` (or runs as t
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import hashlib
 import json
@@ -254,6 +255,38 @@ def test_damaged_file_is_one_line_moved_aside_and_rebuilt(work, capsys, case):
     pq.read_table(damaged)  # rebuilt and readable
     rc, err = run_cli(capsys, *meets, "-w", str(work))
     assert rc == 0, err
+
+
+def test_damaged_ingested_part_is_rewritten_by_ingesting_its_source_again(tmp_path, capsys, real_data):
+    """The ingest manifest forgets the damaged part, so ingesting the same file again rewrites it."""
+    ws = tmp_path / "ws"
+    source = next((real_data / "spoki").glob("*.csv"))
+    ingest = ["ingest", str(source), "--sensor", "spoki", "-w", str(ws)]
+    assert run_cli(capsys, *ingest)[0] == 0
+    (part,) = (ws / "store" / "spoki").glob("*/part-*.parquet")
+    _truncate(part)
+    rc, err = run_cli(capsys, "snapshot", "-w", str(ws))
+    assert rc == 2
+    assert_one_error_line(err, f"{part}: not readable", "moved aside as")
+    rc, err = run_cli(capsys, *ingest)
+    assert rc == 0, err
+    pq.read_table(part)
+    assert run_cli(capsys, "snapshot", "-w", str(ws))[0] == 0
+
+
+def test_damaged_store_part_is_rewritten_by_the_next_pipeline_run(tiny_run, capsys):
+    """The steps that write the store are forgotten, so `darkstack run` simulates again."""
+    ws = Workspace(tiny_run.parent / "ws")
+    assert main([*QUIET, "run", "-c", str(tiny_run)]) == 0
+    part = ws.store_day_dir("darknet", dt.date(2021, 12, 2)) / "part-sim.parquet"
+    _truncate(part)
+    rc, err = run_cli(capsys, "snapshot", "--force", "--days", "2021-12-02", "-w", str(ws.root))
+    assert rc == 2
+    assert_one_error_line(err, f"{part}: not readable", "`darkstack run`")
+    rc, err = run_cli(capsys, "run", "-c", str(tiny_run))
+    assert rc == 0, err
+    assert load_state(ws)["runs"][-1]["ran"] == ["simulate"]
+    pq.read_table(part)
 
 
 def test_damaged_checkpoint_is_moved_aside_and_training_restarts(work, capsys):
