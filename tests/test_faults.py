@@ -373,6 +373,27 @@ def test_killed_run_leaves_no_half_written_outputs_and_the_next_run_finishes(tin
     assert not temporaries(ws.root)
 
 
+def test_what_killed_writers_left_is_removed_by_the_next_command(work, capsys):
+    """A SIGKILL inside a write leaves these (atomic.atomic_path, atomic_dir, the report and ingest staging)."""
+    left = [
+        work / "embeddings" / "darknet" / "ds" / ".day=2021-12-02.parquet.k3j9x2.tmp",
+        work / "snapshots" / "darknet" / ".day=2021-12-02.a8d7qk.tmp" / "edges.parquet",
+        work / "reports" / ".20211203-120000.tmp" / "index.html",
+        work / "store" / ".staging" / "part-1234" / "darknet" / "2021-12-01" / "part-1234-00000.parquet",
+    ]
+    for path in left:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    kept = work / "sim" / ".notes"  # hidden, but no temporary of ours
+    kept.write_text("mine")
+    before = digest(work, *(p.parent for p in left[1:]), left[0])
+    rc, err = run_cli(capsys, "labels", "-w", str(work))
+    assert rc == 0, err
+    assert not temporaries(work) and not (work / "store" / ".staging").exists()
+    assert kept.read_text() == "mine"
+    assert set(before) <= set(digest(work))
+
+
 # --- the workspace lock ----------------------------------------------------------------------------
 
 
