@@ -40,8 +40,10 @@ _REBUILT_BY = {
     "labels": "`darkstack labels` or `darkstack run`",
 }
 
-# pyarrow and DuckDB name the file they could not read in quotes inside the message.
-_QUOTED_PATH = re.compile(r"""['"](/[^'"]+)['"]""")
+# pyarrow and DuckDB name the Parquet file they could not read in quotes inside the message.
+_QUOTED_PATH = re.compile(r"""['"](/[^'"]+\.parquet)['"]""")
+# The errors they raise for a truncated or corrupt file (not for a lock, a permission or a full disk).
+_CORRUPT = {("pyarrow.lib", "ArrowInvalid"), ("_duckdb", "InvalidInputException"), ("duckdb", "InvalidInputException")}
 
 
 def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
@@ -151,7 +153,7 @@ def _damaged_path(root: Path, exc: BaseException) -> tuple[Path, BaseException] 
         seen.add(id(exc))
         if isinstance(exc, DamagedFileError):
             candidates = [exc.path]
-        elif type(exc).__module__.split(".")[0] in {"pyarrow", "_duckdb", "duckdb"} or (isinstance(exc, OSError) and exc.errno is None):
+        elif (type(exc).__module__, type(exc).__name__) in _CORRUPT or (isinstance(exc, OSError) and exc.errno is None):
             candidates = _QUOTED_PATH.findall(str(exc))
         else:
             candidates = []
