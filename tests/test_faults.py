@@ -122,15 +122,17 @@ WRITING_COMMANDS = [
 ]
 
 
-def test_read_only_workspace_is_one_line_and_writable_again_next_run(template, small_fs, capsys):
+def test_read_only_workspace_is_one_line_and_writable_again_next_run(template, small_fs, tmp_path, capsys):
     ws = small_fs / "ws"
     shutil.copytree(template, ws)
+    config = tmp_path / "darkstack.toml"
+    config.write_text(f'[workspace]\npath = "{ws}"\n')
     before = digest(ws)
     subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
-    for command in WRITING_COMMANDS:
-        rc, err = run_cli(capsys, *command, "-w", str(ws))
+    for command in [*([*c, "-w", str(ws)] for c in WRITING_COMMANDS), ["run", "-c", str(config)]]:
+        rc, err = run_cli(capsys, *command)
         assert rc == 2, command
-        assert_one_error_line(err, f"{ws}/pipeline", "Read-only file system", "--workspace")
+        assert_one_error_line(err, f"{ws}/", "Read-only file system", "--workspace")
     assert digest(ws) == before
     subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
     rc, err = run_cli(capsys, "snapshot", "--force", "-w", str(ws))
