@@ -444,6 +444,25 @@ def test_every_writing_command_takes_the_workspace_lock(tmp_path, capsys):
     assert sorted(p.name for p in (ws / "pipeline").iterdir()) == ["lock"]
 
 
+def test_two_standalone_snapshots_on_one_workspace_do_not_overlap(work):
+    """The probe of issue 12: a second `snapshot --force` while another darkstack process writes."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from darkstack.workspace import Workspace, workspace_lock\n"
+         f"with workspace_lock(Workspace({str(work)!r})):\n    print('held', flush=True); sys.stdin.read()"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = digest(work)
+        done = run_process("snapshot", "--force", "-w", str(work))
+        assert done.returncode == 2
+        assert_one_error_line(done.stderr, f"{work}: another darkstack command is writing to this workspace")
+        assert digest(work) == before
+    finally:
+        holder.communicate("", timeout=30)
+    assert run_process("snapshot", "--force", "-w", str(work)).returncode == 0  # released with its process
+
+
 def test_lock_is_reentrant_in_a_process_and_released_after(ws):
     with workspace_lock(ws):
         with workspace_lock(ws):  # run and update call the stages inside their own lock
