@@ -104,14 +104,3 @@ def test_cache_file_is_plain_json(ws):
     run_steps(ws, _plan(ws, {}))
     state = json.loads(steps_file(ws).read_text())
     assert set(state["steps"]["a"]) == {"key", "outputs", "seconds", "finished", "run_id", "skips", "empty"}
-
-
-def test_a_workspace_runs_one_pipeline_at_a_time(ws):
-    from darkstack.pipeline.run import workspace_lock
-
-    with workspace_lock(ws):
-        with pytest.raises(DarkstackError, match="another darkstack run or update is using this workspace"):
-            with workspace_lock(ws):
-                pass
-    with workspace_lock(ws):  # released
-        pass
