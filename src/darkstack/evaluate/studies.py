@@ -53,7 +53,7 @@ def study(
     from darkstack.embed import EmbedSettings, embed
 
     if kind not in STUDIES:
-        raise ConfigError(f"study kind must be one of {sorted(STUDIES)}, not {kind!r}")
+        raise ConfigError(f"study kind must be one of {', '.join(sorted(STUDIES))}, not {kind!r}")
     field, suffix, defaults, xlabel = STUDIES[kind]
     values = list(defaults if values is None else values)
     if not values:
