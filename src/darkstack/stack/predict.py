@@ -38,6 +38,8 @@ def predict(
     from its neighbours among all other hosts. One row per unlabelled host: predicted class and
     probability, runner-up, each base's own vote and contribution, and the bases that drove the
     decision. Written to ``ws.results_dir/predict/<scenario>/day=<day>.{parquet,csv}``.
+    :class:`darkstack.skips.StageSkipped` when the day does not allow it (a base without embeddings
+    that day, no host in every base, no labelled class, too few hosts).
     """
     settings = settings or StackSettings()
     sc = resolve_scenario(ws, scenario, settings)

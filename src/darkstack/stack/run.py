@@ -46,6 +46,7 @@ class StackResult:
     methods: list[str]
     days: list[dt.date]
     skipped: dict[str, str]
+    """Test day left out → why (each also noted as a skip line)."""
     daily: pd.DataFrame
     summary: pd.DataFrame
     table: pd.DataFrame | None
@@ -146,7 +147,7 @@ def evaluate_day(inputs: DayInputs, scenario: Scenario, settings: StackSettings,
     if cv.unconverged:
         warnings.append(f"{where}: {cv.unconverged} meta-learner fit(s) did not converge in {settings.lr_max_iter} iterations")
     if inputs.folded:
-        folded = ", ".join(f"{c} ({n} hosts)" for c, n in inputs.folded.items())
+        folded = ", ".join(f"{c} ({n} host{'' if n == 1 else 's'})" for c, n in inputs.folded.items())
         log.info(
             f"{where}: small classes folded into unknown (fewer than {settings.min_class_hosts} hosts): {folded}",
             extra={"scenario": scenario.name, "day": day, "folded": inputs.folded},
@@ -221,8 +222,6 @@ def stack(
                     extra={"scenario": sc.name, "day": day_str(day), "hosts": len(inputs.ips), "seconds": round(took, 2)},
                 )
             advance(bar, 1, day_str(day))
-    for (reason, option), when in left_out.items():
-        skips.note("stack", f"{reason}; day(s) left out", scenario=sc.name, days=when, option=option)
     for w in warnings:
         log.warning(w)
     meta = {
@@ -243,6 +242,8 @@ def stack(
             "stack", f"no test day could be stacked: {'; '.join(reasons)}", scenario=sc.name, days=test_days,
             option=next(iter(left_out))[1] if len(left_out) == 1 else None,
         )
+    for (reason, option), when in left_out.items():
+        skips.note("stack", f"{reason}; day(s) left out", scenario=sc.name, days=when, option=option)
 
     daily = pd.concat([o.scores for o in outcomes.values()], ignore_index=True)
     summary = summarise(daily)
