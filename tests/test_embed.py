@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from embed_fixtures import write_days
+from embed_fixtures import ProgressRecorder, write_days
 from safetensors.numpy import load_file
 
 from darkstack import skips
@@ -183,6 +183,16 @@ def test_embeddings_ready_only_when_written_naming_sensor_variant_and_days(ws, c
         assert embed(ws, "darknet", "ds") == []
     assert "embeddings ready" not in caplog.text
     assert "embeddings up to date: sensor darknet, variant ds, every day up to 2021-12-02" in caplog.text
+
+
+def test_progress_names_sensor_and_variant_and_each_day(ws, monkeypatch):
+    from darkstack.embed import runner
+
+    days = write_days(ws, n_days=2)
+    progress = ProgressRecorder().install(monkeypatch, runner)
+    embed(ws, "darknet", "igcn", settings=TINY)
+    assert progress.descriptions == ["embed sensor darknet, variant igcn"]
+    assert [s.split()[0] for s in progress.statuses] == [str(d) for d in days] and "loss" in progress.statuses[-1]
 
 
 def test_cli_embed(ws, capsys):

@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from embed_fixtures import ProgressRecorder
+
 from darkstack import atomic, skips
 from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.evaluate import EvalSettings, evaluate
@@ -251,3 +253,12 @@ def test_a_sensor_without_a_large_class_is_a_skip_and_the_others_are_evaluated(e
     assert (easy_ws.results_dir / "evaluate" / "darknet" / "table.md").exists()
     assert not (easy_ws.results_dir / "evaluate" / "honeypot" / "table.md").exists()
     assert main(["evaluate", "-w", str(easy_ws.root), "-s", "honeypot"]) == NOTHING_COMPUTED
+
+
+def test_progress_names_sensor_variant_and_day(easy_ws, monkeypatch):
+    from darkstack.evaluate import run
+
+    progress = ProgressRecorder().install(monkeypatch, run)
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
+    assert progress.descriptions == ["evaluate sensor darknet"]
+    assert progress.statuses == [f"variant ds, {d}" for d in DAYS]

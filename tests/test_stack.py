@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from embed_fixtures import ProgressRecorder
+
 from darkstack import atomic, skips
 from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.errors import DarkstackError
@@ -333,3 +335,12 @@ def test_predict_for_a_scenario_lacking_the_day_is_a_skip(world, capsys):
                                         "honeypot:idarkvec, honeypot:igcngru on this day")
     assert main(["predict", "-w", str(world.root), "--day", str(later), "--scenario", "DH"]) == NOTHING_COMPUTED
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_progress_names_scenario_and_day(world, monkeypatch):
+    from darkstack.stack import run
+
+    progress = ProgressRecorder().install(monkeypatch, run)
+    stack(world, "H", StackSettings(folds=3, figures=False, train_days=0))
+    assert progress.descriptions == ["stack scenario H"]
+    assert set(progress.statuses) == {str(d) for d in DAYS}

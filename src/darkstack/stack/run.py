@@ -221,7 +221,7 @@ def stack(
                     f"({int(inputs.scored.sum())} scored) in {took:.1f} s",
                     extra={"scenario": sc.name, "day": day_str(day), "hosts": len(inputs.ips), "seconds": round(took, 2)},
                 )
-            advance(bar, 1, day_str(day))
+            advance(bar)
     for w in warnings:
         log.warning(w)
     meta = {
