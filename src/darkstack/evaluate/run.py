@@ -73,17 +73,17 @@ def embed_option(variant: str) -> str | None:
     return "--train-days / embed.train_days" if variant.split("-")[0] == "gcngru" else None
 
 
-def usable_variants(ws: Workspace, sensor: str, variants: list[str], days: list[dt.date], stage: str = "evaluate") -> list[str]:
+def usable_variants(ws: Workspace, sensor: str, variants: list[str], days: list[dt.date]) -> list[str]:
     """The variants embedded on every one of ``days``; each other variant gets a skip line."""
     kept = []
     for v in variants:
         have = set(ws.embedding_days(sensor, v))
         lacking = [d for d in days if d not in have]
         if not have:
-            skips.note(stage, "no embeddings: run `darkstack embed` first", sensor=sensor, variant=v, option=embed_option(v))
+            skips.note("evaluate", "no embeddings: run `darkstack embed` first", sensor=sensor, variant=v, option=embed_option(v))
         elif lacking:
             skips.note(
-                stage,
+                "evaluate",
                 f"no embeddings on {len(lacking)} of the {len(days)} test days",
                 sensor=sensor, variant=v, days=lacking, option=embed_option(v),
             )
