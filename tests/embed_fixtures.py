@@ -80,3 +80,27 @@ def write_days(
             ws, sensor, day, day_tables(day, rng, pool, ports, active), {"day": str(day), "settings_hash": "test"}
         )
     return days
+
+
+class ProgressRecorder:
+    """Stands in for ``progress_bar``/``advance`` of a stage module: keeps every description and status."""
+
+    def __init__(self):
+        self.descriptions: list[str] = []
+        self.statuses: list[str] = []
+
+    def install(self, monkeypatch, module) -> ProgressRecorder:
+        import contextlib
+
+        @contextlib.contextmanager
+        def progress_bar(description, total):
+            self.descriptions.append(description)
+            yield self
+
+        def advance(bar, n=1, status=None):
+            if status:
+                self.statuses.append(status)
+
+        monkeypatch.setattr(module, "progress_bar", progress_bar)
+        monkeypatch.setattr(module, "advance", advance)
+        return self

@@ -28,7 +28,7 @@ def test_history_study_writes_one_row_per_value(tiny_ws):
     from darkstack.embed import EmbedSettings
 
     small = EmbedSettings(embedding_dim=8, hidden_dim=16, gcn_dim=8, head_dim=8, max_epochs=2, train_days=2)
-    frame = study(tiny_ws, "darknet", "history", [0, 1], EvalSettings(test_days=2, min_class_hosts=3),
+    frame = study(tiny_ws, "darknet", "history", [0, 1], EvalSettings(test_days=2, train_days=2, min_class_hosts=3),
                   embed_settings=small, device="cpu")
     assert frame["history"].tolist() == [0, 1]
     assert frame["variant"].tolist() == ["igcngru-H0", "igcngru-H1"]
@@ -54,8 +54,21 @@ def test_epochs_study_sets_the_incremental_epochs(tiny_ws):
     from darkstack.embed import EmbedSettings
 
     small = EmbedSettings(embedding_dim=8, hidden_dim=16, gcn_dim=8, head_dim=8, max_epochs=2, train_days=2)
-    frame = study(tiny_ws, "darknet", "epochs", [2], EvalSettings(test_days=2, min_class_hosts=3),
+    frame = study(tiny_ws, "darknet", "epochs", [2], EvalSettings(test_days=2, train_days=2, min_class_hosts=3),
                   embed_settings=small, device="cpu")
     assert frame["variant"].tolist() == ["igcngru-e2"]
     run = json.loads((tiny_ws.embedding_dir("darknet", "igcngru-e2") / "run.json").read_text())
     assert run["settings"]["incremental_epochs"] == 2
+
+
+def test_a_value_without_a_large_class_is_a_skip_and_none_left_is_the_step_s_skip(tiny_ws):
+    from darkstack import skips
+    from darkstack.embed import EmbedSettings
+
+    small = EmbedSettings(embedding_dim=8, hidden_dim=16, gcn_dim=8, head_dim=8, max_epochs=2, train_days=2)
+    with skips.collect() as found, pytest.raises(skips.StageSkipped, match="no value could be scored"):
+        study(tiny_ws, "darknet", "history", [0], EvalSettings(test_days=2, train_days=2, min_class_hosts=100_000),
+              embed_settings=small, device="cpu")
+    assert [s.line() for s in found] == [
+        "study history sensor darknet, variant igcngru-H0, 2021-12-03 … 2021-12-04 (2 days): no labelled class reaches "
+        "100000 hosts (change: --min-class-hosts / evaluate.min_class_hosts)"]
