@@ -203,12 +203,14 @@ def test_undefined_values_show_na_and_no_nan_anywhere(ws):
     stack = ws.results_dir / "stack" / "D" / "table.json"
     atomic.write_json(stack, {"rows": [{"method": "ML", "class": "macro", "f1_mean": 0.9, "f1_std": None}], "days": [str(DAYS[-1])]})
     pd.DataFrame({"h": [0, 1], "f1": [0.7, 0.75], "std": [float("nan"), 0.01]}).to_csv(ws.results_dir / "study" / "darknet" / "history.csv", index=False)
+    atomic.write_text(ws.results_dir / "evaluate" / "honeypot" / "table.md", "| Class | Support | DS |\n|---|---:|---:|\n| Censys | 12 | 0.75±nan |\n")
     page = build_report(ws, run_id="undefined").read_text()
     assert not re.search(r"\bnan\b", page, re.IGNORECASE)
     summary = _table(page, "Macro-F1 per method")
     stacked = [row for row in re.findall(r"<tr>(.*?)</tr>", summary, re.S) if "stack D" in row]
     assert re.findall(r"<td[^>]*>(.*?)</td>", stacked[0])[3:] == ["n/a", "1"]  # std over one test day, test days
     assert "<td>n/a</td>" in _table(page, "Macro-F1 per history H")
+    assert ">0.75±n/a</td>" in page  # a stage's Markdown table
 
 
 def test_traffic_lines_break_where_days_are_missing(monkeypatch, tmp_path):
