@@ -331,6 +331,14 @@ def test_partial_workspace_renders_every_section_and_says_what_is_absent(ws):
     assert "Sensor darknet" not in page and "darknet" not in _table(page, "Per sensor and day")
 
 
+def test_unreadable_step_record_is_named_and_the_rest_is_reported(ws):
+    make_workspace(ws)
+    atomic.write_text(ws.root / "pipeline" / "steps.json", "{")
+    page = build_report(ws, run_id="corrupt").read_text()
+    assert page.count('<p class="absent">pipeline/steps.json: step cache is not valid JSON') == 2  # not computed, timings
+    assert 'id="evaluate"' in page and "Sensor darknet" in page
+
+
 def test_stacked_scenario_without_predictions_is_named(ws):
     make_workspace(ws)
     shutil.copytree(ws.results_dir / "stack" / "D", ws.results_dir / "stack" / "H")

@@ -341,7 +341,8 @@ def build_report(
     staging = ws.reports_dir / f".{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    pipeline = record.read_record(ws, steps, run_id if steps is not None else None)
+    order = {key: configured(ws, key) for key in ("sensors", "variants", "scenarios")}
+    pipeline = record.read_record(ws, steps, run_id if steps is not None else None, order)
     sections = [
         _summary_section(ws, staging),
         _overview_section(ws, staging),

@@ -47,7 +47,6 @@ BY_SOURCE: dict[str, dict[str, str]] = {
         "labelled_hosts": "active hosts with a ground-truth label that day",
         "labelled_share": "labelled_hosts / hosts",
     },
-    "overview/classes": {"class": "ground-truth class (display name)"},
     "summary": {
         "group": "what was scored: a sensor's embeddings (3-NN) or a scenario's stack",
         "mean": "macro-F1, mean over the test days",
@@ -94,7 +93,7 @@ BY_SOURCE: dict[str, dict[str, str]] = {
         "step": "pipeline step (stage:sensor:variant or stage:scenario), in the order the pipeline runs them",
         "seconds": "wall time of its last computation",
         "finished": "when that computation ended (UTC)",
-        "in this run": "true when this run computed the step; false when it reused an earlier, unchanged result",
+        "in this run": "true when this run (for darkstack report: the last recorded run) computed the step; false: it reused an earlier result",
         "left out": "parts the data did not allow (listed under Not computed)",
     },
     "skips": {

@@ -8,7 +8,6 @@ steps in the order they ran; ``darkstack report`` shows every recorded step, in 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,16 +51,6 @@ class PipelineRecord:
     problem: str | None = None
 
 
-def _config_order(ws: Workspace) -> dict[str, list[str]]:
-    """Sensors, variants and scenarios in the order of the last run's configuration (empty when absent)."""
-    path = ws.root / "pipeline" / "config.json"
-    try:
-        run = json.loads(path.read_text()).get("run", {}) if path.exists() else {}
-    except (json.JSONDecodeError, AttributeError):
-        run = {}
-    return {key: list(run.get(key) or []) for key in ("sensors", "variants", "scenarios")}
-
-
 def pipeline_order(names: Sequence[str], order: dict[str, list[str]] | None = None) -> list[str]:
     """Step names sorted as the pipeline plans them: the data source, labels, per sensor its snapshots then
     its embeddings, evaluations, studies, per scenario its stack then its predictions, the report.
@@ -90,10 +79,12 @@ def pipeline_order(names: Sequence[str], order: dict[str, list[str]] | None = No
     return sorted(names, key=key)
 
 
-def read_record(ws: Workspace, run_steps: Sequence[str] | None = None, run_id: str | None = None) -> PipelineRecord:
+def read_record(
+    ws: Workspace, run_steps: Sequence[str] | None = None, run_id: str | None = None, order: dict[str, list[str]] | None = None
+) -> PipelineRecord:
     """The steps to report: ``run_steps`` (a run's plan, in its order) or every recorded step in pipeline order.
 
-    ``run_id`` is the run being reported; without it, the last recorded run.
+    ``run_id`` is the run being reported; without it, the last recorded run. ``order``: see :func:`pipeline_order`.
     """
     from darkstack.pipeline.steps import load_state, steps_file
 
@@ -102,15 +93,15 @@ def read_record(ws: Workspace, run_steps: Sequence[str] | None = None, run_id: s
     try:
         state = load_state(ws)
     except DarkstackError as exc:
-        return PipelineRecord([], None, f"{steps_file(ws).relative_to(ws.root)}: {exc.args[0]}")
+        return PipelineRecord([], None, f"{steps_file(ws).relative_to(ws.root)}: {exc.problem}")
     recorded = state["steps"]
-    names = [n for n in run_steps if n in recorded] if run_steps is not None else pipeline_order(list(recorded), _config_order(ws))
+    names = [n for n in run_steps if n in recorded] if run_steps is not None else pipeline_order(list(recorded), order)
     runs = state.get("runs") or []
     last_run = run_id or (runs[-1].get("run_id") if runs and isinstance(runs[-1], dict) else None)
     return PipelineRecord([RecordedStep(n, recorded[n]) for n in names], last_run)
 
 
-NOT_RECORDED = "No pipeline run is recorded (pipeline/steps.json is absent): stages run one by one print what they skip but do not keep it."
+NOT_RECORDED = "No pipeline run is recorded (pipeline/steps.json is absent or empty): stages run one by one print what they skip but do not keep it."
 
 
 def not_computed_section(record: PipelineRecord) -> Section:

@@ -22,7 +22,7 @@ COLLAPSE_ROWS = 40
 _NUMBER = re.compile(r"^[-+]?\d*\.?\d+(e[-+]?\d+)?")
 _DIGIT_GROUPING = re.compile(r"(?<=\d)[\s,\u2009\u202f](?=\d{3})")
 _NAN = re.compile(r"\bnan\b", re.IGNORECASE)
-CLASS_COLUMNS = ("class", "label", "input_class", "true", "predicted", "runner_up")
+CLASS_COLUMNS = ("class", "label", "input_class", "predicted", "runner_up")
 """Columns that hold class ids, shown by their display names."""
 
 
