@@ -194,7 +194,9 @@ def _summary_section(ws: Workspace, out: Path) -> Section:
         section.absent.append("No evaluation or stacking results in this workspace.")
         return section
     section.figures.append(Figure("Macro-F1 per method", figures.macro_f1_figure(summary, out / "macro-f1.png").name, wide=True))
-    section.tables.append(table_from_frame("Macro-F1 per method", summary, source="summary"))
+    table = table_from_frame("Macro-F1 per method", summary, max_rows=len(summary), source="summary")
+    table.collapsed = True  # the figure above shows the same numbers
+    section.tables.append(table)
     stack_dir = ws.results_dir / "stack"
     if stack_dir.is_dir():
         section.tables += result_tables(stack_dir, "Stacking overview: ", "stack")

@@ -79,7 +79,7 @@ def _method_colour(method: str) -> str:
 
 
 def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
-    """Mean macro-F1 with its standard deviation per method (``summary``: group, method, mean, std)."""
+    """Mean macro-F1 with its standard deviation per method (``summary``: group, method, mean, std, optionally test days)."""
     plt = _pyplot()
     groups = list(dict.fromkeys(summary["group"]))
     fig, axes = plt.subplots(1, len(groups), figsize=(max(4.0, 3.2 * len(groups)), 3.4), squeeze=False, sharey=True)
@@ -87,7 +87,8 @@ def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
         rows = summary[summary["group"] == group]
         colours = [_method_colour(m) for m in rows["method"]]
         ax.bar(rows["method"], rows["mean"], yerr=rows["std"].fillna(0), capsize=3, color=colours)
-        ax.set_title(group, fontsize="medium")
+        days = rows["test days"].iloc[0] if "test days" in rows else None
+        ax.set_title(group if days is None else f"{group}\n{days} test day{'s' if days != 1 else ''}", fontsize="medium")
         ax.set_ylim(0, 1)
         ax.tick_params(axis="x", rotation=45, labelsize="small")
         ax.grid(axis="y", alpha=0.3)

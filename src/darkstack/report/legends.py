@@ -56,7 +56,7 @@ BY_SOURCE: dict[str, dict[str, str]] = {
     "evaluate/table": {"class": "ground-truth class; Macro avg.: mean of the daily macro-F1", "support": COMMON["support"]},
     "evaluate/days": {"label": "ground-truth class; Macro avg.: the day's macro-F1", "support": "labelled hosts of the class that day"},
     "stack/table": {"class": "ground-truth class; Average: mean of the daily macro-F1", "support": COMMON["support"]},
-    "stack/summary": {"scenario": "set of stacked bases (D darknet, H honeypot, DH hosts seen on both)", "support": COMMON["support"]},
+    "stack/summary": {"scenario": "set of stacked bases (D darknet, H honeypot, DH hosts seen on both)", "support": "labelled host-days scored over the test days"},
     "stack/daily": {"support": "labelled hosts of the class that day"},
     "stack/coefficients": {
         "model": "meta-learner (ML uses every base of the scenario; ML_<tag> only the bases of that sensor)",
