@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
@@ -302,6 +303,15 @@ def test_sections_say_how_many_test_days_were_scored(recorded):
     assert page.count("3 test days scored: 2021-12-01 … 2021-12-03 (3 days).") == 2  # each evaluated sensor
     assert "1 test day scored: 2021-12-03." in page  # the stacked scenario
     assert _column(_table(page, "Macro-F1 per method"), 4) == ["3", "3", "3", "3", "1", "1", "1"]
+
+
+def test_days_scored_by_evaluate_are_preferred_to_its_test_days(ws):
+    make_workspace(ws)
+    table = ws.results_dir / "evaluate" / "darknet" / "table.json"
+    atomic.write_json(table, json.loads(table.read_text()) | {"days_scored": [str(DAYS[0])]})  # 2 test days had no class to score
+    page = build_report(ws, run_id="scored").read_text()
+    assert "1 test day scored: 2021-12-01." in page and page.count("3 test days scored") == 1
+    assert _column(_table(page, "Macro-F1 per method"), 4)[:2] == ["1", "1"]
 
 
 def _honeypot_only(ws):

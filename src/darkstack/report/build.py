@@ -60,9 +60,15 @@ def configured(ws: Workspace, key: str) -> list[str]:
     return [str(v) for v in run.get(key) or []] if isinstance(run, dict) else []
 
 
+def days_scored(result: dict) -> list[str]:
+    """The test days a stage's ``table.json`` scored: ``days_scored`` where evaluate writes it (test days
+    without a class to score are left out of it), else ``days``."""
+    return list(result.get("days_scored") or result.get("days") or [])
+
+
 def scored_days(result: dict) -> str:
-    """``N test days scored: first … last`` from a stage's ``table.json`` (its ``days`` list)."""
-    days = result.get("days") or []
+    """``N test days scored: first … last`` from a stage's ``table.json``."""
+    days = days_scored(result)
     return f"{len(days)} test day{'s' if len(days) != 1 else ''} scored: {skips.days_text(days)}." if days else "No test day scored."
 
 
@@ -177,12 +183,12 @@ def macro_summary(ws: Workspace) -> pd.DataFrame:
         for r in result.get("summary", []):
             if r.get("label") == EVAL_MACRO:
                 group = f"{path.parent.name} (3-NN)"
-                rows.append({"group": group, "method": variant_display(r["variant"], False), "mean": r["f1_mean"], "std": r["f1_std"], "test days": len(result.get("days", []))})
+                rows.append({"group": group, "method": variant_display(r["variant"], False), "mean": r["f1_mean"], "std": r["f1_std"], "test days": len(days_scored(result))})
     for path in sorted((ws.results_dir / "stack").glob("*/table.json"), key=lambda p: _scenario_order(p.parent.name)):
         result = _read_json(path)
         for r in result.get("rows", []):
             if r.get("class") == STACK_MACRO:
-                rows.append({"group": f"stack {path.parent.name}", "method": r["method"], "mean": r["f1_mean"], "std": r["f1_std"], "test days": len(result.get("days", []))})
+                rows.append({"group": f"stack {path.parent.name}", "method": r["method"], "mean": r["f1_mean"], "std": r["f1_std"], "test days": len(days_scored(result))})
     frame = pd.DataFrame(rows, columns=["group", "method", "mean", "std", "test days"])
     return frame.astype({"mean": float, "std": float, "test days": int})
 
