@@ -356,6 +356,9 @@ def test_stacked_scenario_without_predictions_is_named(ws):
     page = build_report(ws, run_id="partial").read_text()
     assert '<p class="absent">Scenario H: no predictions.</p>' in page and '<p class="absent">Scenario DH: no predictions.</p>' in page
     assert '<p class="absent">Scenario DH: no stacking results.</p>' in page and "Scenario D: no predictions" not in page
+    atomic.write_json(ws.root / "pipeline" / "config.json", {"run": {"scenarios": "auto"}})  # not resolved: only what exists
+    page = build_report(ws, run_id="partial").read_text()
+    assert "Scenario DH" not in page and "Scenario a:" not in page
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs the Debian package)")

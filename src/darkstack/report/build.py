@@ -55,9 +55,11 @@ def known_sensors(ws: Workspace) -> list[str]:
 
 
 def configured(ws: Workspace, key: str) -> list[str]:
-    """``run.<key>`` of the last pipeline configuration (sensors, variants, scenarios); empty without one."""
+    """``run.<key>`` of the last pipeline configuration (sensors, variants, scenarios); empty without one, or when
+    it is not a list (``auto`` not resolved)."""
     run = _read_json(ws.root / "pipeline" / "config.json").get("run", {})
-    return [str(v) for v in run.get(key) or []] if isinstance(run, dict) else []
+    value = run.get(key) if isinstance(run, dict) else None
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def days_scored(result: dict) -> list[str]:
