@@ -6,6 +6,7 @@ Markdown tables, variants by their table names (``i-DarkVec``), and every table 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -26,17 +27,21 @@ CLASS_COLUMNS = ("class", "label", "input_class", "predicted", "runner_up")
 """Columns that hold class ids, shown by their display names."""
 
 
-def class_display(name):
-    """The display name of a class id (``mirai`` → ``Mirai-like``, the macro rows by their table name); others unchanged."""
+@functools.cache
+def _display_names() -> dict[str, str]:
+    """Class id → display name (``darkstack.schema.CLASS_DISPLAY``), and the macro rows of both stages by their table names."""
     from darkstack.evaluate.metrics import MACRO as EVAL_MACRO
     from darkstack.evaluate.tables import MACRO_DISPLAY
     from darkstack.schema import CLASS_DISPLAY
     from darkstack.stack.scoring import MACRO as STACK_MACRO
     from darkstack.stack.tables import AVERAGE
 
-    if not isinstance(name, str):
-        return name
-    return {EVAL_MACRO: MACRO_DISPLAY, STACK_MACRO: AVERAGE}.get(name) or CLASS_DISPLAY.get(name, name)
+    return CLASS_DISPLAY | {EVAL_MACRO: MACRO_DISPLAY, STACK_MACRO: AVERAGE}
+
+
+def class_display(name):
+    """The display name of a class id (``mirai`` → ``Mirai-like``); other values unchanged."""
+    return _display_names().get(name, name) if isinstance(name, str) else name
 
 
 def with_display_names(frame: pd.DataFrame) -> pd.DataFrame:
