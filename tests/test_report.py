@@ -323,6 +323,7 @@ def _honeypot_only(ws):
     for day in DAYS[1:]:
         shutil.rmtree(ws.snapshot_dir("honeypot", day))
     atomic.write_json(ws.sensors_file, {"cowrie": {"kind": "honeypot"}, "spoki": {"kind": "darknet"}})
+    atomic.write_json(ws.results_dir / "evaluate" / "spoki" / "run.json", {})  # a folder without a result table
     (ws.root / "pipeline" / "config.json").unlink()
 
 
@@ -338,6 +339,7 @@ def test_partial_workspace_renders_every_section_and_says_what_is_absent(ws):
     ):  # fmt: skip
         assert f'<p class="absent">{absent}' in page, absent
     assert _column(_table(page, "Per sensor"), 0) == ["honeypot"]
+    assert '<p class="absent">Sensor spoki: no evaluation results.</p>' in page
     assert "Sensor darknet" not in page and "darknet" not in _table(page, "Per sensor and day")
 
 

@@ -220,11 +220,12 @@ def _evaluate_section(ws: Workspace, out: Path) -> Section:
         nav="Embeddings",
     )
     base = ws.results_dir / "evaluate"
-    evaluated = _sensor_dirs(base)
-    section.children = [_folder_section(base / sensor, out, f"evaluate-{sensor}", f"Sensor {sensor}", "evaluate") for sensor in evaluated]
-    section.absent += [f"Sensor {s}: no evaluation results." for s in known_sensors(ws) if s not in evaluated]
+    children = [_folder_section(base / sensor, out, f"evaluate-{sensor}", f"Sensor {sensor}", "evaluate") for sensor in _sensor_dirs(base)]
+    section.children = [c for c in children if not c.is_empty()]
+    evaluated = [c.title.removeprefix("Sensor ") for c in section.children]
+    section.absent += [f"Sensor {s}: no evaluation results." for s in dict.fromkeys(known_sensors(ws) + _sensor_dirs(base)) if s not in evaluated]
     if not evaluated:
-        section.absent.append("No evaluation results in this workspace (results/evaluate/ is empty).")
+        section.absent.append("No evaluation results in this workspace.")
     return section
 
 
