@@ -65,7 +65,7 @@ def configured(ws: Workspace, key: str) -> list[str]:
 def days_scored(result: dict) -> list[str]:
     """The test days a stage's ``table.json`` scored: ``days_scored`` where evaluate writes it (test days
     without a class to score are left out of it), else ``days``."""
-    return list(result.get("days_scored") or result.get("days") or [])
+    return list(result["days_scored"] if "days_scored" in result else result.get("days") or [])
 
 
 def scored_days(result: dict) -> str:
