@@ -296,6 +296,10 @@ def test_every_table_column_has_a_one_line_legend(recorded):
         assert re.findall(r"<dt>(.*?)</dt>", legend) == columns
         assert all(meaning and UNEXPLAINED not in meaning for meaning in re.findall(r"<dd>(.*?)</dd>", legend)), columns
     assert "in_training</dt><dd>true when the host was one of the undersampled unknown hosts" in page
+    from darkstack.report.legends import NAIVE
+    from darkstack.stack.run import NAIVE as STACK_NAIVE
+
+    assert NAIVE == STACK_NAIVE  # the naive stack's column is explained as such
 
 
 def test_sections_say_how_many_test_days_were_scored(recorded):

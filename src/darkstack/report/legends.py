@@ -110,9 +110,13 @@ BY_SOURCE: dict[str, dict[str, str]] = {
 """Columns whose meaning depends on the table (keys are lower case)."""
 
 
+NAIVE = "Naive"
+"""``darkstack.stack.run.NAIVE``, the naive stack's column (not imported: that module loads the whole stacking stage)."""
+
+
 def _method_meaning(name: str) -> str:
     """A stacking method column: the naive vote, a meta-learner or one base classifier."""
-    if name == "Naive":
+    if name == NAIVE:
         return "naive stack: majority vote of the bases' 3-NN predictions"
     if name.startswith("ML"):
         tag = name.removeprefix("ML").lstrip("_")
