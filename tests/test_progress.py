@@ -51,3 +51,21 @@ def test_on_a_terminal_the_rich_bar_and_no_plain_lines(monkeypatch):
         time.sleep(0.2)
         progress.advance(bar, 2)
     assert "2/2" in out.getvalue() and "(100%)" not in out.getvalue()
+
+
+def test_off_a_terminal_quiet_levels_and_failed_steps_print_no_progress(monkeypatch):
+    import logging
+
+    out = console_on(monkeypatch, terminal=False)
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL_S", 3600.0)  # only the closing line
+    try:
+        with progress.progress_bar("snapshot dn", total=3) as bar:
+            progress.advance(bar, 1)
+            raise OSError("disk full")
+    except OSError:
+        pass
+    assert out.getvalue() == ""  # the error line that follows stands alone
+    monkeypatch.setattr(logging.getLogger("darkstack"), "level", logging.WARNING)  # --log-level WARNING
+    with progress.progress_bar("snapshot dn", total=1) as bar:
+        progress.advance(bar, 1)
+    assert out.getvalue() == ""

@@ -1,13 +1,15 @@
 """Progress bars for every step that takes more than a second.
 
 On a terminal, a rich bar. Off a terminal (a log file, CI, a pipe) rich draws nothing, so a plain line with the
-bar's description, counts and elapsed time is printed at least every ``PLAIN_INTERVAL_S`` seconds and once at the
-end: a long step (a 90-second i-GCN-GRU month) never looks hung.
+bar's description, counts and elapsed time is printed at least every ``PLAIN_INTERVAL_S`` seconds and once when
+the step finishes: a long step (a 90-second i-GCN-GRU month) never looks hung. Plain lines are INFO output: with
+``--log-level WARNING`` or above they are not printed, and a step that fails ends with its error line alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -38,7 +40,7 @@ def plain_line(task: Task) -> str:
 
 @contextlib.contextmanager
 def _plain_lines(bar: Progress, interval: float) -> Iterator[None]:
-    """Print ``plain_line`` of the bar's task every ``interval`` seconds from a helper thread, and once at the end."""
+    """Print ``plain_line`` of the bar's task every ``interval`` seconds from a helper thread, and once at a normal end."""
     stop = threading.Event()
 
     def emit() -> None:
@@ -55,7 +57,7 @@ def _plain_lines(bar: Progress, interval: float) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-        emit()
+    emit()
 
 
 @contextlib.contextmanager
@@ -65,6 +67,8 @@ def progress_bar(description: str, total: float | None) -> Iterator[Progress]:
     Extra fields (``loss``, ``rate``) can be updated with ``bar.update(task, status="...")``.
     """
     terminal = console.is_terminal
+    level = logging.getLogger("darkstack").level  # set by --log-level; NOTSET when used as a library
+    plain = not terminal and level <= logging.INFO
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -78,7 +82,7 @@ def progress_bar(description: str, total: float | None) -> Iterator[Progress]:
     )
     with bar:
         bar.add_task(description, total=total, status="")
-        with contextlib.nullcontext() if terminal else _plain_lines(bar, PLAIN_INTERVAL_S):
+        with _plain_lines(bar, PLAIN_INTERVAL_S) if plain else contextlib.nullcontext():
             yield bar
 
 
