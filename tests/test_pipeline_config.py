@@ -24,7 +24,8 @@ def _write(tmp_path, text: str) -> Path:
 
 def test_defaults_are_the_papers():
     config = PipelineConfig()
-    assert config.run.variants == ["ds", "idarkvec", "igcngru"] and config.run.scenarios == ["D", "H", "DH"]
+    assert config.run.variants == ["ds", "idarkvec", "igcngru"]
+    assert config.run.sensors == config.run.scenarios == "auto"  # from the data: see test_auto_*
     assert config.source.simulate.days == 31 and config.source.simulate.start == dt.date(2021, 12, 1)
     assert (config.snapshot.min_packets, config.snapshot.top_ports) == (5, 2500)
     assert (config.embed.embedding_dim, config.embed.history, config.evaluate.k, config.stack.folds) == (128, 5, 3, 10)
@@ -37,9 +38,10 @@ def test_defaults_are_the_papers():
         ("[embed]\nhidden_dim = 0\n", "embed.hidden_dim: Input should be greater than or equal to 1 (got 0)"),
         ("[run]\nvariants = ['ds', 'word2vec']\n", "run.variants: unknown variant 'word2vec'"),
         ("[run]\nvariants = ['ds-nofeat']\n", "run.variants: unknown variant 'ds-nofeat'"),
-        ("[run]\nscenarios = ['X']\n", "run.scenarios: unknown scenario(s) ['X']"),
-        ("[run]\nsensors = ['darknet']\n", "scenario H needs sensor(s) ['honeypot']"),
-        ("[run]\nvariants = ['ds']\n", "stack.base_variants ['idarkvec', 'igcngru'] are not in run.variants"),
+        ("[run]\nscenarios = ['X', 'D']\n", "run.scenarios: unknown scenario(s) X; choose from D, H, DH or 'auto'"),
+        ("[run]\nsensors = []\n", "run.sensors: give at least one sensor"),
+        ("[run]\nsensors = ['darknet']\nscenarios = ['H']\n[stack]\nhoneypot_sensor = 'hp'\n", "scenario H needs sensor(s) hp in run.sensors"),
+        ("[run]\nvariants = ['ds']\n", "stack.base_variants idarkvec, igcngru are not in run.variants"),
         ("[run]\nfirst_day = 2021-12-10\nlast_day = 2021-12-01\n", "first_day 2021-12-10 is after last_day 2021-12-01"),
         ("[source]\ntype = 'ingest'\n", "source: type = 'ingest' needs at least one [[source.ingest]] entry"),
         ("[source.simulate]\nprofile = 'huge'\n", "source.simulate.profile: Input should be 'demo' or 'paper'"),

@@ -83,7 +83,7 @@ def test_forced_step_reruns(ws):
     calls = {}
     run_steps(ws, _plan(ws, calls))
     assert run_steps(ws, _plan(ws, calls), force=["d"]).ran == ["d"]
-    with pytest.raises(ConfigError, match=r"cannot force unknown step\(s\) \['e'\]"):
+    with pytest.raises(ConfigError, match=r"cannot force unknown step\(s\) e; steps: a, b"):
         run_steps(ws, _plan(ws, calls), force=["e"])
 
 

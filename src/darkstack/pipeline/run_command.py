@@ -1,4 +1,4 @@
-"""``darkstack run``: the whole pipeline from a ``darkstack.toml``, recomputing only what changed."""
+"""``darkstack run``: the whole pipeline on files and folders, or from a ``darkstack.toml``; cached per step."""
 
 from __future__ import annotations
 
@@ -9,27 +9,60 @@ import typer
 
 from darkstack.options import WorkspaceOption
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline configuration (TOML).")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Pipeline configuration (TOML; default ./darkstack.toml). With PATHs: the settings, its source replaced by the PATHs."),
+]
 
 
 def command(
-    config: ConfigOption = Path("darkstack.toml"),
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Capture/log files and folders to ingest (format detected; one sensor per kind, see docs/pipeline.md).", show_default=False),
+    ] = None,
+    labels: Annotated[list[Path] | None, typer.Option("--labels", "-l", help="Ground-truth list(s) (CSV, ipset, MISP JSON; repeatable).")] = None,
+    config: ConfigOption = None,
     workspace: WorkspaceOption = None,
     force: Annotated[
         list[str] | None, typer.Option("--force", help="Rerun this step even if unchanged (repeatable), e.g. report or embed:darknet:igcngru.")
     ] = None,
 ) -> None:
-    """Run ingest/simulate, labels, snapshots, embeddings, evaluation, stacking and the report; cached per step."""
+    """Run ingest/simulate, labels, snapshots, embeddings, evaluation, stacking and the report; cached per step.
+
+    Given PATHs, the files are ingested (one sensor per kind: darknet, honeypot), the labels are the
+    --labels lists plus the Mirai rule, and the configuration used is written into the workspace
+    (darkstack.toml) for editing and `darkstack run -c`. Exit 0 when anything was computed, 3 when
+    nothing could be (the reason is printed).
+    """
+    from darkstack.cli import NOTHING_COMPUTED
+    from darkstack.errors import ConfigError
     from darkstack.log import console
     from darkstack.pipeline.config import WorkspaceConfig, load_config
+    from darkstack.pipeline.from_paths import config_for_paths, write_config
     from darkstack.pipeline.run import run_pipeline
 
-    settings = load_config(config)
-    if workspace is not None:
-        settings = settings.model_copy(update={"workspace": WorkspaceConfig(path=workspace.expanduser().resolve())})
+    if paths:
+        base = load_config(config) if config is not None else None
+        settings = config_for_paths(paths, labels or [], workspace, base)
+        written = write_config(settings)
+        console.print(f"configuration used: {written} (edit it and rerun with `darkstack run -c {written}`)", highlight=False, soft_wrap=True)
+    else:
+        if labels:
+            raise ConfigError("--labels goes with PATHs; with --config, list them under [labels] sources")
+        settings = load_config(config or Path("darkstack.toml"))
+        if workspace is not None:
+            settings = settings.model_copy(update={"workspace": WorkspaceConfig(path=workspace.expanduser().resolve())})
     result = run_pipeline(settings, force=tuple(force or ()))
     record = result.record
-    console.print(f"ran {len(record.ran)} step(s): {', '.join(record.ran) or '-'}", highlight=False)
-    console.print(f"unchanged {len(record.skipped)} step(s): {', '.join(record.skipped) or '-'}", highlight=False)
+    console.print(f"ran {len(record.ran)} step(s): {', '.join(record.ran) or '-'}", highlight=False, soft_wrap=True)
+    console.print(f"unchanged {len(record.skipped)} step(s): {', '.join(record.skipped) or '-'}", highlight=False, soft_wrap=True)
+    missing = result.not_computed
+    if missing:
+        where = f"the report's \"not computed\" section ({result.report})" if result.report else "pipeline/steps.json"
+        console.print(f"not computed: {len(missing)} item(s), see {where}", highlight=False, soft_wrap=True)
+    if not result.useful:
+        reasons = "; ".join(s.line() for s in missing[:3]) or "no step computed anything"
+        console.print(f"[yellow]nothing could be computed on this data: {reasons}[/yellow]", highlight=False, soft_wrap=True)
+        raise typer.Exit(NOTHING_COMPUTED)
     if result.report is not None:
         typer.echo(str(result.report))
