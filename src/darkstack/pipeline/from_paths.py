@@ -1,4 +1,4 @@
-"""The configuration of ``darkstack run PATH…``: files grouped into sensors by kind, written into the workspace.
+"""The configuration of ``darkstack run PATH…`` (or of a workspace's store), written into the workspace.
 
 Naming rule (docs/pipeline.md): every file's format is detected, and the files of one sensor kind
 form one sensor named after the kind — ``darknet`` (pcap, text logs, Spoki) and ``honeypot`` (MHN,
@@ -13,14 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from darkstack import atomic
-from darkstack.errors import DarkstackError
-from darkstack.log import get_logger
+from darkstack.errors import ConfigError, DarkstackError
 from darkstack.options import DEFAULT_WORKSPACE
-from darkstack.pipeline.config import IngestSource, PipelineConfig, SourceConfig, WorkspaceConfig, config_toml
+from darkstack.pipeline.config import IngestSource, LabelsConfig, PipelineConfig, SourceConfig, WorkspaceConfig, config_toml
 from darkstack.pipeline.plan import expand_paths
 from darkstack.schema import SENSOR_KINDS
-
-log = get_logger(__name__)
 
 CONFIG_NAME = "darkstack.toml"
 HEADER = """darkstack pipeline configuration, written by `darkstack run PATH…`.
@@ -58,6 +55,17 @@ def config_for_paths(paths: list[Path], labels: list[Path], workspace: Path | No
     label_sources = [p.expanduser().resolve() for p in labels] if labels else list(base.labels.sources)
     update = {"workspace": WorkspaceConfig(path=root), "source": source, "labels": base.labels.model_copy(update={"sources": label_sources})}
     return base.model_copy(update=update)
+
+
+def config_for_store(workspace: Path, labels: list[Path]) -> PipelineConfig:
+    """Every default, on the traffic already in ``workspace``'s store (``source.type = "store"``)."""
+    from darkstack.workspace import Workspace
+
+    ws = Workspace(workspace)
+    if not ws.sensors():
+        raise ConfigError(f"no {CONFIG_NAME} here or in the workspace, and no traffic in its store: give PATHs to ingest, or --config", ws.root)
+    labels_config = LabelsConfig(sources=[p.expanduser().resolve() for p in labels])
+    return PipelineConfig(workspace=WorkspaceConfig(path=ws.root), source=SourceConfig(type="store"), labels=labels_config)
 
 
 def write_config(config: PipelineConfig) -> Path:
