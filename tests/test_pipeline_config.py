@@ -150,3 +150,36 @@ def test_a_changed_setting_changes_the_keys_of_exactly_its_steps_and_their_depen
     changed = config.model_copy(update={section: getattr(config, section).model_copy(update=change)})
     before, after = _keys(config, ws), _keys(changed, ws)
     assert {name for name in before if before[name] != after[name]} == affected
+
+
+def test_a_written_config_reads_back_as_the_same_config(tmp_path):
+    from darkstack.pipeline.config import config_toml
+
+    text = """
+[workspace]
+path = "ws"
+[source]
+type = "ingest"
+[[source.ingest]]
+paths = ["a b/x.pcap", "y.json"]
+sensor = "darknet"
+keep_going = true
+[[source.ingest]]
+paths = ["c.json"]
+sensor = "hp"
+kind = "honeypot"
+[run]
+sensors = ["darknet", "hp"]
+scenarios = ["H"]
+first_day = 2021-12-02
+[embed]
+lr = 0.0005
+[stack]
+honeypot_sensor = "hp"
+base_variants = ["ds", "idarkvec", "igcngru"]
+"""
+    config = load_config(_write(tmp_path, text))
+    again = tmp_path / "again" / "darkstack.toml"
+    again.parent.mkdir()
+    again.write_text(config_toml(config, "header line"))
+    assert load_config(again) == config and again.read_text().startswith("# header line\n")

@@ -115,3 +115,38 @@ def test_a_workspace_runs_one_pipeline_at_a_time(ws):
                 pass
     with workspace_lock(ws):  # released
         pass
+
+
+def test_a_step_whose_prerequisites_computed_nothing_is_skipped_with_the_reason(ws):
+    from darkstack import skips
+
+    ran = []
+
+    def nothing():
+        ran.append("a")
+        raise skips.skip_stage("embed", "too few days", sensor="s", option="--train-days")
+
+    def writer(name):
+        def action():
+            ran.append(name)
+            out = ws.root / "out" / f"{name}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(name)
+            return [out]
+
+        return action
+
+    steps = [
+        Step("a", nothing),
+        Step("b", writer("b")),
+        Step("c:s", writer("c"), after=("a",), where={"sensor": "s"}),  # needs a: skipped
+        Step("d", writer("d"), after=("a", "b"), needs=(("a", "b"),)),  # needs a or b: runs
+        Step("e", writer("e"), after=("c:s",)),  # skipped in turn
+        Step("f", writer("f"), after=("a",), needs=()),  # needs nothing: runs
+    ]
+    record = run_steps(ws, steps)
+    assert ran == ["a", "b", "d", "f"] and record.empty == ["a", "c:s", "e"]
+    assert [s.line() for s in record.not_computed["c:s"]] == ["c sensor s: nothing to work on: a computed nothing"]
+    assert [s.line() for s in record.not_computed["e"]] == ["e: nothing to work on: c:s computed nothing"]
+    again = run_steps(ws, steps)
+    assert again.ran == [] and again.empty == record.empty and again.not_computed == record.not_computed
