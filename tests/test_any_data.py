@@ -24,6 +24,7 @@ from darkstack.workspace import Workspace
 TINY = """
 [run]
 variants = ["ds", "idarkvec"]
+{run}
 [embed]
 embedding_dim = 8
 w2v_epochs = 1
@@ -35,9 +36,10 @@ figures = false
 DAY = "2021-12-01"
 
 
-def _tiny(tmp_path: Path, extra: str = "") -> Path:
+def _tiny(tmp_path: Path, extra: str = "", run: str = "") -> Path:
+    """Tiny model settings, plus ``extra`` sections and ``run`` keys."""
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY + extra)
+    path.write_text(TINY.format(run=run) + extra)
     return path
 
 
@@ -214,3 +216,33 @@ def test_scenarios_follow_the_sensors_kinds_not_their_names(tmp_path):
     ws.register_sensor("mhn", "honeypot")
     scenario = resolve_scenario(ws, "DH", StackSettings())
     assert scenario.sensors == ["spoki", "mhn"]
+
+
+def test_a_sensor_whose_files_are_all_unreadable_is_skipped_and_the_others_run(one_day, tmp_path, capsys):
+    junk = tmp_path / "junk.json"
+    junk.write_text("hello\n")
+    pcap = one_day.truth_dir / "pcap" / "darknet" / f"{DAY}.pcap"
+    ws = tmp_path / "ws"
+    config = _tiny(tmp_path, f"""
+[workspace]
+path = "{ws}"
+[source]
+type = "ingest"
+[[source.ingest]]
+paths = ["{pcap}"]
+sensor = "telescope"
+[[source.ingest]]
+paths = ["{junk}"]
+sensor = "farm"
+kind = "honeypot"
+keep_going = true
+[labels]
+sources = ["{one_day.truth_dir / 'labels.csv'}"]
+""", run='evaluate = false\npredict = false\nscenarios = ["D"]')
+    assert main(["run", "-c", str(config)]) == 0
+    steps = _steps(ws)
+    assert steps["ingest:farm"]["empty"] and steps["snapshot:farm"]["empty"] and steps["embed:farm:ds"]["empty"]
+    assert not steps["stack:D"]["empty"]  # the darknet-kind sensor "telescope" is D's, whatever its name
+    lines = _skip_lines(ws)
+    assert any(line.startswith("ingest sensor farm: no file could be read:") and "cannot tell the format" in line for line in lines), lines
+    assert "snapshot sensor farm: nothing to work on: ingest:farm computed nothing" in lines

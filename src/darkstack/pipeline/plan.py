@@ -145,10 +145,18 @@ def ingest_data(ws: Workspace, config: PipelineConfig, sensor: str) -> list[Path
 
     for source in config.source.ingest:
         if source.sensor == sensor:
-            report = ingest(
-                ws, list(source.paths), sensor, kind=source.kind, fmt=source.format, anonymise_key=source.anonymise_key,
-                settings=config.ingest, keep_going=source.keep_going,
-            )
+            try:
+                report = ingest(
+                    ws, list(source.paths), sensor, kind=source.kind, fmt=source.format, anonymise_key=source.anonymise_key,
+                    settings=config.ingest, keep_going=source.keep_going,
+                )
+            except ConfigError:
+                raise
+            except DarkstackError as exc:
+                if not source.keep_going:
+                    raise
+                skips.note("ingest", f"no file could be read: {exc.line()}", sensor=sensor, option="--format / source.ingest.format")
+                continue
             for failed in report.failed:
                 skips.note("ingest", f"file skipped: {failed.error}", sensor=sensor, option="--format / source.ingest.format")
     if not ws.store_days(sensor):
