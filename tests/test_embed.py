@@ -14,7 +14,8 @@ import torch
 from embed_fixtures import write_days
 from safetensors.numpy import load_file
 
-from darkstack.cli import main
+from darkstack import skips
+from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.embed import EmbedSettings, load_embeddings
 from darkstack.embed import embed as embed_stage
 from darkstack.errors import ConfigError
@@ -95,7 +96,11 @@ def test_resume_after_a_crash_gives_identical_embeddings(ws, tmp_path, monkeypat
             raise RuntimeError("simulated crash")
         real_write(ws_, sensor, variant_, day, ips, X)
 
-    embed(ws, "darknet", method, features=features, settings=TINY, seed=3, until=days[2])
+    if method == "gcngru":  # three days are its training days: nothing to embed, a skip
+        with pytest.raises(skips.StageSkipped):
+            embed(ws, "darknet", method, features=features, settings=TINY, seed=3, until=days[2])
+    else:
+        embed(ws, "darknet", method, features=features, settings=TINY, seed=3, until=days[2])
     monkeypatch.setattr(runner, "write_embeddings", crash_on_day_4)
     with pytest.raises(RuntimeError, match="simulated crash"):
         embed(ws, "darknet", method, features=features, settings=TINY, seed=3)
@@ -145,13 +150,39 @@ def test_bad_requests_are_clear_errors(ws):
         embed(ws, "darknet", "word2vec")
     with pytest.raises(ConfigError, match="GNN methods only"):
         embed(ws, "darknet", "ds", features=False)
-    with pytest.raises(ConfigError, match="first 3 days"):
-        embed(ws, "darknet", "gcngru", settings=TINY)
     with pytest.raises(ConfigError, match="--device"):
         embed(ws, "darknet", "igcn", device="gpu")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA device"):
             embed(ws, "darknet", "igcn", device="cuda")
+
+
+def test_gcngru_without_enough_days_is_a_skip_naming_the_option(ws, capsys, caplog):
+    days = write_days(ws, n_days=3)
+    with pytest.raises(skips.StageSkipped) as caught:
+        embed(ws, "darknet", "gcngru", settings=TINY)  # trained on 3 days, nothing after them
+    assert caught.value.skip.line() == (
+        "embed sensor darknet, variant gcngru, 2021-12-01 … 2021-12-03 (3 days): GCN-GRU is trained on the first 3 "
+        "days and embeds only the days after them; 3 snapshot day(s) exist (change: --train-days / embed.train_days)")
+    short = TINY.model_copy(update={"train_days": 2})  # 2 training days cannot hold a window of H + 1 = 3 days
+    with pytest.raises(skips.StageSkipped, match=r"change: --history / embed.history"):
+        embed(ws, "darknet", "gcngru", settings=short)
+    assert not ws.embedding_dir("darknet", "gcngru").exists()
+    caplog.clear()
+    assert main(["embed", "-w", str(ws.root), "-m", "gcngru", "--train-days", "3", "--threads", "1"]) == NOTHING_COMPUTED
+    assert "--train-days / embed.train_days" in capsys.readouterr().err and "embeddings ready" not in caplog.text
+    assert embed(ws, "darknet", "gcngru", settings=short.model_copy(update={"history": 1})) == days[2:]
+
+
+def test_embeddings_ready_only_when_written_naming_sensor_variant_and_days(ws, caplog):
+    write_days(ws, n_days=2)
+    with caplog.at_level("INFO"):
+        embed(ws, "darknet", "ds")
+        assert "embeddings ready: sensor darknet, variant ds, 2021-12-01 … 2021-12-02 (2 days) written" in caplog.text
+        caplog.clear()
+        assert embed(ws, "darknet", "ds") == []
+    assert "embeddings ready" not in caplog.text
+    assert "embeddings up to date: sensor darknet, variant ds, every day up to 2021-12-02" in caplog.text
 
 
 def test_cli_embed(ws, capsys):

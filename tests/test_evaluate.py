@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from darkstack import atomic
-from darkstack.cli import main
-from darkstack.errors import DarkstackError
+from darkstack import atomic, skips
+from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.evaluate import EvalSettings, evaluate
 from darkstack.evaluate.classify import (
     class_vocabulary,
@@ -24,6 +24,7 @@ from darkstack.evaluate.metrics import MACRO, day_scores, summarise
 from darkstack.schema import UNKNOWN
 
 DAYS = [dt.date(2021, 12, 1) + dt.timedelta(days=i) for i in range(3)]
+EVERY_DAY = EvalSettings(train_days=0)  # score all three days (the default split keeps one test day of three)
 
 
 def write_embeddings(ws, sensor, variant, day, ips, X):
@@ -76,7 +77,7 @@ def easy_ws(ws):
 
 
 def test_separable_classes_score_one_and_unknown_is_never_scored(easy_ws):
-    result = evaluate(easy_ws, "darknet", ["ds"])
+    result = evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
     assert result.days == DAYS
     assert set(result.per_day["label"]) == {"mirai", "censys", "shodan", MACRO}  # no unknown, driftnet folded
     assert (result.per_day["f1"] == 1.0).all()
@@ -96,19 +97,19 @@ def test_separable_classes_score_one_and_unknown_is_never_scored(easy_ws):
 
 
 def test_rerun_is_idempotent_and_reuses_predictions(easy_ws):
-    evaluate(easy_ws, "darknet", ["ds"])
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
     path = predictions_path(easy_ws, "darknet", "ds", DAYS[1])
     first, mtime = path.read_bytes(), path.stat().st_mtime_ns
     table_md = (easy_ws.results_dir / "evaluate" / "darknet" / "table.md").read_text()
-    evaluate(easy_ws, "darknet", ["ds"])
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
     assert path.stat().st_mtime_ns == mtime and path.read_bytes() == first
     assert (easy_ws.results_dir / "evaluate" / "darknet" / "table.md").read_text() == table_md
-    evaluate(easy_ws, "darknet", ["ds"], EvalSettings(min_class_hosts=5))  # other settings: recomputed
+    evaluate(easy_ws, "darknet", ["ds"], EvalSettings(min_class_hosts=5, train_days=0))  # other settings: recomputed
     assert path.stat().st_mtime_ns != mtime
 
 
 def test_folding_threshold_is_an_option(easy_ws):
-    result = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(min_class_hosts=5, test_days=2))
+    result = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(min_class_hosts=5, test_days=2, train_days=0))
     assert result.days == DAYS[1:]
     assert "driftnet" in set(result.per_day["label"])
     assert fold_small_classes(np.array(["a"] * 10 + ["b"] * 11 + [UNKNOWN]), 11).tolist() == [UNKNOWN] * 10 + ["b"] * 11 + [UNKNOWN]
@@ -171,24 +172,82 @@ def test_halves_layout_and_cli(easy_ws, capsys):
     assert header.index("DS") < header.index("i-GCN-GRU (no feat.)") < header.index("i-GCN-GRU (feat.)")
 
 
-def test_missing_embeddings_is_a_one_line_error(easy_ws):
-    with pytest.raises(DarkstackError, match="darkstack embed"):
+def test_missing_embeddings_is_a_skip_naming_the_variant(easy_ws, capsys):
+    with pytest.raises(skips.StageSkipped, match="darkstack embed"):
         evaluate(easy_ws, "darknet", ["idarkvec"])
-    assert main(["evaluate", "-w", str(easy_ws.root), "-s", "darknet", "--variant", "gcn"]) == 2
+    assert main(["evaluate", "-w", str(easy_ws.root), "-s", "darknet", "--variant", "gcn"]) == NOTHING_COMPUTED
+    err = capsys.readouterr().err
+    assert "evaluate sensor darknet, variant gcn: no embeddings" in err and "Traceback" not in err
 
 
 def test_faiss_search_gives_the_same_scores(easy_ws):
-    exact = evaluate(easy_ws, "darknet", ["ds"])
+    exact = evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
     for day in DAYS:  # the search method is not part of the cache key: drop the cached predictions
         predictions_path(easy_ws, "darknet", "ds", day).unlink()
-    faiss = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(exact_max=0))
+    faiss = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(exact_max=0, train_days=0))
     pd.testing.assert_frame_equal(exact.per_day, faiss.per_day)
 
 
-def test_a_variant_missing_a_test_day_is_an_error_not_a_shift(easy_ws):
+def test_a_variant_missing_a_test_day_is_left_out_with_a_skip_not_a_shift(easy_ws):
     for day in DAYS[:2]:
         make_day(easy_ws, day, seed=3, variant="idarkvec")
-    with pytest.raises(DarkstackError, match="no idarkvec embeddings for test day 2021-12-03"):
-        evaluate(easy_ws, "darknet", ["ds", "idarkvec"])
+    with skips.collect() as found:
+        result = evaluate(easy_ws, "darknet", ["ds", "idarkvec"], EVERY_DAY)
+    assert result.variants == ["ds"] and result.days == DAYS
+    assert [s.line() for s in found] == ["evaluate sensor darknet, variant idarkvec, 2021-12-03: no embeddings on 1 of the 3 test days"]
     assert main(["evaluate", "-w", str(easy_ws.root), "-s", "darknet"]) == 0  # idarkvec left out
     assert "i-DarkVec" not in (easy_ws.results_dir / "evaluate" / "darknet" / "table.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("n_days", "test_days", "train_days", "expected"),
+    [(31, 11, 20, 11), (40, 11, 20, 11), (30, 11, 20, 11), (12, 11, 20, 4), (5, 11, 20, 2), (3, 11, 20, 1),
+     (1, 11, 20, 1), (0, 11, 20, 0), (3, 11, 0, 3), (40, 11, 0, 11), (31, 20, 20, 16)],
+)
+def test_split_of_days_keeps_the_papers_ratio_when_days_are_few(n_days, test_days, train_days, expected):
+    from darkstack.evaluate.split import count_test_days, pick_test_days
+
+    assert count_test_days(n_days, test_days, train_days) == expected
+    days = [dt.date(2021, 12, 1) + dt.timedelta(days=i) for i in range(n_days)]
+    assert pick_test_days(reversed(days), test_days, train_days) == days[n_days - expected:]
+
+
+def test_few_days_score_the_last_ones_and_tables_say_how_many(ws):
+    days = [dt.date(2021, 12, 1) + dt.timedelta(days=i) for i in range(12)]
+    for i, day in enumerate(days):
+        make_day(ws, day, seed=i)
+    write_label_table(ws, ["mirai", "censys", "shodan", "driftnet"])
+    result = evaluate(ws, "darknet", ["ds"])
+    assert result.days == days[-4:]
+    out = ws.results_dir / "evaluate" / "darknet"
+    assert "4 test days 2021-12-09 … 2021-12-12" in (out / "table.md").read_text()
+    assert "over the 4 test days scored" in (out / "table.md").read_text()
+    assert json.loads((out / "table.json").read_text())["test_days_scored"] == 4
+
+
+def test_one_test_day_shows_std_as_na_never_nan(easy_ws, caplog):
+    with caplog.at_level("INFO"):
+        result = evaluate(easy_ws, "darknet", ["ds"])  # 3 days: one test day
+    assert result.days == DAYS[-1:]
+    out = easy_ws.results_dir / "evaluate" / "darknet"
+    md = (out / "table.md").read_text()
+    assert "1.00±n/a" in md and "nan" not in md.lower() and "standard deviation of one day is undefined" in md
+    table = json.loads((out / "table.json").read_text())
+    assert all(row["f1_std"] is None for row in table["summary"])
+    assert "variant ds: macro F1 1.000 ± n/a over 1 test day" in caplog.text and "nan" not in caplog.text
+    csv = pd.read_csv(out / "table.csv")
+    assert csv["ds_std"].isna().all()
+
+
+def test_a_sensor_without_a_large_class_is_a_skip_and_the_others_are_evaluated(easy_ws, capsys):
+    easy_ws.register_sensor("honeypot", "honeypot")
+    rng = np.random.default_rng(9)
+    for day in DAYS:  # honeypot hosts: all unlabelled
+        write_embeddings(easy_ws, "honeypot", "ds", day, np.arange(5001, 5031), rng.standard_normal((30, 8)))
+    assert main(["evaluate", "-w", str(easy_ws.root)]) == 0
+    err = capsys.readouterr().err
+    assert ("evaluate sensor honeypot, 2021-12-03: no labelled class reaches 11 hosts "
+            "(change: --min-class-hosts / evaluate.min_class_hosts)") in " ".join(err.split())
+    assert (easy_ws.results_dir / "evaluate" / "darknet" / "table.md").exists()
+    assert not (easy_ws.results_dir / "evaluate" / "honeypot" / "table.md").exists()
+    assert main(["evaluate", "-w", str(easy_ws.root), "-s", "honeypot"]) == NOTHING_COMPUTED

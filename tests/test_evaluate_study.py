@@ -28,7 +28,7 @@ def test_history_study_writes_one_row_per_value(tiny_ws):
     from darkstack.embed import EmbedSettings
 
     small = EmbedSettings(embedding_dim=8, hidden_dim=16, gcn_dim=8, head_dim=8, max_epochs=2, train_days=2)
-    frame = study(tiny_ws, "darknet", "history", [0, 1], EvalSettings(test_days=2, min_class_hosts=3),
+    frame = study(tiny_ws, "darknet", "history", [0, 1], EvalSettings(test_days=2, train_days=2, min_class_hosts=3),
                   embed_settings=small, device="cpu")
     assert frame["history"].tolist() == [0, 1]
     assert frame["variant"].tolist() == ["igcngru-H0", "igcngru-H1"]
@@ -54,7 +54,7 @@ def test_epochs_study_sets_the_incremental_epochs(tiny_ws):
     from darkstack.embed import EmbedSettings
 
     small = EmbedSettings(embedding_dim=8, hidden_dim=16, gcn_dim=8, head_dim=8, max_epochs=2, train_days=2)
-    frame = study(tiny_ws, "darknet", "epochs", [2], EvalSettings(test_days=2, min_class_hosts=3),
+    frame = study(tiny_ws, "darknet", "epochs", [2], EvalSettings(test_days=2, train_days=2, min_class_hosts=3),
                   embed_settings=small, device="cpu")
     assert frame["variant"].tolist() == ["igcngru-e2"]
     run = json.loads((tiny_ws.embedding_dir("darknet", "igcngru-e2") / "run.json").read_text())

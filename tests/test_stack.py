@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -10,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from darkstack import atomic
-from darkstack.cli import main
+from darkstack import atomic, skips
+from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.errors import DarkstackError
 from darkstack.evaluate.knn import neighbours, standardise
 from darkstack.schema import UNKNOWN
@@ -34,6 +35,7 @@ from darkstack.stack.neighbourhood import NeighbourLists
 DAYS = [dt.date(2022, 10, 1) + dt.timedelta(days=i) for i in range(2)]
 VARIANTS = ("ds", "idarkvec", "igcngru")
 SIZES = {"mirai": 60, "censys": 25, "shodan": 20, "driftnet": 15, UNKNOWN: 50}
+EVERY_DAY = StackSettings(train_days=0)  # stack both days (the default split keeps one test day of two)
 
 
 # --- a small synthetic world: each base separates some classes well and confuses others ---------
@@ -167,7 +169,7 @@ def test_duplicate_rows_merged_give_the_same_fit():
 
 # --- scenarios on a workspace ---------------------------------------------------------------------
 def test_scenario_d_writes_every_table_and_is_idempotent(world):
-    result = stack(world, "D", seed=0)
+    result = stack(world, "D", EVERY_DAY, seed=0)
     assert result.days == DAYS and result.methods == ["DS", "Text", "Graph", "Naive", "ML"]
     summary = result.summary.set_index(["method", "class"])
     assert summary.loc[("ML", "macro"), "f1_mean"] >= summary.loc[("DS", "macro"), "f1_mean"] - 0.05
@@ -181,12 +183,12 @@ def test_scenario_d_writes_every_table_and_is_idempotent(world):
     hosts = pq.read_table(out / f"hosts/day={DAYS[-1]}.parquet").to_pandas()
     assert len(hosts) == sum(n for c, n in SIZES.items() if c != UNKNOWN)
     assert {"contrib_DS", "contrib_Text", "contrib_Graph", "ML", "Naive"} <= set(hosts.columns)
-    again = stack(world, "D", StackSettings(figures=False), seed=0)
+    again = stack(world, "D", StackSettings(figures=False, train_days=0), seed=0)
     pd.testing.assert_frame_equal(result.daily, again.daily)
 
 
 def test_scenario_dh_scores_exactly_the_shared_hosts(world):
-    result = stack(world, "DH", StackSettings(folds=5, figures=False), seed=0)
+    result = stack(world, "DH", StackSettings(folds=5, figures=False, train_days=0), seed=0)
     assert result.methods[-3:] == ["ML_D", "ML_H", "ML_DH"] and len(result.bases) == 6
     hosts = pq.read_table(result.out_dir / f"hosts/day={DAYS[0]}.parquet").to_pandas()
     ips, labels = population()
@@ -209,19 +211,27 @@ def test_custom_scenario_and_naming(world):
 
 def test_missing_base_day_is_skipped_with_a_reason(world):
     world.embedding_path("darknet", "idarkvec", DAYS[0]).unlink()
-    result = stack(world, "D", StackSettings(folds=3, figures=False))
+    with skips.collect() as found:
+        result = stack(world, "D", StackSettings(folds=3, figures=False, train_days=0))
     assert result.days == [DAYS[1]]
     assert "darknet:idarkvec" in result.skipped[str(DAYS[0])]
+    assert [s.line() for s in found] == ["stack scenario D, 2022-10-01: no embeddings of darknet:idarkvec; day(s) left out"]
 
 
-def test_no_shared_hosts_gives_an_empty_result_and_a_cli_error(ws):
+def test_no_shared_hosts_is_a_skip_naming_scenario_day_and_reason(ws, capsys):
     ips, labels = population()
     write_sensor(ws, "darknet", "darknet", ips, labels, seed=1, days=DAYS[:1])
     write_sensor(ws, "honeypot", "honeypot", ips + 100_000, labels, seed=2, days=DAYS[:1])
     write_labels(ws, DAYS[0], np.concatenate([ips, ips + 100_000]), np.concatenate([labels, labels]))
-    result = stack(ws, "DH", StackSettings(figures=False))
-    assert result.days == [] and "no hosts active on every sensor" in result.skipped[str(DAYS[0])]
-    assert main(["stack", "-w", str(ws.root), "--scenario", "DH"]) == 2
+    with pytest.raises(skips.StageSkipped, match="no hosts active on every sensor"):
+        stack(ws, "DH", StackSettings(figures=False))
+    assert json.loads((ws.results_dir / "stack" / "DH" / "run.json").read_text())["skipped"] == {
+        str(DAYS[0]): "no hosts active on every sensor"}
+    assert main(["stack", "-w", str(ws.root), "--scenario", "DH"]) == NOTHING_COMPUTED
+    err = " ".join(capsys.readouterr().err.split())
+    assert "stack scenario DH, 2022-10-01: no hosts active on every sensor; day(s) left out" in err
+    assert "not computed: stack scenario DH, 2022-10-01: no test day could be stacked: no hosts active on every sensor" in err
+    assert "{" not in err and "Traceback" not in err
 
 
 def test_class_absent_from_training_folds_is_reported_not_fatal(world):
@@ -289,3 +299,37 @@ def test_lists_of_searched_rows_equal_the_full_search_on_those_rows():
     p_full, p_part = full.probabilities(codes, 5, pool), part.probabilities(codes, 5, pool)
     assert np.array_equal(p_part[rows], p_full[rows])
     assert not p_part[np.setdiff1d(np.arange(400), rows)].any()
+
+
+def test_one_test_day_shows_std_as_na_and_tables_count_the_days(world, capsys):
+    result = stack(world, "D", StackSettings(folds=3, figures=False))  # two days: one test day by default
+    assert result.days == DAYS[-1:]
+    md = (result.out_dir / "table.md").read_text()
+    assert "±n/a" in md and "nan" not in md.lower() and "over the 1 test day stacked" in md
+    table = json.loads((result.out_dir / "table.json").read_text())
+    assert table["test_days_scored"] == 1 and all(r["f1_std"] is None for r in table["rows"])
+    overview = (world.results_dir / "stack" / "summary.md").read_text()
+    assert "Days" in overview.splitlines()[0] and "nan" not in overview.lower()
+    assert pd.read_csv(world.results_dir / "stack" / "summary.csv")["Days"].tolist() == [1]
+
+
+def test_loop_lines_name_scenario_day_and_folded_classes(world, caplog):
+    with caplog.at_level("INFO"):
+        stack(world, "D", StackSettings(folds=3, figures=False, min_class_hosts=16, train_days=0))
+    text = caplog.text
+    assert "scenario D, 2022-10-01: small classes folded into unknown (fewer than 16 hosts): driftnet (15 hosts)" in text
+    assert "scenario D, 2022-10-02: stacked 170 hosts (105 scored)" in text
+
+
+def test_predict_for_a_scenario_lacking_the_day_is_a_skip(world, capsys):
+    later = DAYS[-1] + dt.timedelta(days=1)
+    ips, labels = population()
+    write_sensor(world, "darknet", "darknet", ips, labels, seed=3, days=[later])
+    write_labels(world, later, ips, labels)
+    assert predict(world, later, "D").num_rows > 0
+    with pytest.raises(skips.StageSkipped) as caught:
+        predict(world, later, "H")
+    assert caught.value.skip.line() == ("predict scenario H, 2022-10-03: no embeddings of honeypot:ds, "
+                                        "honeypot:idarkvec, honeypot:igcngru on this day")
+    assert main(["predict", "-w", str(world.root), "--day", str(later), "--scenario", "DH"]) == NOTHING_COMPUTED
+    assert "Traceback" not in capsys.readouterr().err

@@ -61,6 +61,7 @@ def command(
     """Learn host embeddings for every snapshot day (ds, i-DarkVec, GCN, i-GCN, GCN-GRU, i-GCN-GRU)."""
     from pydantic import ValidationError
 
+    from darkstack import skips
     from darkstack.embed import EmbedSettings, embed
     from darkstack.errors import ConfigError
     from darkstack.workspace import parse_day
@@ -83,16 +84,27 @@ def command(
         error = exc.errors()[0]
         raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
     last = parse_day(until) if until else None
-    for name in resolve_sensors(ws, sensor):
-        embed(
-            ws,
-            name,
-            method,
-            features=not no_features,
-            settings=settings,
-            variant=variant,
-            until=last,
-            device=device,
-            seed=seed,
-            threads=threads,
-        )
+    sensors = resolve_sensors(ws, sensor)
+    done = 0
+    for name in sensors:
+        try:
+            embed(
+                ws,
+                name,
+                method,
+                features=not no_features,
+                settings=settings,
+                variant=variant,
+                until=last,
+                device=device,
+                seed=seed,
+                threads=threads,
+            )
+        except skips.StageSkipped as exc:
+            if len(sensors) == 1:
+                raise
+            skips.record(exc.skip)
+            continue
+        done += 1
+    if not done:
+        raise skips.skip_stage("embed", f"no sensor could be embedded ({', '.join(sensors)}; see the lines above)")

@@ -7,6 +7,7 @@ import os
 import platform
 import time
 
+from darkstack import skips
 from darkstack.embed import checkpoint
 from darkstack.embed.ds import ds_embeddings
 from darkstack.embed.idarkvec import IDarkVec
@@ -76,7 +77,12 @@ class Session:
         self.log.record(self.days[index], **entry)
         self.log.save()
         status = "" if entry.get("loss") is None else f"loss {entry['loss']:.4f}"
-        log.debug("embedded day", extra={"variant": self.variant, "day": day_str(self.days[index]), **entry})
+        day = day_str(self.days[index])
+        log.debug(
+            f"{'embedded' if entry.get('embedded', True) else 'trained on'} sensor {self.sensor}, variant {self.variant}, "
+            f"{day}{', ' + status if status else ''}",
+            extra={"sensor": self.sensor, "variant": self.variant, "day": day, **entry},
+        )
         if self.bar is not None:
             advance(self.bar, 1, f"{day_str(self.days[index])} {status}")
 
@@ -119,8 +125,9 @@ def _run_idarkvec(session: Session, start: int, settings: EmbedSettings) -> None
         missing = snap.host_features.num_rows - len(ips)
         if missing:
             log.warning(
-                "hosts without a corpus token get no i-DarkVec vector",
-                extra={"day": day_str(snap.day), "hosts": missing},
+                f"sensor {session.sensor}, variant {session.variant}, {day_str(snap.day)}: {missing} host(s) without "
+                "a corpus token get no i-DarkVec vector",
+                extra={"sensor": session.sensor, "variant": session.variant, "day": day_str(snap.day), "hosts": missing},
             )
         session.write(i, ips, X)
         model.save(
@@ -129,6 +136,27 @@ def _run_idarkvec(session: Session, start: int, settings: EmbedSettings) -> None
         )
         checkpoint.prune(session.ws, session.sensor, session.variant, settings.keep_checkpoints)
         session.record(i, seconds=time.perf_counter() - t0, hosts=len(ips), **stats)
+
+
+def gcngru_limit(settings: EmbedSettings, n_days: int) -> tuple[str, str] | None:
+    """Why GCN-GRU cannot run on ``n_days`` days (reason, option that would change it), or None.
+
+    It is trained on the windows [t-H … t] of the days t = H+1 … M and frozen, then embeds the days
+    after M (temporal-GNN paper §2): it needs M > H, and at least one day after the M training days.
+    """
+    m, h = settings.train_days, settings.history
+    if n_days <= m:
+        return (
+            f"GCN-GRU is trained on the first {m} days and embeds only the days after them; "
+            f"{n_days} snapshot day(s) exist",
+            "--train-days / embed.train_days",
+        )
+    if m <= h:
+        return (
+            f"GCN-GRU trains on windows of H + 1 = {h + 1} days ending within its {m} training days; none fits",
+            "--history / embed.history, or --train-days / embed.train_days",
+        )
+    return None
 
 
 def embed(
@@ -163,6 +191,9 @@ def embed(
         raise ConfigError(
             f"no snapshot days for sensor {sensor!r}: run `darkstack snapshot` first", ws.snapshot_dir(sensor)
         )
+    if method == "gcngru" and (limit := gcngru_limit(settings, len(days))) is not None:
+        reason, option = limit
+        raise skips.skip_stage("embed", reason, sensor=sensor, variant=variant, days=days, option=option)
     identity = {
         "method": method,
         "variant": variant,
@@ -186,7 +217,7 @@ def embed(
     kept = run_log.open()
     session = Session(ws, sensor, variant, days, run_log, seed)
     start = session.first_unfinished() if kept else 0
-    with progress_bar(f"embed {sensor}/{variant}", total=len(days)) as bar:
+    with progress_bar(f"embed sensor {sensor}, variant {variant}", total=len(days)) as bar:
         session.bar = bar
         advance(bar, start)
         if start < len(days):
@@ -200,5 +231,15 @@ def embed(
 
                 GNNRegime(session, method, features, settings, dev).run(start)
         run_log.save(last_run=info)
-    log.info("embeddings ready", extra={"sensor": sensor, "variant": variant, "written": len(session.written)})
+    where = f"sensor {sensor}, variant {variant}"
+    if session.written:
+        log.info(
+            f"embeddings ready: {where}, {skips.days_text(session.written)} written",
+            extra={"sensor": sensor, "variant": variant, "written": len(session.written)},
+        )
+    else:
+        log.info(
+            f"embeddings up to date: {where}, every day up to {day_str(days[-1])} was embedded before",
+            extra={"sensor": sensor, "variant": variant, "written": 0},
+        )
     return session.written

@@ -202,18 +202,13 @@ class GNNRegime:
         m = st.train_days
         if st.reference_compat and st.history == 0:
             raise ConfigError("gcngru with reference_compat needs history >= 1 (its window leaves day t out)")
-        if len(days) < m:
-            raise ConfigError(
-                f"gcngru is trained on the first {m} days but only {len(days)} snapshot days are available "
-                "(lower train_days / --train-days, or build more snapshots)"
-            )
         restored = self._load(m - 1) if start >= m else None
         if restored is None:
             self.s.restart(0)
             t0 = time.perf_counter()
             model, optimizer = self._fresh(0)
             windows = []
-            for i in range(min(st.history, m - 1), m):
+            for i in range(st.history, m):  # m > history: checked by runner.gcngru_limit
                 positions = window_positions(len(days), i, st.history)
                 windows.append((positions, i))
             stats = self._train_windows(model, optimizer, windows)
@@ -249,7 +244,10 @@ class GNNRegime:
             loss = float(np.mean([r[0] for r in results])) if results else 0.0
             acc = float(np.mean([r[1] for r in results])) if results else 0.0
             history.append(acc)
-            self.s.progress_status(f"epoch {epoch + 1} loss {loss:.4f} acc {acc:.3f}")
+            self.s.progress_status(
+                f"training on the first {self.settings.train_days} days, epoch {epoch + 1} "
+                f"loss {loss:.4f} acc {acc:.3f}"
+            )
             if acc > best_acc:
                 best_acc, best_state, waited = acc, copy.deepcopy(model.state_dict()), 0
             else:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from darkstack import atomic
+from darkstack import atomic, skips
 from darkstack.errors import DarkstackError
 from darkstack.evaluate.inputs import day_embeddings, day_labels, label_fingerprint
 from darkstack.evaluate.knn import class_probabilities, neighbours, standardise, vote
@@ -87,11 +87,14 @@ def classify_day(
             return pq.read_table(out)
     ips, X = day_embeddings(ws, sensor, variant, day)
     if len(ips) <= settings.k:
-        raise DarkstackError(f"{len(ips)} hosts: {settings.k}-NN needs at least {settings.k + 1}", emb_path)
+        raise skips.skip_stage(
+            "evaluate", f"{len(ips)} hosts embedded: {settings.k}-NN needs at least {settings.k + 1}",
+            sensor=sensor, variant=variant, days=day, option="--k / evaluate.k",
+        )
     raw = day_labels(ws, day, ips)
     unlisted = sorted(set(raw.tolist()) - set(classes))
     if unlisted:
-        raise DarkstackError(f"labels {unlisted} are missing from the label table", ws.labels_table)
+        raise DarkstackError(f"labels {', '.join(unlisted)} are missing from the label table", ws.labels_table)
     labels = fold_small_classes(raw, settings.min_class_hosts)
     proba, predicted = classify(X, labels, classes, settings)
     order = np.argsort(ips, kind="stable")
@@ -104,8 +107,10 @@ def classify_day(
     table = pa.table(columns).replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     atomic.write_parquet(out, table)
     folded = sorted(set(raw.tolist()) - set(labels.tolist()))
+    folded_text = f"; folded into unknown (fewer than {settings.min_class_hosts} hosts): {', '.join(folded)}" if folded else ""
     log.debug(
-        "classified %s %s %s", sensor, variant, day_str(day),
-        extra={"hosts": len(ips), "scored": int(np.sum(labels != UNKNOWN)), "folded": folded},
+        f"classified sensor {sensor}, variant {variant}, {day_str(day)}: {len(ips)} hosts{folded_text}",
+        extra={"sensor": sensor, "variant": variant, "day": day_str(day), "hosts": len(ips),
+               "scored": int(np.sum(labels != UNKNOWN)), "folded": folded},
     )
     return table

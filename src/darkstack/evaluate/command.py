@@ -16,21 +16,13 @@ from darkstack.options import (
 STANDARD_VARIANTS = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
 
 
-def standard_variants_present(ws, sensor: str, n_days: int = 11) -> list[str]:
-    """The paper's variants (with and without features) embedded on the last ``n_days`` days of ``sensor``.
+def standard_variants_embedded(ws, sensor: str) -> list[str]:
+    """The paper's variants (with and without features) that have embeddings of ``sensor``.
 
-    A variant still being embedded (missing some of those days) is left out with a warning.
+    ``evaluate`` leaves out, with a skip line, those lacking one of the test days.
     """
-    from darkstack.log import get_logger
-
     names = [*STANDARD_VARIANTS, *(f"{m}-nofeat" for m in STANDARD_VARIANTS[2:])]
-    embedded = {v: set(ws.embedding_days(sensor, v)) for v in names}
-    embedded = {v: days for v, days in embedded.items() if days}
-    last = sorted(set().union(*embedded.values()))[-n_days:] if embedded else []
-    complete = [v for v, days in embedded.items() if set(last) <= days]
-    for v in sorted(set(embedded) - set(complete)):
-        get_logger(__name__).warning(f"sensor {sensor}: {v} lacks some of the last {n_days} days, left out")
-    return complete
+    return [v for v in names if ws.embedding_days(sensor, v)]
 
 
 def command(
@@ -40,7 +32,12 @@ def command(
         list[str] | None,
         typer.Option("--variant", "-v", help="Embedding variant(s) to judge (default: every standard variant embedded)."),
     ] = None,
-    test_days: Annotated[int, typer.Option(help="Evaluate the last N embedded days.")] = 11,
+    test_days: Annotated[
+        int, typer.Option(help="Evaluate the last N days (fewer with fewer than N + --train-days days; docs/evaluation.md).")
+    ] = 11,
+    train_days: Annotated[
+        int, typer.Option(help="Days kept before the test days (papers: 20); 0 scores every day up to --test-days.")
+    ] = 20,
     k: Annotated[int, typer.Option("--k", help="Neighbours per host.")] = 3,
     min_class_hosts: Annotated[
         int, typer.Option(help="Classes with fewer hosts on a day are folded into unknown that day.")
@@ -53,13 +50,14 @@ def command(
     """Judge host embeddings by 3-NN leave-one-out per test day: per-class F1 tables and figure."""
     from pydantic import ValidationError
 
-    from darkstack.errors import ConfigError, DarkstackError
+    from darkstack import skips
+    from darkstack.errors import ConfigError
     from darkstack.evaluate.run import evaluate
     from darkstack.evaluate.settings import EvalSettings
-    from darkstack.log import console, get_logger
+    from darkstack.log import console
 
     ws = resolve_workspace(workspace)
-    options = {"test_days": test_days, "k": k, "min_class_hosts": min_class_hosts, "tie_rule": tie_rule}
+    options = {"test_days": test_days, "train_days": train_days, "k": k, "min_class_hosts": min_class_hosts, "tie_rule": tie_rule}
     if exact_max is not None:
         options["exact_max"] = exact_max
     try:
@@ -67,14 +65,20 @@ def command(
     except ValidationError as exc:
         error = exc.errors()[0]
         raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
+    sensors = resolve_sensors(ws, sensor)
     done = 0
-    for name in resolve_sensors(ws, sensor):
-        variants = list(variant) if variant else standard_variants_present(ws, name, test_days)
-        if not variants:
-            get_logger(__name__).warning(f"sensor {name}: no embeddings to evaluate, skipped")
+    for name in sensors:
+        variants = list(variant) if variant else standard_variants_embedded(ws, name)
+        try:
+            if not variants:
+                raise skips.skip_stage("evaluate", "no embeddings: run `darkstack embed` first", sensor=name)
+            result = evaluate(ws, name, variants, settings)
+        except skips.StageSkipped as exc:
+            if len(sensors) == 1:
+                raise
+            skips.record(exc.skip)
             continue
-        result = evaluate(ws, name, variants, settings)
         console.print(result.paths["table_md"].read_text(), highlight=False)
         done += 1
     if not done:
-        raise DarkstackError("no embeddings to evaluate: run `darkstack embed` first", ws.root / "embeddings")
+        raise skips.skip_stage("evaluate", f"no sensor could be evaluated ({', '.join(sensors)}; see the lines above)")

@@ -18,7 +18,18 @@ class EvalSettings(BaseModel):
 
     k: int = Field(3, ge=1, description="Neighbours per host (paper: k = 3).")
     metric: Literal["cosine"] = Field("cosine", description="Similarity of the neighbour search (paper: cosine).")
-    test_days: int = Field(11, ge=1, description="Evaluate the last N embedded days (paper: the last 11 of 31); every variant needs them all.")
+    test_days: int = Field(
+        11,
+        ge=1,
+        description="Evaluate the last N days (paper: the last 11 of 31); fewer when fewer than test_days + "
+        "train_days days exist (docs/evaluation.md). A variant lacking one of them is left out with a skip line.",
+    )
+    train_days: int = Field(
+        20,
+        ge=0,
+        description="Days the papers keep before the test days (20 of 31). With fewer days present, the test days "
+        "keep the ratio test_days : train_days (at least one); 0 scores every day up to test_days.",
+    )
     min_class_hosts: int = Field(
         11,
         ge=1,

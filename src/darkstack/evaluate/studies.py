@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from darkstack import atomic
-from darkstack.errors import ConfigError, DarkstackError
+from darkstack import atomic, skips
+from darkstack.errors import ConfigError
 from darkstack.evaluate.classify import class_vocabulary
 from darkstack.evaluate.figures import study_figure
 from darkstack.evaluate.inputs import label_names
 from darkstack.evaluate.metrics import MACRO
-from darkstack.evaluate.run import score_variant, test_days
+from darkstack.evaluate.run import days_present, score_variant
 from darkstack.evaluate.settings import EvalSettings
+from darkstack.evaluate.split import days_phrase, pick_test_days, std_text
 from darkstack.log import get_logger
 from darkstack.workspace import Workspace, day_str
 
@@ -67,16 +68,21 @@ def study(
         except ValueError as exc:
             raise ConfigError(f"bad {kind} value {value!r}: {exc}") from exc
         embed(ws, sensor, "igcngru", features=True, settings=embed_with, variant=variant, device=device, seed=seed)
-        days = test_days(ws, sensor, [variant], settings.test_days)
+        days = pick_test_days(days_present(ws, sensor, [variant]), settings.test_days, settings.train_days)
         scores = score_variant(ws, sensor, variant, days, settings, class_vocabulary(label_names(ws, days)))
         macro = scores.loc[scores["label"] == MACRO, "f1"]
         if macro.empty:
-            raise DarkstackError(f"{variant}: no class reaches {settings.min_class_hosts} hosts on a test day", ws.labels_dir)
+            skips.note(f"study {kind}", f"no labelled class reaches {settings.min_class_hosts} hosts", sensor=sensor,
+                       variant=variant, days=days, option="--min-class-hosts / evaluate.min_class_hosts")
+            continue
         mean, std = float(macro.mean()), float(macro.std()) if len(macro) > 1 else math.nan
         rows.append({kind: value, "variant": variant, "f1": mean, "std": std, "f1min": mean - std,
                      "f1max": mean + std, "days": len(macro), "first_day": day_str(days[0]), "last_day": day_str(days[-1])})
         per_day.append(scores[scores["label"] == MACRO].assign(**{kind: value}))
-        log.info(f"study {kind}={value}: macro F1 {mean:.3f} ± {std:.3f}", extra={"sensor": sensor, kind: value})
+        log.info(f"study {kind}, sensor {sensor}, variant {variant}: macro F1 {mean:.3f} ± {std_text(std)} over "
+                 f"{days_phrase(len(macro))}", extra={"sensor": sensor, "variant": variant, kind: value})
+    if not rows:
+        raise skips.skip_stage(f"study {kind}", "no value could be scored", sensor=sensor)
     frame = pd.DataFrame(rows)
     out = study_dir(ws, sensor)
     atomic.write_text(out / f"{kind}.csv", frame.to_csv(index=False))

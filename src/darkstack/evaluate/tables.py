@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from darkstack.evaluate.metrics import MACRO
+from darkstack.evaluate.split import days_phrase, is_undefined, std_text
 from darkstack.schema import CLASS_DISPLAY
 
 METHOD_ORDER = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
@@ -77,14 +76,24 @@ def table_frame(summary: pd.DataFrame, variants: list[str], halves: bool | None 
 
 
 def _cell(mean: float, std: float, bold: bool) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+    """``0.91±0.02``; ``0.91±n/a`` when the std is undefined (one day); ``–`` when there is no value."""
+    if is_undefined(mean):
         return "–"
-    text = f"{mean:.2f}" if std is None or math.isnan(std) else f"{mean:.2f}±{std:.2f}"
+    text = f"{mean:.2f}±{std_text(std, 2)}"
     return f"**{text}**" if bold else text
 
 
-def markdown(frame: pd.DataFrame, variants: list[str], halves: bool | None = None, title: str | None = None) -> str:
-    """Table 3 as Markdown: F1 mean ± sample std over the test days; the best mean per row in bold."""
+def markdown(
+    frame: pd.DataFrame,
+    variants: list[str],
+    halves: bool | None = None,
+    title: str | None = None,
+    n_days: int | None = None,
+) -> str:
+    """Table 3 as Markdown: F1 mean ± sample std over the test days; the best mean per row in bold.
+
+    With ``n_days``, a closing line says over how many test days the values were computed.
+    """
     halves = has_halves(variants) if halves is None else halves
     order = column_order(variants, halves)
     header = ["Class", "Support", *[variant_display(v, halves) for v in order]]
@@ -92,10 +101,19 @@ def markdown(frame: pd.DataFrame, variants: list[str], halves: bool | None = Non
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     for label, row in frame.iterrows():
         means = [row[v] for v in order]
-        finite = [m for m in means if not math.isnan(m)]
+        finite = [m for m in means if not is_undefined(m)]
         best = max(finite) if finite else None
         cells = [_cell(row[v], row[f"{v}_std"], best is not None and len(order) > 1 and row[v] == best) for v in order]
         support = "" if pd.isna(row["support"]) else f"{int(row['support']):,}".replace(",", " ")
         name = class_display(label)
         lines.append("| " + " | ".join([f"**{name}**" if label == MACRO else name, support, *cells]) + " |")
+    if n_days is not None:
+        lines += ["", days_note(n_days)]
     return "\n".join(lines) + "\n"
+
+
+def days_note(n_days: int) -> str:
+    """The line under a table: F1 over how many test days, and what "n/a" means."""
+    undefined = "; the standard deviation of one day is undefined (n/a)" if n_days == 1 else ""
+    return (f"F1 per class: mean ± sample standard deviation over the {days_phrase(n_days)} scored{undefined}; "
+            "Support: labelled host-days.")

@@ -154,6 +154,11 @@ def available_days(ws: Workspace, scenario: Scenario) -> tuple[list[dt.date], di
     return days, {d: m for d, m in missing.items() if m}
 
 
+def missing_bases(ws: Workspace, scenario: Scenario, day: dt.date) -> list[str]:
+    """The bases of ``scenario`` without embeddings on ``day``."""
+    return [b.name for b in scenario.bases if not ws.embedding_path(b.sensor, b.variant, day).exists()]
+
+
 @dataclass
 class DayInputs:
     """One day of a scenario: hosts present in every base, their standardised embeddings and labels."""
@@ -217,8 +222,10 @@ def load_day(ws: Workspace, scenario: Scenario, day: dt.date, settings: StackSet
         ips = np.intersect1d(ips, other, assume_unique=True)
     dropped = {b.name: int(len(i) - len(ips)) for b, (i, _) in zip(scenario.bases, loaded) if len(i) != len(ips)}
     if dropped and len(scenario.sensors) == 1:
+        counts = ", ".join(f"{n} of {name}" for name, n in dropped.items())
         log.warning(
-            "hosts missing from some bases are left out", extra={"day": day_str(day), "dropped_per_base": dropped}
+            f"scenario {scenario.name}, {day_str(day)}: hosts missing from some bases are left out ({counts})",
+            extra={"scenario": scenario.name, "day": day_str(day), "dropped_per_base": dropped},
         )
     embeddings = [standardise(X[np.searchsorted(i, ips)]) for i, X in loaded]
 

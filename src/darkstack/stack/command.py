@@ -19,7 +19,9 @@ def command(
         ),
     ] = None,
     day: Annotated[list[str] | None, typer.Option("--day", help="Evaluate these UTC days (repeatable; default: the last --test-days).")] = None,
-    test_days: Annotated[int, typer.Option("--test-days", min=1, help="Evaluate the last N embedded days.")] = 11,
+    test_days: Annotated[int, typer.Option("--test-days", min=1, help="Evaluate the last N embedded days (fewer with fewer than N + --train-days days; docs/evaluation.md).")] = 11,
+    train_days: Annotated[int, typer.Option("--train-days", min=0, help="Days kept before the test days (paper: 20); 0 stacks every day up to --test-days.")] = 20,
+    min_class_hosts: Annotated[int, typer.Option("--min-class-hosts", min=1, help="Classes with fewer hosts on a day are folded into unknown that day.")] = 11,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Stratified folds of the meta-learner cross-validation.")] = 10,
     k: Annotated[int, typer.Option("--k", min=1, help="Neighbours of each base kNN.")] = 3,
     confusion_day: Annotated[str | None, typer.Option("--confusion-day", help="Day of the confusion matrices and coefficient figures (default: the last).")] = None,
@@ -28,44 +30,54 @@ def command(
     seed: SeedOption = 0,
 ) -> None:
     """Stack base classifiers (naive vote and meta-learner) and write per-class F1 tables, confusion matrices and coefficients."""
-    from darkstack.errors import DarkstackError
+    from darkstack import skips
     from darkstack.stack.run import stack
     from darkstack.stack.settings import StackSettings
-    from darkstack.stack.tables import markdown, write_overview
+    from darkstack.stack.tables import days_note, markdown, write_overview
     from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
     settings = StackSettings(
         test_days=test_days,
+        train_days=train_days,
+        min_class_hosts=min_class_hosts,
         folds=folds,
         k=k,
         confusion_day=parse_day(confusion_day) if confusion_day else None,
         figures=not no_figures,
     )
     if not scenario:
-        scenario = [s for s in ("D", "H", "DH") if _has_embeddings(ws, s, settings)]
+        scenario = [s for s in ("D", "H", "DH") if _resolves(ws, s, settings)]
         if not scenario:
-            raise DarkstackError("no scenario has embeddings of all its bases: run `darkstack embed` first", ws.root / "embeddings")
+            raise skips.skip_stage("stack", "no scenario D, H or DH fits the registered sensors")
     days = [parse_day(d) for d in day] if day else None
+    done = 0
     for spec in scenario:
-        result = stack(ws, spec, settings, days=days, seed=seed)
-        if not result.days:
-            raise DarkstackError(f"scenario {result.scenario}: no day could be stacked ({result.skipped})", result.out_dir / "run.json")
+        try:
+            result = stack(ws, spec, settings, days=days, seed=seed)
+        except skips.StageSkipped as exc:
+            if len(scenario) == 1:
+                raise
+            skips.record(exc.skip)
+            continue
+        done += 1
         typer.echo(f"\nScenario {result.scenario}: {len(result.days)} day(s), {result.seconds:.1f} s → {result.out_dir}\n")
-        typer.echo(markdown(result.table))
+        typer.echo(markdown(result.table, days_note(len(result.days))))
+    if not done:
+        raise skips.skip_stage("stack", f"no scenario could be stacked ({', '.join(scenario)}; see the lines above)")
     overview = write_overview(ws.results_dir / "stack")
     if overview is not None and len(scenario) > 1:
         typer.echo("Macro-F1 per scenario:\n")
         typer.echo(overview)
 
 
-def _has_embeddings(ws, spec: str, settings) -> bool:
-    """Whether every base of scenario ``spec`` has embeddings (False if its sensors are not there)."""
+def _resolves(ws, spec: str, settings) -> bool:
+    """Whether scenario ``spec`` fits the registered sensors (a scenario lacking embeddings gets a skip line)."""
     from darkstack.errors import ConfigError
     from darkstack.stack.bases import resolve_scenario
 
     try:
-        bases = resolve_scenario(ws, spec, settings).bases
+        resolve_scenario(ws, spec, settings)
     except ConfigError:
         return False
-    return all(ws.embedding_days(b.sensor, b.variant) for b in bases)
+    return True

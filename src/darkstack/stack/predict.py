@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from darkstack import atomic
-from darkstack.errors import DarkstackError
+from darkstack import atomic, skips
 from darkstack.evaluate.knn import vote
 from darkstack.log import get_logger
 from darkstack.schema import int_to_ip
 from darkstack.stack import explain
-from darkstack.stack.bases import load_day, resolve_scenario
+from darkstack.stack.bases import load_day, missing_bases, resolve_scenario
 from darkstack.stack.meta import fit_day, training_rows
 from darkstack.stack.neighbourhood import NeighbourLists
 from darkstack.stack.run import day_generators
@@ -42,17 +41,23 @@ def predict(
     """
     settings = settings or StackSettings()
     sc = resolve_scenario(ws, scenario, settings)
+    gone = missing_bases(ws, sc, day)
+    if gone:
+        raise skips.skip_stage("predict", f"no embeddings of {', '.join(gone)} on this day", scenario=sc.name, days=day)
     inputs = load_day(ws, sc, day, settings)
-    where = ws.embedding_dir(sc.bases[0].sensor, sc.bases[0].variant)
     if len(inputs.ips) == 0:
-        raise DarkstackError(f"scenario {sc.name} has no host present in every base on {day_str(day)}", where)
+        what = "active on every sensor" if len(sc.sensors) > 1 else "present in every base"
+        raise skips.skip_stage("predict", f"no hosts {what}", scenario=sc.name, days=day)
     if not inputs.scored.any():
-        raise DarkstackError(
-            f"no labelled class with at least {settings.min_class_hosts} hosts on {day_str(day)}: nothing to learn from",
-            ws.labels_day(day),
+        raise skips.skip_stage(
+            "predict", f"no labelled class with at least {settings.min_class_hosts} hosts: nothing to learn from",
+            scenario=sc.name, days=day, option="stack.min_class_hosts",
         )
     if len(inputs.ips) < settings.k + 1:
-        raise DarkstackError(f"{len(inputs.ips)} hosts on {day_str(day)} are too few for {settings.k}-NN", where)
+        raise skips.skip_stage(
+            "predict", f"{len(inputs.ips)} hosts are too few for {settings.k}-NN", scenario=sc.name, days=day,
+            option="stack.k",
+        )
     classes = np.asarray(inputs.classes, dtype=object)
     codes = inputs.codes
     train = training_rows(codes, inputs.unknown_code, settings, day_generators(seed, day)[2])
@@ -91,7 +96,7 @@ def predict(
     atomic.write_text(out.with_suffix(".csv"), table.to_pandas().to_csv(index=False))
     counts = dict(zip(*np.unique(classes[best].astype(str), return_counts=True)))
     log.info(
-        "unlabelled hosts labelled",
+        f"scenario {sc.name}, {day_str(day)}: {len(target)} unlabelled hosts labelled",
         extra={"scenario": sc.name, "day": day_str(day), "hosts": len(target), "predicted": {k: int(v) for k, v in counts.items()}},
     )
     return table

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from darkstack import atomic
-from darkstack.errors import DarkstackError
+from darkstack import atomic, skips
 from darkstack.evaluate.knn import vote
+from darkstack.evaluate.split import pick_test_days
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.stack import explain, figures, tables
@@ -34,6 +34,7 @@ from darkstack.workspace import Workspace, day_str
 log = get_logger(__name__)
 
 NAIVE = "Naive"
+MIN_CLASS_OPTION = "--min-class-hosts / stack.min_class_hosts"
 
 
 @dataclass
@@ -65,17 +66,17 @@ def methods_of(scenario: Scenario) -> list[str]:
     return [b.display for b in scenario.bases] + [NAIVE] + list(scenario.meta_groups)
 
 
-def unusable(inputs: DayInputs, settings: StackSettings, scenario: Scenario) -> str | None:
-    """Why a day cannot be evaluated, or None."""
+def unusable(inputs: DayInputs, settings: StackSettings, scenario: Scenario) -> tuple[str, str | None] | None:
+    """Why a day cannot be evaluated and the option that would change it, or None."""
     n = len(inputs.ips)
     if n == 0:
         what = "active on every sensor" if len(scenario.sensors) > 1 else "present in every base"
-        return f"no hosts {what}"
+        return f"no hosts {what}", None
     n_scored = int(inputs.scored.sum())
     if n_scored == 0:
-        return f"no labelled class with at least {settings.min_class_hosts} hosts"
+        return f"no labelled class with at least {settings.min_class_hosts} hosts", MIN_CLASS_OPTION
     if n - -(-n_scored // settings.folds) < settings.k + 1:
-        return f"too few hosts ({n}) for {settings.folds} folds of {settings.k}-NN"
+        return f"too few hosts ({n}) for {settings.folds} folds of {settings.k}-NN", "--folds / stack.folds"
     return None
 
 
@@ -136,15 +137,20 @@ def evaluate_day(inputs: DayInputs, scenario: Scenario, settings: StackSettings,
     for g, model in models.items():
         bases = [scenario.bases[i] for i in scenario.meta_groups[g]]
         coefficients.append(explain.coefficient_table(model, inputs.classes, bases).assign(day=day, model=g))
+    where = f"scenario {scenario.name}, {day}"
     warnings = [
-        f"{day} fold {f}: class(es) {[inputs.classes[c] for c in absent]} absent from the training folds; "
+        f"{where}, fold {f}: class(es) {', '.join(inputs.classes[c] for c in absent)} absent from the training folds; "
         f"the meta-learner cannot predict them there"
         for f, absent in cv.missing_classes.items()
     ]
     if cv.unconverged:
-        warnings.append(f"{day}: {cv.unconverged} meta-learner fit(s) did not converge in {settings.lr_max_iter} iterations")
+        warnings.append(f"{where}: {cv.unconverged} meta-learner fit(s) did not converge in {settings.lr_max_iter} iterations")
     if inputs.folded:
-        log.info("small classes folded into unknown", extra={"day": day, "folded": inputs.folded})
+        folded = ", ".join(f"{c} ({n} hosts)" for c, n in inputs.folded.items())
+        log.info(
+            f"{where}: small classes folded into unknown (fewer than {settings.min_class_hosts} hosts): {folded}",
+            extra={"scenario": scenario.name, "day": day, "folded": inputs.folded},
+        )
     return DayOutcome(hosts, scores, pd.concat(coefficients, ignore_index=True), warnings, seconds)
 
 
@@ -169,43 +175,54 @@ def stack(
 ) -> StackResult:
     """Evaluate every base, naive stacking and the meta-learner(s) of ``scenario`` on the test days.
 
-    Test days default to the last ``settings.test_days`` days on which any base has embeddings; a day
-    missing a base, or without usable hosts, is skipped with a warning. Writes tables, confusion
-    matrices, coefficients and per-host predictions under ``ws.results_dir/stack/<scenario>/``.
+    Test days default to the split of docs/evaluation.md over the days on which any base has
+    embeddings (``settings.test_days``, ``settings.train_days``); a day missing a base, or without
+    usable hosts, is left out with a skip line. :class:`darkstack.skips.StageSkipped` when a base has
+    no embeddings at all or no day can be stacked. Writes tables, confusion matrices, coefficients and
+    per-host predictions under ``ws.results_dir/stack/<scenario>/``.
     """
     settings = settings or StackSettings()
     started = time.perf_counter()
     sc = resolve_scenario(ws, scenario, settings)
-    for b in sc.bases:
-        if not ws.embedding_days(b.sensor, b.variant):
-            raise DarkstackError(
-                f"no {b.variant} embeddings of sensor {b.sensor} (needed by scenario {sc.name}): run `darkstack embed` first",
-                ws.embedding_dir(b.sensor, b.variant),
-            )
+    absent = [b.name for b in sc.bases if not ws.embedding_days(b.sensor, b.variant)]
+    if absent:
+        raise skips.skip_stage(
+            "stack", f"no embeddings of {', '.join(absent)}: run `darkstack embed` first",
+            scenario=sc.name, option="stack.base_variants",
+        )
     all_days, missing = available_days(ws, sc)
-    test_days = sorted(days) if days else all_days[-settings.test_days :]
+    test_days = sorted(days) if days else pick_test_days(all_days, settings.test_days, settings.train_days)
     out_dir = ws.results_dir / "stack" / sc.name
     methods = methods_of(sc)
     skipped: dict[str, str] = {}
+    left_out: dict[tuple[str, str | None], list[dt.date]] = {}
     warnings: list[str] = []
     outcomes: dict[dt.date, DayOutcome] = {}
-    with progress_bar(f"stack {sc.name}", len(test_days)) as bar:
+    with progress_bar(f"stack scenario {sc.name}", len(test_days)) as bar:
         for day in test_days:
+            advance(bar, 0, day_str(day))
             gone = missing.get(day, []) if day in all_days else [b.name for b in sc.bases]
-            reason = f"missing embeddings of {', '.join(gone)}" if gone else None
+            why = (f"no embeddings of {', '.join(gone)}", None) if gone else None
             inputs = None
-            if reason is None:
+            if why is None:
                 inputs = load_day(ws, sc, day, settings)
-                reason = unusable(inputs, settings, sc)
-            if reason is not None:
-                skipped[day_str(day)] = reason
-                log.warning("day skipped", extra={"scenario": sc.name, "day": day_str(day), "reason": reason})
+                why = unusable(inputs, settings, sc)
+            if why is not None:
+                skipped[day_str(day)] = why[0]
+                left_out.setdefault(why, []).append(day)
             else:
                 t0 = time.perf_counter()
                 outcomes[day] = evaluate_day(inputs, sc, settings, seed)
                 warnings += outcomes[day].warnings
-                log.info("day stacked", extra={"scenario": sc.name, "day": day_str(day), "hosts": len(inputs.ips), "seconds": round(time.perf_counter() - t0, 2)})
-            advance(bar)
+                took = time.perf_counter() - t0
+                log.info(
+                    f"scenario {sc.name}, {day_str(day)}: stacked {len(inputs.ips)} hosts "
+                    f"({int(inputs.scored.sum())} scored) in {took:.1f} s",
+                    extra={"scenario": sc.name, "day": day_str(day), "hosts": len(inputs.ips), "seconds": round(took, 2)},
+                )
+            advance(bar, 1, day_str(day))
+    for (reason, option), when in left_out.items():
+        skips.note("stack", f"{reason}; day(s) left out", scenario=sc.name, days=when, option=option)
     for w in warnings:
         log.warning(w)
     meta = {
@@ -220,10 +237,12 @@ def stack(
         "seconds_per_day": {day_str(d): {k: round(v, 3) for k, v in o.seconds.items()} for d, o in outcomes.items()},
     }
     if not outcomes:
-        log.warning("no day could be stacked", extra={"scenario": sc.name, "skipped": skipped})
         atomic.write_json(out_dir / "run.json", {**meta, "seconds": round(time.perf_counter() - started, 3)})
-        empty = pd.DataFrame()
-        return StackResult(sc.name, meta["bases"], methods, [], skipped, empty, empty, None, None, out_dir, time.perf_counter() - started, warnings)
+        reasons = list(dict.fromkeys(reason for reason, _ in left_out))
+        raise skips.skip_stage(
+            "stack", f"no test day could be stacked: {'; '.join(reasons)}", scenario=sc.name, days=test_days,
+            option=next(iter(left_out))[1] if len(left_out) == 1 else None,
+        )
 
     daily = pd.concat([o.scores for o in outcomes.values()], ignore_index=True)
     summary = summarise(daily)
@@ -243,6 +262,7 @@ def _write_outputs(out_dir, sc, settings, methods, outcomes, daily, summary, coe
     """Tables, per-host predictions, confusion matrices and coefficient tables/figures."""
     atomic.write_text(out_dir / "daily.csv", daily.to_csv(index=False))
     table = tables.write_per_class(out_dir, summary, methods, {k: meta[k] for k in ("scenario", "bases", "days", "seed")})
+    log.info(f"scenario {sc.name}: {len(outcomes)} day(s) stacked, tables in {out_dir}", extra={"scenario": sc.name})
 
     kept = set()
     for day, outcome in outcomes.items():

@@ -31,7 +31,18 @@ class StackSettings(BaseModel):
     min_class_hosts: int = Field(
         11, ge=1, description="A class needs at least this many hosts that day, else it is folded into unknown (as the evaluation)."
     )
-    test_days: int = Field(11, ge=1, description="Evaluate the last N days on which any base has embeddings.")
+    test_days: int = Field(
+        11,
+        ge=1,
+        description="Evaluate the last N days on which any base has embeddings (a day missing a base is left out "
+        "with a skip line); fewer when fewer than test_days + train_days such days exist (docs/evaluation.md).",
+    )
+    train_days: int = Field(
+        20,
+        ge=0,
+        description="Days the paper keeps before the test days (20 of 31). With fewer days, the test days keep the "
+        "ratio test_days : train_days (at least one); 0 stacks every day up to test_days.",
+    )
     folds: int = Field(10, ge=2, description="Stratified folds of the meta-learner's cross-validation per day.")
     undersample_unknown: bool = Field(True, description="Randomly undersample unknown training hosts before fitting the meta-learner.")
     undersample_rank: int = Field(

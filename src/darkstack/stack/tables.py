@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from darkstack import atomic
+from darkstack.evaluate.split import days_phrase, is_undefined, std_text
 from darkstack.schema import CLASS_DISPLAY, UNKNOWN
 from darkstack.stack.scoring import MACRO
 
 AVERAGE = "Average"
 
 
-def _cell(mean: float, std: float) -> str:
-    """``0.91±0.02``; ``0.91`` when there is no std (one day); ``–`` when there is no value."""
-    if math.isnan(mean):
+def _cell(mean: float | None, std: float | None) -> str:
+    """``0.91±0.02``; ``0.91±n/a`` when the std is undefined (one day); ``–`` when there is no value."""
+    if is_undefined(mean):
         return "–"
-    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f}±{std:.2f}"
+    return f"{mean:.2f}±{std_text(std, 2)}"
 
 
 def display_class(name: str) -> str:
@@ -40,23 +40,32 @@ def per_class_table(summary: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     return table
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """A pipe table (no extra dependency)."""
+def markdown(table: pd.DataFrame, note: str | None = None) -> str:
+    """A pipe table (no extra dependency), with ``note`` as a line under it."""
     header = [table.index.name or "", *map(str, table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for idx, row in table.iterrows():
         lines.append("| " + " | ".join([str(idx), *map(str, row.tolist())]) + " |")
+    if note:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
+def days_note(n_days: int) -> str:
+    """The line under a per-class table: over how many test days, and what "n/a" means."""
+    undefined = "; the standard deviation of one day is undefined (n/a)" if n_days == 1 else ""
+    return f"F1: mean ± sample standard deviation over the {days_phrase(n_days)} stacked{undefined}; Support: scored host-days."
+
+
 def _json_safe(value):
-    return None if isinstance(value, float) and math.isnan(value) else value
+    return None if is_undefined(value) else value
 
 
 def write_per_class(out_dir: Path, summary: pd.DataFrame, methods: list[str], meta: dict) -> pd.DataFrame:
     """``table.md`` (formatted), ``table.csv`` (numbers) and ``table.json`` (numbers + run facts) in ``out_dir``."""
     table = per_class_table(summary, methods)
-    atomic.write_text(out_dir / "table.md", markdown(table))
+    meta = {**meta, "test_days_scored": len(meta["days"])}
+    atomic.write_text(out_dir / "table.md", markdown(table, days_note(meta["test_days_scored"])))
     numeric = summary.assign(class_display=[AVERAGE if c == MACRO else display_class(c) for c in summary["class"]])
     atomic.write_text(out_dir / "table.csv", numeric.to_csv(index=False))
     records = [{k: _json_safe(v) for k, v in r.items()} for r in numeric.to_dict(orient="records")]
@@ -65,7 +74,7 @@ def write_per_class(out_dir: Path, summary: pd.DataFrame, methods: list[str], me
 
 
 def overview_table(results: dict[str, dict]) -> pd.DataFrame:
-    """Table 2: one row per scenario with every method's macro-F1 (mean±std) and the scored host-days.
+    """Table 2: one row per scenario with every method's macro-F1 (mean±std), the scored host-days and test days.
 
     ``results``: scenario → the contents of its ``table.json``.
     """
@@ -75,8 +84,9 @@ def overview_table(results: dict[str, dict]) -> pd.DataFrame:
     rows = {}
     for scenario, res in results.items():
         macro = {r["method"]: r for r in res["rows"] if r["class"] == MACRO}
-        cells = {m: _cell(macro[m]["f1_mean"], macro[m]["f1_std"] if macro[m]["f1_std"] is not None else math.nan) if m in macro else "" for m in methods}
+        cells = {m: _cell(macro[m]["f1_mean"], macro[m]["f1_std"]) if m in macro else "" for m in methods}
         cells["Support"] = next(iter(macro.values()))["support"] if macro else 0
+        cells["Days"] = len(res.get("days", []))
         rows[scenario] = cells
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "scenario"
@@ -101,6 +111,7 @@ def write_overview(stack_dir: Path) -> str | None:
     for scenario, res in results.items():
         blocks.setdefault(tuple(res["methods"]), {})[scenario] = res
     text = "\n".join(markdown(overview_table(block)) for block in blocks.values())
+    text += "\nMacro-F1: mean ± sample standard deviation over the test days (n/a: one day); Support: scored host-days; Days: test days stacked.\n"
     table = overview_table(results)
     atomic.write_text(stack_dir / "summary.md", text)
     atomic.write_text(stack_dir / "summary.csv", table.to_csv())
