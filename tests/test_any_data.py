@@ -103,6 +103,10 @@ def test_run_on_the_real_samples_exits_0_writes_the_report_and_lists_what_was_no
     assert any(line.startswith("ingest sensor darknet: file skipped:") and "LICENSE: cannot tell the format" in line for line in lines), lines
     # the honeypot days (2017 … 2022) and the Spoki day (2021-10-13) share no day: DH is not computed, with the reason
     assert any(line.startswith("predict scenario DH: no day with traffic of every sensor of the scenario (darknet, honeypot)") for line in lines), lines
+    # one Spoki day without a class of 11 labelled hosts: nothing to score there, and the option that would change it
+    steps = _steps(ws)
+    assert steps["evaluate:darknet"]["empty"] and "evaluate.min_class_hosts" in " ".join(lines)
+    assert not steps["predict:H"]["empty"]  # the honeypot days gave predictions
     assert f"not computed: {len(lines)} item(s), see the report's \"not computed\" section" in out
     assert "configuration used: " in out and (ws / "darkstack.toml").exists()
 

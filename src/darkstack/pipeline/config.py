@@ -39,7 +39,7 @@ def parse_variant(variant: str) -> tuple[str, bool]:
     features = method == variant
     if method not in METHODS or (not features and method not in GNN_METHODS):
         allowed = list(METHODS) + [m + NOFEAT for m in GNN_METHODS]
-        raise ValueError(f"unknown variant {variant!r}; choose from {allowed}")
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(allowed)}")
     return method, features
 
 
@@ -230,7 +230,9 @@ def _error_line(exc: ValidationError) -> str:
     first = errors[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-    got = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(first.get("input"), dict) else f" (got {first.get('input')!r})"
+    value = first.get("input")
+    shown = (", ".join(map(str, value)) or "none") if isinstance(value, list | tuple) else repr(value)
+    got = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(value, dict) else f" (got {shown})"
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return f"{key}: {problem}{got}{more}"
 
