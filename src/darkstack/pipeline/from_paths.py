@@ -14,7 +14,7 @@ from pathlib import Path
 
 from darkstack import atomic
 from darkstack.errors import ConfigError, DarkstackError
-from darkstack.options import DEFAULT_WORKSPACE
+from darkstack.options import resolve_workspace
 from darkstack.pipeline.config import IngestSource, LabelsConfig, PipelineConfig, SourceConfig, WorkspaceConfig, config_toml
 from darkstack.pipeline.plan import expand_paths
 from darkstack.schema import SENSOR_KINDS
@@ -48,8 +48,14 @@ def sources_by_kind(paths: list[Path]) -> list[IngestSource]:
 
 
 def config_for_paths(paths: list[Path], labels: list[Path], workspace: Path | None, base: PipelineConfig | None = None) -> PipelineConfig:
-    """``base`` (default: every default) with the traffic from ``paths``, the ``labels`` lists and the workspace."""
-    root = (workspace or (base.workspace.path if base is not None else DEFAULT_WORKSPACE)).expanduser().resolve()
+    """``base`` (default: every default) with the traffic from ``paths``, the ``labels`` lists and the workspace.
+
+    The workspace is ``workspace``, else ``base``'s, else the usual search (``$DARKSTACK_WORKSPACE``, …, ./darkstack-work).
+    """
+    if workspace is not None:
+        root = workspace.expanduser().resolve()
+    else:
+        root = base.workspace.path if base is not None else resolve_workspace(None).root
     base = base or PipelineConfig()
     source = SourceConfig(type="ingest", ingest=sources_by_kind(paths))
     label_sources = [p.expanduser().resolve() for p in labels] if labels else list(base.labels.sources)
