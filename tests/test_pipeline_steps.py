@@ -106,17 +106,6 @@ def test_cache_file_is_plain_json(ws):
     assert set(state["steps"]["a"]) == {"key", "outputs", "seconds", "finished", "run_id", "skips", "empty"}
 
 
-def test_a_workspace_runs_one_pipeline_at_a_time(ws):
-    from darkstack.pipeline.run import workspace_lock
-
-    with workspace_lock(ws):
-        with pytest.raises(DarkstackError, match="another darkstack run or update is using this workspace"):
-            with workspace_lock(ws):
-                pass
-    with workspace_lock(ws):  # released
-        pass
-
-
 def test_a_step_whose_prerequisites_computed_nothing_is_skipped_with_the_reason(ws):
     from darkstack import skips
 

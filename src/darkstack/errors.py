@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -23,3 +24,28 @@ class InputFormatError(DarkstackError):
 
 class ConfigError(DarkstackError):
     """A bad option or configuration value."""
+
+
+class DamagedFileError(DarkstackError):
+    """A workspace file that is missing, truncated or unreadable although its stage recorded it as written.
+
+    Raised by the readers; :func:`darkstack.workspace.workspace_lock` moves the file aside and rewrites the
+    message to say so, and the next run rebuilds it (:mod:`darkstack.damage`).
+    """
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: ``<file>: <problem>`` (the file when the system named it)."""
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _HINTS:
+        problem = f"{problem} ({_HINTS[exc.errno]})"
+    return f"{exc.filename}: {problem}" if exc.filename is not None else problem
+
+
+_HINTS = {
+    errno.EROFS: "use a writable --workspace",
+    errno.EACCES: "this user may not write here: use a workspace it owns, or fix the permissions",
+    errno.EPERM: "this user may not write here: use a workspace it owns, or fix the permissions",
+    errno.ENOSPC: "free some space and rerun: finished outputs are intact and unfinished ones are redone",
+    errno.EDQUOT: "disk quota exceeded; free some space and rerun",
+}

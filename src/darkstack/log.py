@@ -28,6 +28,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _WorkspaceLogHandler(logging.FileHandler):
+    """The JSON log file; a failed write (full or read-only disk) is dropped instead of printing a traceback.
+
+    The console shows every line anyway, and the command reports the failing write of an output itself.
+    """
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def setup_logging(level: str = "INFO", log_file: str | Path | None = None) -> None:
     """Configure the ``darkstack`` logger once per process."""
     root = logging.getLogger("darkstack")
@@ -39,7 +49,7 @@ def setup_logging(level: str = "INFO", log_file: str | Path | None = None) -> No
     root.addHandler(handler)
     if log_file is not None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file)
+        file_handler = _WorkspaceLogHandler(log_file)
         file_handler.setFormatter(JsonFormatter())
         root.addHandler(file_handler)
 

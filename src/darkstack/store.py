@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from darkstack import atomic
+from darkstack.damage import read_parquet
 from darkstack.schema import PACKET_SCHEMA, conform
 from darkstack.workspace import Workspace
 
@@ -75,7 +75,7 @@ def read_day(ws: Workspace, sensor: str, day: dt.date, columns: list[str] | None
     if not files:
         schema = PACKET_SCHEMA if columns is None else pa.schema([PACKET_SCHEMA.field(c) for c in columns])
         return schema.empty_table()
-    tables = [pq.read_table(f, columns=columns) for f in files]
+    tables = [read_parquet(f, columns=columns) for f in files]
     table = pa.concat_tables(tables)
     if "ts" in table.column_names and len(files) > 1:
         table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))

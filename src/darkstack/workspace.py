@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from darkstack import atomic
-from darkstack.errors import ConfigError
+from darkstack.errors import ConfigError, DarkstackError
 
 DAY_FORMAT = "%Y-%m-%d"
 
@@ -150,3 +154,54 @@ class Workspace:
     @property
     def log_file(self) -> Path:
         return self.root / "logs" / "darkstack.jsonl"
+
+
+_held: dict[Path, tuple[int, int]] = {}
+"""Workspaces this process holds the lock of: root → (lock file descriptor, nesting depth)."""
+
+
+def lock_file(ws: Workspace) -> Path:
+    return ws.root / "pipeline" / "lock"
+
+
+@contextlib.contextmanager
+def workspace_lock(ws: Workspace) -> Iterator[None]:
+    """Hold the workspace for writing during the block; every command that writes runs inside one.
+
+    A second darkstack process on the same workspace stops with one clear line (an ``flock`` on
+    ``pipeline/lock``, released by the system even when a process is killed). Reentrant within one
+    process, so ``run`` and ``update`` can call the stages inside their own lock. On first taking it,
+    the temporary files of writes a killed process left (``.<name>.*.tmp``, see :mod:`darkstack.atomic`)
+    are removed: no other writer can be running. A damaged workspace file met inside the block is moved
+    aside and reported in one line (:func:`darkstack.damage.explain`).
+    """
+    if ws.root in _held:
+        fd, depth = _held[ws.root]
+        _held[ws.root] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            _held[ws.root] = (fd, depth)
+        return
+    path = lock_file(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DarkstackError("another darkstack command is writing to this workspace; wait for it to finish", ws.root) from None
+        _held[ws.root] = (fd, 1)
+        atomic.remove_stale_temporaries(ws.root)
+        try:
+            yield
+        except Exception as exc:
+            from darkstack.damage import explain
+
+            damaged = explain(ws.root, exc)
+            if damaged is None:
+                raise
+            raise damaged from exc
+    finally:
+        _held.pop(ws.root, None)
+        os.close(fd)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from darkstack import atomic
-from darkstack.errors import DarkstackError
+from darkstack.damage import SUFFIX
+from darkstack.errors import DamagedFileError
 from darkstack.workspace import Workspace, parse_day
 
 WEIGHTS = "weights.safetensors"
@@ -32,13 +33,17 @@ def save_arrays(folder: Path, arrays: dict[str, np.ndarray], state: dict) -> Non
 
 def load_arrays(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays and state of a finished checkpoint."""
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     try:
         state = json.loads((folder / STATE).read_text())
+    except (FileNotFoundError, ValueError) as exc:
+        raise DamagedFileError(f"unreadable checkpoint state ({exc})", folder / STATE) from exc
+    try:
         arrays = load_file(str(folder / WEIGHTS))
-    except (OSError, ValueError) as exc:
-        raise DarkstackError(f"unreadable checkpoint ({exc})", folder) from exc
+    except (FileNotFoundError, SafetensorError) as exc:
+        raise DamagedFileError(f"unreadable checkpoint weights ({exc})", folder / WEIGHTS) from exc
     return arrays, state
 
 
@@ -89,7 +94,8 @@ def checkpoint_days(ws: Workspace, sensor: str, variant: str) -> list[dt.date]:
     base = ws.model_dir(sensor, variant)
     if not base.is_dir():
         return []
-    return sorted(parse_day(p.name.removeprefix("day=")) for p in base.glob("day=*") if (p / STATE).exists())
+    folders = [p for p in base.glob("day=*") if not p.name.endswith(SUFFIX) and (p / STATE).exists()]
+    return sorted(parse_day(p.name.removeprefix("day=")) for p in folders)
 
 
 def prune(ws: Workspace, sensor: str, variant: str, keep: int, protect: dt.date | None = None) -> None:

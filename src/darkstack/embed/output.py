@@ -9,10 +9,10 @@ import shutil
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from darkstack import atomic
-from darkstack.errors import DarkstackError
+from darkstack.damage import read_parquet
+from darkstack.errors import DamagedFileError, DarkstackError
 from darkstack.workspace import Workspace, day_str
 
 RUN_FILE = "run.json"
@@ -38,13 +38,13 @@ def load_embeddings(ws: Workspace, sensor: str, variant: str, day: dt.date) -> t
     path = ws.embedding_path(sensor, variant, day)
     if not path.exists():
         raise DarkstackError(f"no {variant} embeddings for {day_str(day)}: run `darkstack embed`", path)
+    table = read_parquet(path)
     try:
-        table = pq.read_table(path)
         column = table.column("embedding").combine_chunks()
         dim = column.type.list_size
         ips = table.column("ip").to_numpy(zero_copy_only=False).astype(np.uint32)
-    except (pa.ArrowInvalid, KeyError, AttributeError) as exc:
-        raise DarkstackError(f"not an embedding file ({exc})", path) from exc
+    except (KeyError, AttributeError) as exc:
+        raise DamagedFileError(f"not an embedding file ({exc})", path) from exc
     X = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(ips), dim)
     return ips, X
 

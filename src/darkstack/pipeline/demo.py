@@ -53,15 +53,17 @@ def command(
     from darkstack.log import console
     from darkstack.pipeline.config import load_config
     from darkstack.pipeline.run import run_pipeline
+    from darkstack.workspace import Workspace, workspace_lock
 
     config_path = out / "darkstack.toml"
-    if not config_path.exists():
-        text = demo_config_text() if days is None else with_days(demo_config_text(), days)
-        atomic.write_text(config_path, text)
-        console.print(f"wrote the demo configuration {config_path} (edit it and rerun to change the run)", highlight=False)
-    elif days is not None and load_config(config_path).source.simulate.days != days:
-        atomic.write_text(config_path, with_days(config_path.read_text(), days))
-        console.print(f"set days = {days} in {config_path}", highlight=False)
+    with workspace_lock(Workspace(out)):  # the demo's workspace is the config's folder
+        if not config_path.exists():
+            text = demo_config_text() if days is None else with_days(demo_config_text(), days)
+            atomic.write_text(config_path, text)
+            console.print(f"wrote the demo configuration {config_path} (edit it and rerun to change the run)", highlight=False)
+        elif days is not None and load_config(config_path).source.simulate.days != days:
+            atomic.write_text(config_path, with_days(config_path.read_text(), days))
+            console.print(f"set days = {days} in {config_path}", highlight=False)
     config = load_config(config_path)
     result = run_pipeline(config)
     console.print(f"ran {len(result.record.ran)} step(s), {len(result.record.skipped)} unchanged; open the report:", highlight=False)

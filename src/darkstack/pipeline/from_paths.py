@@ -76,7 +76,10 @@ def config_for_store(workspace: Path, labels: list[Path]) -> PipelineConfig:
 
 def write_config(config: PipelineConfig) -> Path:
     """Write ``config`` as ``<workspace>/darkstack.toml`` (workspace path ``.``: the file's own folder); returns its path."""
+    from darkstack.workspace import Workspace, workspace_lock
+
     path = config.workspace.path / CONFIG_NAME
     portable = config.model_copy(update={"workspace": WorkspaceConfig(path=Path("."))})
-    atomic.write_text(path, config_toml(portable, HEADER.format(path=path)))
+    with workspace_lock(Workspace(config.workspace.path)):
+        atomic.write_text(path, config_toml(portable, HEADER.format(path=path)))
     return path

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from darkstack import atomic
-from darkstack.errors import DarkstackError
 from darkstack.log import get_logger, setup_logging
 from darkstack.pipeline.config import PipelineConfig
 from darkstack.pipeline.plan import build_plan
 from darkstack.pipeline.steps import RunRecord, load_state, run_steps
 from darkstack.skips import Skip
-from darkstack.workspace import Workspace
+from darkstack.workspace import Workspace, workspace_lock
 
 log = get_logger(__name__)
 
@@ -26,19 +22,6 @@ def log_to_workspace(ws: Workspace) -> None:
     import logging
 
     setup_logging(logging.getLevelName(logging.getLogger("darkstack").getEffectiveLevel()), ws.log_file)
-
-
-@contextlib.contextmanager
-def workspace_lock(ws: Workspace) -> Iterator[None]:
-    """Hold ``pipeline/lock`` for the block: a second run or update on the same workspace stops with a clear error."""
-    path = ws.root / "pipeline" / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DarkstackError("another darkstack run or update is using this workspace", ws.root) from None
-        yield
 
 
 def config_file(ws: Workspace) -> Path:

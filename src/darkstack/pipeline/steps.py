@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from darkstack import __version__, atomic, skips
-from darkstack.errors import ConfigError, DarkstackError
+from darkstack.errors import ConfigError, DamagedFileError, DarkstackError
 from darkstack.log import get_logger
 from darkstack.workspace import Workspace
 
@@ -117,16 +117,20 @@ def step_skips(entry: Mapping) -> list[skips.Skip]:
 
 
 def load_state(ws: Workspace) -> dict:
-    """The step cache (``{"steps": {...}, "runs": [...]}``), empty when none was written yet."""
+    """The step cache (``{"steps": {...}, "runs": [...]}``), empty when none was written yet.
+
+    A damaged cache raises DamagedFileError: the workspace lock moves it aside, and the next run
+    starts from an empty cache (every step reruns; the stages resume from the days they finished).
+    """
     path = steps_file(ws)
     if not path.exists():
         return {"steps": {}, "runs": []}
     try:
         state = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DarkstackError(f"step cache is not valid JSON ({exc}); delete it to recompute every step", path) from exc
-    if not isinstance(state, dict) or not isinstance(state.get("steps"), dict):
-        raise DarkstackError("step cache has an unexpected layout; delete it to recompute every step", path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DamagedFileError(f"step cache is not valid JSON ({exc})", path) from exc
+    if not isinstance(state, dict) or not isinstance(state.get("steps"), dict) or not all(isinstance(e, dict) for e in state["steps"].values()):
+        raise DamagedFileError("step cache has an unexpected layout", path)
     state.setdefault("runs", [])
     return state
 

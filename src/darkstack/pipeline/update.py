@@ -20,8 +20,8 @@ from darkstack.errors import ConfigError, DarkstackError
 from darkstack.log import get_logger
 from darkstack.pipeline import plan
 from darkstack.pipeline.config import AUTO, PipelineConfig, config_from_dict
-from darkstack.pipeline.run import config_file, log_to_workspace, workspace_lock
-from darkstack.workspace import Workspace, day_str
+from darkstack.pipeline.run import config_file, log_to_workspace
+from darkstack.workspace import Workspace, day_str, workspace_lock
 
 log = get_logger(__name__)
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from darkstack import atomic
+from darkstack.damage import read_parquet
 from darkstack.errors import DarkstackError
 from darkstack.snapshot.features import FEATURE_COLUMNS
 from darkstack.workspace import Workspace, day_str
@@ -72,12 +72,15 @@ def read_meta(ws: Workspace, sensor: str, day: dt.date) -> dict | None:
 
 
 def write_day(ws: Workspace, sensor: str, day: dt.date, tables: dict[str, pa.Table], meta: dict) -> Path:
-    """Write the four tables atomically, then meta.json last (it marks the day complete)."""
+    """Write the four tables and meta.json (it marks the day complete) into a new folder swapped in whole.
+
+    A failed or killed write (full disk) leaves the day's earlier snapshot as it was.
+    """
     folder = ws.snapshot_dir(sensor, day)
-    (folder / META_FILE).unlink(missing_ok=True)
-    for name in SCHEMAS:
-        atomic.write_parquet(folder / f"{name}.parquet", conform(name, tables[name]))
-    atomic.write_json(folder / META_FILE, meta)
+    with atomic.atomic_dir(folder) as staging:
+        for name in SCHEMAS:
+            atomic.write_parquet(staging / f"{name}.parquet", conform(name, tables[name]))
+        atomic.write_json(staging / META_FILE, meta)
     return folder
 
 
@@ -90,10 +93,7 @@ def load_day(ws: Workspace, sensor: str, day: dt.date) -> Snapshot:
     tables = {}
     for name, schema in SCHEMAS.items():
         path = folder / f"{name}.parquet"
-        try:
-            table = pq.read_table(path)
-        except (FileNotFoundError, pa.ArrowInvalid) as exc:
-            raise DarkstackError(f"unreadable snapshot table ({exc})", path) from exc
+        table = read_parquet(path)
         if not table.schema.equals(schema, check_metadata=False):
             raise DarkstackError(f"unexpected schema {table.schema.names}; rebuild with `darkstack snapshot`", path)
         tables[name] = table
