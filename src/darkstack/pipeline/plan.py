@@ -311,7 +311,7 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         report = config.report
         everything = tuple(s.name for s in steps)
         steps.append(
-            Step("report", lambda: [build_report(ws, run_id=run_id, top_predictions=report.top_predictions, title=report.title)],
+            Step("report", lambda: [build_report(ws, run_id=run_id, top_predictions=report.top_predictions, title=report.title, steps=everything)],
                  report.model_dump(mode="json"), everything, needs=())
         )
     return steps

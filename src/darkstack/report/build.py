@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,24 +19,51 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from darkstack import __version__, atomic
+from darkstack import __version__, atomic, skips
 from darkstack.errors import DarkstackError
 from darkstack.log import get_logger
-from darkstack.report import figures
+from darkstack.report import figures, record
 from darkstack.report.model import Figure, Section, table_from_frame
-from darkstack.report.tables import file_title, result_tables
-from darkstack.schema import CLASS_DISPLAY, int_to_ip
+from darkstack.report.tables import class_display, file_title, result_tables, with_display_names
+from darkstack.schema import int_to_ip
 from darkstack.workspace import Workspace, day_str
 
 log = get_logger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".svg")
-SCENARIO_ORDER = ("D", "H", "DH")
 DEFAULT_TOP_PREDICTIONS = 500
 
 
 def _sensor_dirs(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object written by a stage; empty when absent or unreadable (the report shows what it can)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        if path.exists():
+            log.warning(f"report: skipped unreadable {path}: {exc}")
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def known_sensors(ws: Workspace) -> list[str]:
+    """Sensors registered by ingest or the simulator, or holding snapshots."""
+    return sorted(set(_read_json(ws.sensors_file)) | set(_sensor_dirs(ws.root / "snapshots")))
+
+
+def configured(ws: Workspace, key: str) -> list[str]:
+    """``run.<key>`` of the last pipeline configuration (sensors, variants, scenarios); empty without one."""
+    run = _read_json(ws.root / "pipeline" / "config.json").get("run", {})
+    return [str(v) for v in run.get(key) or []] if isinstance(run, dict) else []
+
+
+def scored_days(result: dict) -> str:
+    """``N test days scored: first … last`` from a stage's ``table.json`` (its ``days`` list)."""
+    days = result.get("days") or []
+    return f"{len(days)} test day{'s' if len(days) != 1 else ''} scored: {skips.days_text(days)}." if days else "No test day scored."
 
 
 # --- dataset overview ------------------------------------------------------------------------------
@@ -82,7 +110,7 @@ def label_breakdown(ws: Workspace) -> pd.DataFrame:
     if not counts:
         return pd.DataFrame()
     frame = pd.Series(counts).unstack(fill_value=0)
-    frame.index = [CLASS_DISPLAY.get(c, c) for c in frame.index]
+    frame.index = [class_display(c) for c in frame.index]
     frame.index.name = "class"
     frame.columns.name = None
     return frame.loc[frame.sum(axis=1).sort_values(ascending=False).index]
@@ -93,17 +121,23 @@ def _overview_section(ws: Workspace, out: Path) -> Section:
         "overview", "Dataset overview", "Per sensor and UTC day, after the snapshot filters (TCP, host packet threshold, top-port folding).", nav="Data"
     )
     overview = dataset_overview(ws)
+    with_days = set(overview["sensor"])
+    section.absent += [f"Sensor {s}: no snapshot day (no traffic left after the filters, or not snapshotted yet)." for s in known_sensors(ws) if s not in with_days]
     if overview.empty:
+        section.absent.append("No snapshots in this workspace.")
         return section
     section.figures.append(Figure("Traffic per day", figures.overview_figure(overview, out / "overview.png").name))
     totals = overview.groupby("sensor").agg(
         days=("day", "count"), hosts_per_day=("hosts", "mean"), ports_per_day=("ports", "mean"), packets=("packets", "sum"), labelled_share=("labelled_share", "mean")
     ).round({"hosts_per_day": 1, "ports_per_day": 1})
-    section.tables.append(table_from_frame("Per sensor", totals))
-    section.tables.append(table_from_frame("Per sensor and day", overview, max_rows=1000, filterable=True))
+    section.tables.append(table_from_frame("Per sensor", totals, source="overview/sensors"))
+    section.tables.append(table_from_frame("Per sensor and day", overview, max_rows=1000, filterable=True, source="overview/days"))
     breakdown = label_breakdown(ws)
-    if not breakdown.empty:
-        section.tables.append(table_from_frame("Labelled host-days per class", breakdown, note="Hosts active on the sensor that day with a ground-truth label."))
+    if breakdown.empty:
+        section.absent.append("No labelled host on any snapshot day (labels/ is empty, or no listed address was active).")
+    else:
+        note = "Hosts active on the sensor that day with a ground-truth label."
+        section.tables.append(table_from_frame("Labelled host-days per class", breakdown, note=note, source="overview/classes"))
     return section
 
 
@@ -119,42 +153,51 @@ def _images(folder: Path, out: Path, prefix: str, title_prefix: str = "") -> lis
     return figs
 
 
-def _folder_section(folder: Path, out: Path, prefix: str, title: str) -> Section:
-    """A sub-section holding the tables (first) and figures directly in ``folder``."""
+def _folder_section(folder: Path, out: Path, prefix: str, title: str, stage: str) -> Section:
+    """A sub-section holding the tables (first) and figures directly in ``folder``, with how many test days were scored."""
     section = Section(prefix, title, figures_first=False)
     if folder.is_dir():
-        section.tables += result_tables(folder, "")
+        section.tables += result_tables(folder, "", stage)
         section.figures += _images(folder, out, prefix)
+        if (folder / "table.json").exists():
+            section.intro = scored_days(_read_json(folder / "table.json"))
     return section
 
 
 def macro_summary(ws: Workspace) -> pd.DataFrame:
-    """Mean and std of the daily macro-F1 of every evaluated variant (per sensor) and stacked method (per scenario)."""
+    """Mean and std of the daily macro-F1, and the number of test days, of every evaluated variant (per sensor) and
+    stacked method (per scenario); std is NaN (shown n/a) over a single test day."""
     from darkstack.evaluate.metrics import MACRO as EVAL_MACRO
     from darkstack.evaluate.tables import variant_display
     from darkstack.stack.scoring import MACRO as STACK_MACRO
 
     rows = []
     for path in sorted((ws.results_dir / "evaluate").glob("*/table.json")):
-        for r in json.loads(path.read_text()).get("summary", []):
+        result = _read_json(path)
+        for r in result.get("summary", []):
             if r.get("label") == EVAL_MACRO:
-                rows.append({"group": f"{path.parent.name} (3-NN)", "method": variant_display(r["variant"], False), "mean": r["f1_mean"], "std": r["f1_std"]})
+                group = f"{path.parent.name} (3-NN)"
+                rows.append({"group": group, "method": variant_display(r["variant"], False), "mean": r["f1_mean"], "std": r["f1_std"], "test days": len(result.get("days", []))})
     for path in sorted((ws.results_dir / "stack").glob("*/table.json"), key=lambda p: _scenario_order(p.parent.name)):
-        for r in json.loads(path.read_text()).get("rows", []):
+        result = _read_json(path)
+        for r in result.get("rows", []):
             if r.get("class") == STACK_MACRO:
-                rows.append({"group": f"stack {path.parent.name}", "method": r["method"], "mean": r["f1_mean"], "std": r["f1_std"]})
-    frame = pd.DataFrame(rows, columns=["group", "method", "mean", "std"])
-    return frame.astype({"mean": float, "std": float})
+                rows.append({"group": f"stack {path.parent.name}", "method": r["method"], "mean": r["f1_mean"], "std": r["f1_std"], "test days": len(result.get("days", []))})
+    frame = pd.DataFrame(rows, columns=["group", "method", "mean", "std", "test days"])
+    return frame.astype({"mean": float, "std": float, "test days": int})
 
 
 def _summary_section(ws: Workspace, out: Path) -> Section:
     section = Section("summary", "Results at a glance", "Macro-F1 (mean ± standard deviation over the test days) of every embedding and every stack.", nav="Summary")
     summary = macro_summary(ws)
-    if not summary.empty:
-        section.figures.append(Figure("Macro-F1 per method", figures.macro_f1_figure(summary, out / "macro-f1.png").name, wide=True))
+    if summary.empty:
+        section.absent.append("No evaluation or stacking results in this workspace.")
+        return section
+    section.figures.append(Figure("Macro-F1 per method", figures.macro_f1_figure(summary, out / "macro-f1.png").name, wide=True))
+    section.tables.append(table_from_frame("Macro-F1 per method", summary, source="summary"))
     stack_dir = ws.results_dir / "stack"
     if stack_dir.is_dir():
-        section.tables += result_tables(stack_dir, "Stacking overview: ")
+        section.tables += result_tables(stack_dir, "Stacking overview: ", "stack")
     return section
 
 
@@ -167,14 +210,20 @@ def _evaluate_section(ws: Workspace, out: Path) -> Section:
         nav="Embeddings",
     )
     base = ws.results_dir / "evaluate"
-    section.children = [_folder_section(base / sensor, out, f"evaluate-{sensor}", f"Sensor {sensor}") for sensor in _sensor_dirs(base)]
+    evaluated = _sensor_dirs(base)
+    section.children = [_folder_section(base / sensor, out, f"evaluate-{sensor}", f"Sensor {sensor}", "evaluate") for sensor in evaluated]
+    section.absent += [f"Sensor {s}: no evaluation results." for s in known_sensors(ws) if s not in evaluated]
+    if not evaluated:
+        section.absent.append("No evaluation results in this workspace (results/evaluate/ is empty).")
     return section
 
 
 def _study_section(ws: Workspace, out: Path) -> Section:
     section = Section("studies", "Studies: history H and epochs per day (i-GCN-GRU)", "Macro-F1 mean ± std over the test days for each value.", nav="Studies")
     base = ws.results_dir / "study"
-    section.children = [_folder_section(base / sensor, out, f"study-{sensor}", f"Sensor {sensor}") for sensor in _sensor_dirs(base)]
+    section.children = [_folder_section(base / sensor, out, f"study-{sensor}", f"Sensor {sensor}", "study") for sensor in _sensor_dirs(base)]
+    if not section.children:
+        section.absent.append("No study results (studies run only when configured: run.studies).")
     return section
 
 
@@ -182,21 +231,28 @@ def _stack_section(ws: Workspace, out: Path) -> Section:
     section = Section(
         "stack",
         "Stacking: naive vote and meta-learner",
-        "Per scenario (D darknet, H honeypot, DH hosts on both sensors): per-class F1 of the bases and the stacks, the "
-        "logistic-regression coefficients that explain the meta-learner, and confusion matrices of one test day.",
+        "Per scenario (D darknet-kind sensors, H honeypot-kind sensors, DH hosts seen on both): per-class F1 of the bases "
+        "and the stacks, the logistic-regression coefficients that explain the meta-learner, and confusion matrices of one test day.",
         nav="Stacking",
     )
     base = ws.results_dir / "stack"
-    for scenario in sorted(_sensor_dirs(base), key=_scenario_order):
-        child = _folder_section(base / scenario, out, f"stack-{scenario}", f"Scenario {scenario}")
+    stacked = sorted(_sensor_dirs(base), key=_scenario_order)
+    for scenario in stacked:
+        child = _folder_section(base / scenario, out, f"stack-{scenario}", f"Scenario {scenario}", "stack")
         child.figures += _images(base / scenario / "confusion", out, f"stack-{scenario}-confusion", "confusion matrix: ")
+        if child.is_empty():
+            child.absent.append(f"Scenario {scenario}: no day could be stacked.")
         section.children.append(child)
+    section.absent += [f"Scenario {s}: no stacking results." for s in configured(ws, "scenarios") if s not in stacked]
+    if not stacked:
+        section.absent.append("No stacking results in this workspace (results/stack/ is empty).")
     return section
 
 
 def _scenario_order(name: str) -> tuple[int, str]:
     """D, H, DH first (the stacking paper's order), then custom scenarios by name."""
-    return (SCENARIO_ORDER.index(name) if name in SCENARIO_ORDER else len(SCENARIO_ORDER), name)
+    order = record.SCENARIO_ORDER
+    return (order.index(name) if name in order else len(order), name)
 
 
 def _predictions_section(ws: Workspace, top: int) -> Section:
@@ -207,12 +263,14 @@ def _predictions_section(ws: Workspace, top: int) -> Section:
         nav="Predictions",
     )
     base = ws.results_dir / "predict"
-    for scenario in _sensor_dirs(base):
+    predicted = []
+    for scenario in sorted(_sensor_dirs(base), key=_scenario_order):
         files = sorted((base / scenario).glob("day=*.parquet"))
         if not files:
             continue
+        predicted.append(scenario)
         latest = files[-1]
-        frame = pq.read_table(latest).to_pandas()
+        frame = with_display_names(pq.read_table(latest).to_pandas())
         if "address" in frame.columns:
             frame = frame.drop(columns=["ip"], errors="ignore")
         elif "ip" in frame.columns and pd.api.types.is_integer_dtype(frame["ip"]):
@@ -222,7 +280,11 @@ def _predictions_section(ws: Workspace, top: int) -> Section:
             frame = frame.sort_values(prob, ascending=False, kind="stable")
         day = latest.stem.removeprefix("day=")
         note = f"{len(frame)} unknown hosts on {day}; the full list is {latest.relative_to(ws.root)} (and .csv)."
-        section.tables.append(table_from_frame(f"Scenario {scenario}, {day}", frame, note=note, max_rows=top, filterable=True, kind="predictions"))
+        section.tables.append(table_from_frame(f"Scenario {scenario}, {day}", frame, note=note, max_rows=top, filterable=True, kind="predictions", source="predictions"))
+    expected = dict.fromkeys(configured(ws, "scenarios") + _sensor_dirs(ws.results_dir / "stack"))
+    section.absent += [f"Scenario {s}: no predictions." for s in sorted(expected, key=_scenario_order) if s not in predicted]
+    if not predicted:
+        section.absent.append("No predictions in this workspace (results/predict/ is empty).")
     return section
 
 
@@ -232,15 +294,17 @@ def _settings_section(ws: Workspace) -> Section:
     config = ws.root / "pipeline" / "config.json"
     if config.exists():
         section.text_blocks.append(("Pipeline configuration", config.read_text()))
+    else:
+        section.absent.append("No pipeline configuration (pipeline/config.json is absent: no darkstack run on this workspace).")
     seeds = []
     world = ws.truth_dir / "world.json"
     if world.exists():
-        info = json.loads(world.read_text())
+        info = _read_json(world)
         profile = info.get("profile", {})
         name = profile.get("name", "?") if isinstance(profile, dict) else profile
         seeds.append({"what": "simulator", "seed": info.get("seed"), "details": f"profile {name}, {info.get('days', '?')} days from {info.get('start', '?')}"})
     for run in sorted((ws.root / "embeddings").glob("*/*/run.json")):
-        info = json.loads(run.read_text())
+        info = _read_json(run)
         seeds.append(
             {
                 "what": f"embeddings {run.parent.parent.name}/{run.parent.name}",
@@ -249,32 +313,27 @@ def _settings_section(ws: Workspace) -> Section:
             }
         )
     for table in sorted((ws.results_dir / "stack").glob("*/table.json"), key=lambda p: _scenario_order(p.parent.name)):
-        info = json.loads(table.read_text())
+        info = _read_json(table)
         seeds.append({"what": f"stacking {table.parent.name}", "seed": info.get("seed"), "details": f"bases {', '.join(info.get('bases', []))}"})
     if seeds:
-        section.tables.append(table_from_frame("Seeds", pd.DataFrame(seeds)))
-    return section
-
-
-def _timings_section(ws: Workspace, run_id: str) -> Section:
-    from darkstack.pipeline.steps import load_state
-
-    section = Section("timings", "Timings per step", "Wall time of the last computation of each pipeline step; steps unchanged since an earlier run were reused.", nav="Timings")
-    steps = load_state(ws)["steps"]
-    if not steps:
-        return section
-    rows = [
-        {"step": name, "seconds": info.get("seconds"), "computed": info.get("finished"), "in this run": info.get("run_id") == run_id}
-        for name, info in steps.items()
-    ]
-    frame = pd.DataFrame(rows)
-    section.tables.append(table_from_frame("Steps", frame, note=f"Total {frame['seconds'].sum():.1f} s of computation."))
+        section.tables.append(table_from_frame("Seeds", pd.DataFrame(seeds), source="seeds"))
     return section
 
 
 # --- the report ------------------------------------------------------------------------------------
-def build_report(ws: Workspace, run_id: str | None = None, top_predictions: int = DEFAULT_TOP_PREDICTIONS, title: str = "darkstack report") -> Path:
-    """Write ``ws.reports_dir/<run_id>/index.html`` with its figures; returns the path of index.html."""
+def build_report(
+    ws: Workspace,
+    run_id: str | None = None,
+    top_predictions: int = DEFAULT_TOP_PREDICTIONS,
+    title: str = "darkstack report",
+    steps: Sequence[str] | None = None,
+) -> Path:
+    """Write ``ws.reports_dir/<run_id>/index.html`` with its figures; returns the path of index.html.
+
+    ``steps``: the pipeline run's step names in the order they ran (``darkstack run`` passes its plan, and
+    ``run_id`` is then that run's id); without it, every step recorded in ``pipeline/steps.json`` is shown.
+    Every section is shown, saying what the workspace lacks; only a workspace with nothing at all is an error.
+    """
     if not ws.root.is_dir():
         raise DarkstackError("workspace does not exist", ws.root)
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -282,6 +341,7 @@ def build_report(ws: Workspace, run_id: str | None = None, top_predictions: int 
     staging = ws.reports_dir / f".{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    pipeline = record.read_record(ws, steps, run_id if steps is not None else None)
     sections = [
         _summary_section(ws, staging),
         _overview_section(ws, staging),
@@ -289,11 +349,11 @@ def build_report(ws: Workspace, run_id: str | None = None, top_predictions: int 
         _study_section(ws, staging),
         _stack_section(ws, staging),
         _predictions_section(ws, top_predictions),
+        record.not_computed_section(pipeline),
         _settings_section(ws),
-        _timings_section(ws, run_id),
+        record.timings_section(pipeline),
     ]
-    sections = [s for s in sections if not s.is_empty()]
-    if not sections:
+    if all(s.is_empty() for s in sections):
         shutil.rmtree(staging)
         raise DarkstackError("nothing to report: no snapshots or results in this workspace", ws.root)
     page = render(sections, title=title, run_id=run_id, workspace=str(ws.root))

@@ -27,15 +27,33 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def with_gaps(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``rows`` (one sensor, a ``day`` column) by date, with an all-NaN row inserted after each missing stretch of days.
+
+    Matplotlib breaks a line at a NaN, so days without traffic show as a gap instead of a straight line
+    drawn across them (between two adjacent days the line stays continuous).
+    """
+    frame = rows.assign(day=pd.to_datetime(rows["day"])).sort_values("day")[["day", *columns]].reset_index(drop=True)
+    after_gap = frame.index[frame["day"].diff() > pd.Timedelta(days=1)]
+    breaks = pd.DataFrame({"day": frame["day"][after_gap] - pd.Timedelta(days=1)} | {c: float("nan") for c in columns})
+    return pd.concat([frame.astype({c: float for c in columns}), breaks]).sort_values("day", kind="stable").reset_index(drop=True)
+
+
+OVERVIEW_SERIES = ("hosts", "packets", "labelled_share")
+
+
 def overview_figure(overview: pd.DataFrame, path: Path) -> Path:
-    """Hosts, packets and labelled share per day, one line per sensor (``overview``: sensor, day, hosts, packets, labelled_share)."""
+    """Hosts, packets and labelled share per day, one line per sensor, broken where days are missing.
+
+    ``overview``: sensor, day, hosts, packets, labelled_share (one row per sensor and day with traffic).
+    """
     plt = _pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
     for sensor, rows in overview.groupby("sensor", sort=True):
-        days = pd.to_datetime(rows["day"])
-        axes[0].plot(days, rows["hosts"], marker="o", ms=3, label=sensor)
-        axes[1].plot(days, rows["packets"], marker="o", ms=3, label=sensor)
-        axes[2].plot(days, rows["labelled_share"] * 100, marker="o", ms=3, label=sensor)
+        series = with_gaps(rows, list(OVERVIEW_SERIES))
+        axes[0].plot(series["day"], series["hosts"], marker="o", ms=3, label=sensor)
+        axes[1].plot(series["day"], series["packets"], marker="o", ms=3, label=sensor)
+        axes[2].plot(series["day"], series["labelled_share"] * 100, marker="o", ms=3, label=sensor)
     axes[0].set_ylabel("active hosts")
     axes[1].set_ylabel("packets")
     axes[1].set_yscale("log")
@@ -49,7 +67,7 @@ def overview_figure(overview: pd.DataFrame, path: Path) -> Path:
     axes[2].xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=12))
     axes[2].xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     fig.autofmt_xdate()
-    fig.suptitle("Traffic per sensor and day (after the snapshot filters)")
+    fig.suptitle("Traffic per sensor and day (after the snapshot filters; gaps: days without traffic)")
     return _save(fig, path)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from darkstack.report import legends
+
 MAX_TABLE_ROWS = 200
 """Rows shown of a table read from a file when no other limit is given (the file holds the rest)."""
 
@@ -29,6 +31,8 @@ class Table:
     filterable: bool = False
     kind: str = "table"
     collapsed: bool = False
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """One line per column: (column, what it holds), shown under the table."""
 
 
 @dataclass
@@ -51,15 +55,22 @@ class Section:
     figures_first: bool = True
     children: list[Section] = field(default_factory=list)
     """Sub-sections (one per sensor or scenario), shown after this section's own content."""
+    absent: list[str] = field(default_factory=list)
+    """Sentences naming what this section would show but the workspace does not hold."""
 
     def is_empty(self) -> bool:
+        """True when the section shows nothing read from the workspace (notes of absence do not count)."""
         return not (self.tables or self.figures or self.text_blocks or any(not c.is_empty() for c in self.children))
 
 
+NOT_AVAILABLE = "n/a"
+"""Shown for an undefined or missing value (a standard deviation over one day, an empty CSV cell)."""
+
+
 def cell(value) -> Cell:
-    """Format one value: floats with at most 3 decimals, missing values empty (sorting after numbers)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Cell("", "")
+    """Format one value: floats with at most 3 decimals, missing or undefined values ``n/a`` (sorting after numbers)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return Cell(NOT_AVAILABLE, "")
     if isinstance(value, bool):
         return Cell(str(value).lower(), int(value))
     if isinstance(value, int):
@@ -74,9 +85,19 @@ def cell(value) -> Cell:
 
 
 def table_from_frame(
-    title: str, frame: pd.DataFrame, note: str = "", max_rows: int = MAX_TABLE_ROWS, filterable: bool = False, kind: str = "table"
+    title: str,
+    frame: pd.DataFrame,
+    note: str = "",
+    max_rows: int = MAX_TABLE_ROWS,
+    filterable: bool = False,
+    kind: str = "table",
+    source: str = "",
 ) -> Table:
-    """A report table from a DataFrame (index kept as the first column when it is named or not a range)."""
+    """A report table from a DataFrame (index kept as the first column when it is named or not a range).
+
+    ``source`` (``stage/file`` or a table name of :mod:`darkstack.report.legends`) picks the column legend.
+    """
+
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.name:
         frame = frame.reset_index()
     shown = frame.head(max_rows)
@@ -84,4 +105,5 @@ def table_from_frame(
         extra = f"Showing the first {len(shown)} of {len(frame)} rows."
         note = f"{note} {extra}" if note else extra
     rows = [[cell(v) for v in record] for record in shown.itertuples(index=False, name=None)]
-    return Table(title, [str(c) for c in frame.columns], rows, note, filterable, kind)
+    columns = [str(c) for c in frame.columns]
+    return Table(title, columns, rows, note, filterable, kind, legend=legends.explain(columns, source))
