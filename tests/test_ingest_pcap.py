@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import struct
 
 import dpkt
@@ -12,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from darkstack.errors import InputFormatError
+from darkstack.ingest.formats import detect
 from darkstack.ingest.pcap import read_pcap, write_pcap
 
 TS = pa.timestamp("us", tz="UTC")
@@ -76,6 +79,21 @@ def test_round_trip(tmp_path, linktype, suffix):
     got, read, skips = read_all(path)
     assert read == 3000 and not skips
     assert_same(got, table)
+
+
+@pytest.mark.parametrize("compress", [bz2.compress, lzma.compress])
+def test_bz2_and_xz_captures_detected_by_magic(tmp_path, compress):
+    table = records(300, seed=4)
+    write_pcap(table, tmp_path / "x.pcap")
+    path = tmp_path / "capture"  # no suffix: the content says it is compressed
+    path.write_bytes(compress((tmp_path / "x.pcap").read_bytes()))
+    assert detect(path).name == "pcap"
+    got, read, skips = read_all(path)
+    assert read == 300 and not skips
+    assert_same(got, table)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(InputFormatError, match="damaged (bz2|xz) stream"):
+        read_all(path)
 
 
 def test_round_trip_across_chunk_boundaries(tmp_path):
@@ -150,6 +168,81 @@ def test_vlan_ipv6_and_other_traffic_counted(tmp_path):
     table, read, skips = read_all(path)
     assert read == 6
     _check_frames(table, skips)
+
+
+LINK_HEADERS = {  # pcap link type → the link header before a packet of the given ethertype
+    1: lambda ether: b"\x11" * 6 + b"\x22" * 6 + ether.to_bytes(2, "big"),
+    101: lambda ether: b"",
+    113: lambda ether: b"\x00\x00\x00\x01\x00\x06" + b"\x22" * 6 + b"\x00\x00" + ether.to_bytes(2, "big"),
+}
+
+
+def _ip_with_options(rng, proto: int) -> dpkt.ip.IP:
+    """An IPv4 packet whose header carries 4 to 40 bytes of options (IHL 6 … 15): a record-route option
+    of random addresses, then end-of-options; the transport header starts only after them."""
+    words = int(rng.integers(1, 11))
+    opts = bytes([7, 4 * words - 1, 4]) + rng.bytes(4 * words - 4) + b"\x00"
+    if proto == 6:
+        l4 = dpkt.tcp.TCP(sport=int(rng.integers(1, 65536)), dport=int(rng.integers(1, 65536)),
+                          seq=int(rng.integers(0, 2**32)), flags=int(rng.integers(0, 256)),
+                          win=int(rng.integers(0, 65536)), off=6, opts=b"\x02\x04" + rng.bytes(2))
+    elif proto == 17:
+        l4 = dpkt.udp.UDP(sport=int(rng.integers(1, 65536)), dport=int(rng.integers(1, 65536)), data=b"x")
+    else:
+        l4 = dpkt.icmp.ICMP(type=8, data=dpkt.icmp.ICMP.Echo(id=1, seq=2))
+    ip = dpkt.ip.IP(src=rng.bytes(4), dst=rng.bytes(4), p=proto, ttl=int(rng.integers(1, 256)),
+                    id=int(rng.integers(0, 65536)), opts=opts, data=l4)
+    ip.hl = 5 + words
+    ip.len = len(bytes(ip))
+    return ip
+
+
+def _expected(ip: dpkt.ip.IP) -> dict:
+    """The canonical fields of ``ip`` as dpkt parses them back (an independent oracle)."""
+    parsed = dpkt.ip.IP(bytes(ip))
+    assert parsed.hl > 5
+    seg = parsed.data
+    tcp, ports = parsed.p == 6, parsed.p != 1
+    return {"src_ip": int.from_bytes(parsed.src, "big"), "dst_ip": int.from_bytes(parsed.dst, "big"),
+            "proto": parsed.p, "ip_len": parsed.len, "ttl": parsed.ttl, "ip_id": parsed.id,
+            "src_port": seg.sport if ports else None, "dst_port": seg.dport if ports else None,
+            "tcp_seq": seg.seq if tcp else None, "tcp_flags": seg.flags if tcp else None,
+            "tcp_win": seg.win if tcp else None,
+            "tcp_mss": struct.unpack(">H", dict(dpkt.tcp.parse_opts(seg.opts))[2])[0] if tcp else None}
+
+
+@pytest.mark.parametrize("linktype", [1, 101, 113])
+def test_ipv4_header_options_are_skipped_over(tmp_path, linktype):
+    """Ports, flags, sequence number and TCP options are read after the IPv4 options (IHL > 5)."""
+    rng = np.random.default_rng(linktype)
+    packets = [_ip_with_options(rng, proto) for proto in [6, 17, 1] * 40]
+    path = tmp_path / "options.pcap"
+    with open(path, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh, linktype=linktype)
+        for i, ip in enumerate(packets):
+            writer.writepkt(LINK_HEADERS[linktype](0x0800) + bytes(ip), ts=1_700_000_000 + i)
+    table, read, skips = read_all(path)
+    assert read == len(packets) and not skips
+    got = table.select(list(_expected(packets[0]))).to_pylist()
+    assert got == [_expected(ip) for ip in packets]
+
+
+@pytest.mark.parametrize("linktype", [1, 101, 113])
+def test_ipv6_and_other_frames_are_counted_not_decoded(tmp_path, linktype):
+    rng = np.random.default_rng(7)
+    v4 = bytes(_ip_with_options(rng, 6))
+    v6 = bytes(dpkt.ip6.IP6(src=b"\x00" * 16, dst=b"\x01" * 16, nxt=59, hlim=1))
+    other = (LINK_HEADERS[linktype](0x0806) + b"\x00" * 28 if linktype != 101
+             else b"\x50" + b"\x00" * 27)  # raw IP: neither version 4 nor 6
+    path = tmp_path / "mixed.pcap"
+    with open(path, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh, linktype=linktype)
+        for i, frame in enumerate([LINK_HEADERS[linktype](0x0800) + v4, LINK_HEADERS[linktype](0x86DD) + v6,
+                                   LINK_HEADERS[linktype](0x86DD) + v6, other]):
+            writer.writepkt(frame, ts=1_700_000_000 + i)
+    table, read, skips = read_all(path)
+    assert read == 4 and table.num_rows == 1
+    assert skips == {"IPv6 packet": 2, "not an IP frame (ARP, LLDP, …)": 1}
 
 
 def test_pcapng_with_two_interfaces(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,10 +37,10 @@ TEXTLOG = """ts proto src_ip src_port dst_ip dst_port pck_len tcp_flags mirai tc
 """
 
 
-@pytest.mark.parametrize("gz", [False, True])
-def test_textlog(tmp_path, gz):
-    path = tmp_path / ("trace.log.gz" if gz else "trace.log")
-    path.write_bytes(gzip.compress(TEXTLOG.encode()) if gz else TEXTLOG.encode())
+@pytest.mark.parametrize("compress", [None, gzip.compress, bz2.compress, lzma.compress])
+def test_textlog(tmp_path, compress):
+    path = tmp_path / "trace.log"  # compression is told by the magic bytes, not by the name
+    path.write_bytes(compress(TEXTLOG.encode()) if compress else TEXTLOG.encode())
     assert detect(path).name == "textlog"
     table, read, skips = read_all(read_textlog, path)
     assert read == 5 and table.num_rows == 3

@@ -1,7 +1,8 @@
-"""Streaming reader for delimited text exports with a header row (plain or gzip), all columns as text."""
+"""Streaming reader for delimited text exports with a header row (plain, gzip, bz2 or xz), all columns as text."""
 
 from __future__ import annotations
 
+import lzma
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from darkstack.errors import InputFormatError
-from darkstack.ingest.batch import GZIP_MAGIC, open_input, read_line
+from darkstack.ingest.batch import compression, open_input, read_line
 
 BLOCK_BYTES = 16 << 20
 SKIP_BAD_ROW = "row with the wrong number of fields"
@@ -44,10 +45,14 @@ def read_delimited(path: str | Path, delimiter: str, required: list[str], any_of
         skipped[SKIP_BAD_ROW] += 1
         return "skip"
 
-    source = pa.OSFile(str(path))
     with open(path, "rb") as fh:
-        if fh.read(2) == GZIP_MAGIC:
-            source = pa.CompressedInputStream(source, "gzip")
+        kind = compression(fh.read(8))
+    if kind == "xz":  # Arrow has no xz codec: stream through Python's lzma
+        source = pa.PythonFile(lzma.open(path), mode="r")
+    else:
+        source = pa.OSFile(str(path))
+        if kind is not None:
+            source = pa.CompressedInputStream(source, kind)
     try:
         reader = pcsv.open_csv(
             source,

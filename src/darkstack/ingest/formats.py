@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from darkstack.errors import ConfigError, DarkstackError, InputFormatError
-from darkstack.ingest.batch import GZIP_MAGIC, Batch
+from darkstack.ingest.batch import Batch, decompress_head
 from darkstack.ingest.cowrie import read_cowrie
 from darkstack.ingest.mhn import read_mhn
 from darkstack.ingest.pcap import (
@@ -52,18 +51,13 @@ def get_format(name: str) -> Format:
 
 
 def _head(path: Path) -> bytes:
-    """The first bytes of the file's content (decompressed when gzip)."""
+    """The first bytes of the file's content (decompressed when gzip, bz2 or xz)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise DarkstackError(f"cannot open ({exc.strerror or exc})", path) from exc
-    if raw[:2] != GZIP_MAGIC:
-        return raw
-    try:
-        return zlib.decompressobj(wbits=31).decompress(raw, SNIFF_BYTES)
-    except zlib.error as exc:
-        raise InputFormatError(f"damaged gzip stream ({exc})", path) from exc
+    return decompress_head(raw, SNIFF_BYTES, path)
 
 
 def detect(path: str | Path) -> Format:

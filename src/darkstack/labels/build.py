@@ -1,4 +1,7 @@
-"""``build_labels``: merge label sources (and the Mirai rule) into ``labels/``; ``labels_for_day`` reads a day."""
+"""``build_labels``: merge label sources (and the Mirai rule) into ``labels/``; ``labels_for_day`` reads a day.
+
+What was read, skipped (by reason, with examples) and fixed (host bits) goes to ``labels/summary.json``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from darkstack import atomic
+from darkstack import atomic, skips
 from darkstack.anonymise import CryptoPAn
 from darkstack.errors import DarkstackError
 from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view
 from darkstack.labels.mirai import mirai_hosts
 from darkstack.labels.orgmap import OrgMap
-from darkstack.labels.sources import read_source
+from darkstack.labels.sources import SourceRows, read_source
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.store import read_day
@@ -24,16 +27,24 @@ from darkstack.workspace import Workspace, day_str
 
 log = get_logger(__name__)
 MIRAI_SOURCE = "mirai-rule"
+SUMMARY_NAME = "summary.json"
+
+
+def summary_path(ws: Workspace) -> Path:
+    """``labels/summary.json``: the summary :func:`build_labels` returns, kept beside the table."""
+    return ws.labels_dir / SUMMARY_NAME
 
 
 def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None, mirai_rule: bool = True,
-                 anonymise_key: Path | None = None, keep_unmapped: bool = True) -> dict:
+                 anonymise_key: Path | None = None, keep_unmapped: bool = True, strict: bool = False) -> dict:
     """Merge ``sources`` (and the Mirai rule over the store) into ``ws.labels_table`` and the per-day views.
 
     Labels go through the organisation map (``org_map``, default ``darkstack/data/org_classes.csv``);
     names it does not know keep their own name, or are dropped with ``keep_unmapped=False``. With
     ``anonymise_key`` the source networks are anonymised exactly as ``ingest`` anonymised the traffic.
-    Returns a summary: rows per source, skips, unmapped names, Mirai hosts, labelled hosts per day.
+    An address with host bits under its prefix is taken as its network, or refused with ``strict``.
+    Returns the summary also written to :func:`summary_path`: rows per source, skipped rows by reason
+    (with examples), host-bit fixes, unmapped names, Mirai hosts and the rule's skips, labelled hosts per day.
     """
     if not sources and not mirai_rule:
         raise DarkstackError("no label source given (and the Mirai rule is off)")
@@ -44,7 +55,7 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
     precedence = 0
     names_used: set[str] = set()
     for path in map(Path, sources):
-        rows = read_source(path)
+        rows = read_source(path, strict=strict)
         name = rows.name
         while name in names_used or name == MIRAI_SOURCE:
             name += "+"
@@ -68,11 +79,16 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
         }, schema=LABELS_SCHEMA).filter(pa.array(keep)))
         precedence += n
         summary["sources"][name] = {"path": str(path), "rows": int(keep.sum()), "skipped": dict(rows.skipped),
+                                    "skip_examples": rows.skip_examples,
+                                    "host_bits": {"count": rows.host_bits, "examples": rows.host_bit_examples},
                                     "unmapped": dict(unmapped) if keep_unmapped else {},
                                     "dropped_unmapped": {} if keep_unmapped else dict(unmapped)}
         log.info(f"{path}: {int(keep.sum()):,} label rows", extra={"source": name, "skipped": dict(rows.skipped)})
+        _log_fixes(path, rows)
     if mirai_rule:
-        hosts = mirai_hosts(ws)
+        with skips.collect() as found:
+            hosts = mirai_hosts(ws)
+        summary["mirai_skips"] = [skip.as_dict() for skip in found]
         n = hosts.size
         parts.append(pa.table({
             "network": pa.array(cidr_strings(hosts, np.full(n, 32)) if n else [], pa.string()),
@@ -88,7 +104,20 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
     atomic.write_parquet(ws.labels_table, table)
     summary["rows"] = table.num_rows
     summary["days"] = _write_days(ws, table)
+    atomic.write_json(summary_path(ws), summary)
     return summary
+
+
+def _log_fixes(path: Path, rows: SourceRows) -> None:
+    """One WARNING line per skip reason and one for host bits, each with its count and first examples."""
+    for reason, count in rows.skipped.most_common():
+        examples = "; ".join(rows.skip_examples[reason])
+        log.warning(f"{path}: skipped {count:,} row{'s' if count > 1 else ''}: {reason} (e.g. {examples})",
+                    extra={"source": rows.name, "reason": reason, "count": count})
+    if rows.host_bits:
+        log.warning(f"{path}: {rows.host_bits:,} address{'es' if rows.host_bits > 1 else ''} with host bits set "
+                    f"under the prefix, taken as the network (e.g. {'; '.join(rows.host_bit_examples)}); "
+                    "--strict / labels.strict refuses them", extra={"source": rows.name, "count": rows.host_bits})
 
 
 def _active_hosts(ws: Workspace, day: dt.date) -> np.ndarray:

@@ -13,7 +13,7 @@ from darkstack.options import WorkspaceOption, resolve_workspace
 def command(
     source: Annotated[list[Path] | None, typer.Option(
         "--source", help="Label file: CSV ip,label[,first_day,last_day], ipset restore, or MISP warning list "
-                         "JSON (repeatable; earlier sources win ties).")] = None,
+                         "JSON, plain or gzip/bz2/xz (repeatable; earlier sources win ties).")] = None,
     org_map: Annotated[Path | None, typer.Option(
         "--org-map", help="CSV pattern,class mapping organisation names to classes (default: the built-in one).")] = None,
     no_mirai: Annotated[bool, typer.Option(
@@ -22,23 +22,31 @@ def command(
         "--drop-unmapped", help="Drop labels the organisation map does not know (default: keep their own name).")] = False,
     anonymise_key: Annotated[Path | None, typer.Option(
         "--anonymise-key", help="The key given to `darkstack ingest`: anonymise label networks the same way.")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse a file with an address whose host bits are set under its prefix (1.2.3.4/24) "
+                         "instead of taking the network (1.2.3.0/24).")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Build ground-truth labels (merged table and per-day views) from label files and the Mirai rule."""
-    from darkstack.labels.build import build_labels
+    from darkstack.labels.build import build_labels, summary_path
     from darkstack.log import console
 
     ws = resolve_workspace(workspace)
     summary = build_labels(ws, list(source or []), org_map=org_map, mirai_rule=not no_mirai,
-                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped)
+                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped, strict=strict)
     for name, info in summary["sources"].items():
         extra = f"; skipped {sum(info['skipped'].values()):,}" if info["skipped"] else ""
+        if info["host_bits"]["count"]:
+            extra += f"; {info['host_bits']['count']:,} taken as their network (host bits set)"
         unmapped = info["unmapped"] or info["dropped_unmapped"]
         if unmapped:
             extra += f"; {len(unmapped)} names not in the organisation map"
         console.print(f"{name}: {info['rows']:,} label rows{extra}", highlight=False, soft_wrap=True)
     if "mirai_hosts" in summary:
-        console.print(f"mirai rule: {summary['mirai_hosts']:,} hosts", highlight=False, soft_wrap=True)
+        left_out = len(summary["mirai_skips"])
+        extra = f" ({left_out} sensor{'s' if left_out > 1 else ''} skipped, see above)" if left_out else ""
+        console.print(f"mirai rule: {summary['mirai_hosts']:,} hosts{extra}", highlight=False, soft_wrap=True)
     days = summary["days"]
     console.print(f"{summary['rows']:,} rows in {ws.labels_table}; {len(days)} day views "
-                  f"({sum(days.values()):,} labelled host-days)", highlight=False, soft_wrap=True)
+                  f"({sum(days.values()):,} labelled host-days); summary in {summary_path(ws)}",
+                  highlight=False, soft_wrap=True)

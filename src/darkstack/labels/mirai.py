@@ -1,26 +1,52 @@
-"""The Mirai rule over the store: hosts that sent a TCP SYN whose sequence number equals its destination."""
+"""The Mirai rule over the store: hosts that sent a TCP SYN whose sequence number equals its destination.
+
+A sensor whose TCP records carry no sequence number at all (e.g. MHN exports) cannot show the
+fingerprint: the rule skips it with a reason (``skips.note``) instead of silently finding nobody there.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from darkstack import skips
+from darkstack.ingest import manifest
+from darkstack.log import get_logger
 from darkstack.workspace import Workspace
+
+log = get_logger(__name__)
+
+RULE = ("SELECT DISTINCT src_ip FROM read_parquet(?) WHERE proto = 6 AND tcp_seq = dst_ip "
+        "AND (tcp_flags IS NULL OR (tcp_flags & 18) = 2)")
+"""SYN set and ACK clear (0x12 & flags == 0x02); rows whose source gives no flags count."""
+COVERAGE = "SELECT count(*), count(tcp_seq) FROM read_parquet(?) WHERE proto = 6"
 
 
 def mirai_hosts(ws: Workspace) -> np.ndarray:
     """Sorted uint32 sources with ≥1 TCP SYN (SYN set, ACK clear; unknown flags count) with tcp_seq == dst_ip, any sensor."""
     import duckdb
 
-    files = [str(f) for sensor in ws.sensors() for f in sorted((ws.store_dir / sensor).glob("*/part-*.parquet"))]
-    if not files:
-        return np.zeros(0, np.uint32)
+    found = [np.zeros(0, np.uint32)]
     con = duckdb.connect()
     try:
-        rows = con.execute(
-            "SELECT DISTINCT src_ip FROM read_parquet(?) WHERE proto = 6 AND tcp_seq = dst_ip "
-            "AND (tcp_flags IS NULL OR (tcp_flags & 18) = 2) ORDER BY src_ip",
-            [files],
-        ).fetchnumpy()["src_ip"]
+        for sensor in ws.sensors():
+            files = [str(f) for f in sorted((ws.store_dir / sensor).glob("*/part-*.parquet"))]
+            if not files:
+                continue
+            tcp, with_seq = con.execute(COVERAGE, [files]).fetchone()
+            if tcp and not with_seq:
+                skips.note("labels", f"Mirai rule needs TCP sequence numbers, which {_formats(ws, sensor)} of sensor "
+                           f"{sensor} lack", sensor=sensor, option="labels.mirai_rule")
+                continue
+            hosts = con.execute(RULE, [files]).fetchnumpy()["src_ip"]
+            log.debug(f"mirai rule, sensor {sensor}: {len(hosts):,} hosts", extra={"sensor": sensor})
+            found.append(np.asarray(hosts, np.uint32))
     finally:
         con.close()
-    return np.asarray(rows, dtype=np.uint32)
+    return np.unique(np.concatenate(found))
+
+
+def _formats(ws: Workspace, sensor: str) -> str:
+    """``mhn records`` (the formats ingest read for ``sensor``), or ``the records`` when unknown."""
+    names = sorted({entry["format"] for per_sensor in manifest.load(ws).values()
+                    for name, entry in per_sensor.items() if name == sensor and "format" in entry})
+    return f"{', '.join(names)} records" if names else "the records"

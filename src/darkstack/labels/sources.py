@@ -3,7 +3,12 @@
 Formats: CSV with an address column (``ip``/``src_ip``/``address``/``network``/``cidr``, a single
 address or a CIDR) and a label column (``label``/``class``), optionally ``first_day``/``last_day``
 (or ``valid_from``/``valid_to``); ipset restore files (``add <set> <cidr>``, the set name is the
-organisation); MISP warning lists (JSON with ``name`` and ``list``).
+organisation); MISP warning lists (JSON with ``name`` and ``list``). Any of them plain, gzip, bz2 or xz
+(told by the magic bytes, as ``ingest`` does).
+
+Rows that cannot be used are skipped and counted by reason, with the first few as examples. An address
+with host bits under its prefix (``1.2.3.4/24``) is taken as its network (``1.2.3.0/24``) and reported;
+with ``strict`` the file is refused instead.
 """
 
 from __future__ import annotations
@@ -17,17 +22,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from darkstack.errors import ConfigError, DarkstackError, InputFormatError
+from darkstack.errors import ConfigError, InputFormatError
+from darkstack.ingest.batch import read_bytes
 from darkstack.workspace import parse_day
 
 ADDRESS_COLUMNS = ("ip", "src_ip", "address", "network", "cidr")
 LABEL_COLUMNS = ("label", "class")
 VALIDITY_COLUMNS = (("first_day", "last_day"), ("valid_from", "valid_to"))
+EXAMPLES = 3
+"""Examples kept per skip reason (and of addresses with host bits set)."""
+SKIP_FIELDS = "row with the wrong number of fields"
+SKIP_ADDRESS = "not an IPv4 address or network"
+SKIP_MISP_ENTRY = "not an IPv4 address or network (IPv6 and names are not used)"
+SKIP_LABEL = "empty label"
+SKIP_DAY = "bad validity day"
+SKIP_IPSET = "not an ipset 'add <set> <cidr>' line"
 
 
 @dataclass
 class SourceRows:
-    """What one label source holds: parallel lists, plus rows skipped and why."""
+    """What one label source holds: parallel lists, plus rows skipped (why, first examples) and host-bit fixes."""
 
     name: str
     network: list[int] = field(default_factory=list)
@@ -36,46 +50,71 @@ class SourceRows:
     valid_from: list[dt.date | None] = field(default_factory=list)
     valid_to: list[dt.date | None] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    skip_examples: dict[str, list[str]] = field(default_factory=dict)
+    host_bits: int = 0
+    """Addresses with host bits set under their prefix, taken as the network."""
+    host_bit_examples: list[str] = field(default_factory=list)
 
-    def add(self, net: ipaddress.IPv4Network, label: str, start=None, end=None) -> None:
+    def add(self, address: ipaddress.IPv4Interface, label: str, where: str, start=None, end=None) -> None:
+        """Add the network of ``address`` (read at ``where``, e.g. ``line 3``), noting host bits set under its prefix."""
+        net = address.network
+        if address.ip != net.network_address:
+            self.host_bits += 1
+            if len(self.host_bit_examples) < EXAMPLES:
+                self.host_bit_examples.append(f"{where}: {address} → {net}")
         self.network.append(int(net.network_address))
         self.prefix_len.append(net.prefixlen)
         self.label.append(label)
         self.valid_from.append(start)
         self.valid_to.append(end)
 
+    def skip(self, reason: str, where: str, text: str) -> None:
+        self.skipped[reason] += 1
+        examples = self.skip_examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES:
+            examples.append(f"{where}: {text.strip()[:80]}")
 
-def _network(text: str) -> ipaddress.IPv4Network | None:
+
+def _address(text: str) -> ipaddress.IPv4Interface | None:
+    """``a.b.c.d`` or ``a.b.c.d/n`` (host bits allowed), or None."""
     try:
-        return ipaddress.IPv4Network(text.strip(), strict=False)
+        return ipaddress.IPv4Interface(text.strip())
     except ValueError:
         return None
 
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DarkstackError(f"cannot read ({exc.strerror or exc})", path) from exc
+        return read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputFormatError("not UTF-8 text", path) from exc
+        raise InputFormatError("not UTF-8 text (nor gzip, bz2 or xz)", path) from exc
 
 
-def read_source(path: str | Path) -> SourceRows:
-    """Read one label source, the format told from its content."""
+def read_source(path: str | Path, strict: bool = False) -> SourceRows:
+    """Read one label source, the format told from its content; ``strict`` refuses addresses with host bits."""
     path = Path(path)
     text = _read_text(path)
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        return read_misp(path, text)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
-    if first.split(" ", 1)[0] in ("create", "add"):
-        return read_ipset(path, text)
-    return read_csv(path, text)
+    if text.lstrip().startswith("{"):
+        rows = read_misp(path, text)
+    elif first.split(" ", 1)[0] in ("create", "add"):
+        rows = read_ipset(path, text)
+    else:
+        rows = read_csv(path, text)
+    if strict and rows.host_bits:
+        many = f"{rows.host_bits} addresses have" if rows.host_bits > 1 else "1 address has"
+        raise InputFormatError(f"{many} host bits set under the prefix ({'; '.join(rows.host_bit_examples)}); "
+                               "write the network address, or leave out --strict / labels.strict", path)
+    return rows
+
+
+def _name(path: Path) -> str:
+    """The source's name: the file stem, a compression suffix removed first (``gt.csv.gz`` → ``gt``)."""
+    return Path(path.stem).stem if path.suffix.lower() in (".gz", ".bz2", ".xz") else path.stem
 
 
 def read_csv(path: Path, text: str) -> SourceRows:
-    rows = SourceRows(path.stem)
+    rows = SourceRows(_name(path))
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
     addr = next((c for c in ADDRESS_COLUMNS if c in header), None)
@@ -89,16 +128,17 @@ def read_csv(path: Path, text: str) -> SourceRows:
     for record in reader:
         if not any(c.strip() for c in record):
             continue
+        where = f"line {reader.line_num}"
         if len(record) != len(header):
-            rows.skipped["row with the wrong number of fields"] += 1
+            rows.skip(SKIP_FIELDS, where, ",".join(record))
             continue
-        net = _network(record[ai])
+        address = _address(record[ai])
         label = record[li].strip()
-        if net is None:
-            rows.skipped["not an IPv4 address or network"] += 1
+        if address is None:
+            rows.skip(SKIP_ADDRESS, where, record[ai])
             continue
         if not label:
-            rows.skipped["empty label"] += 1
+            rows.skip(SKIP_LABEL, where, ",".join(record))
             continue
         start = end = None
         if vi is not None:
@@ -106,28 +146,29 @@ def read_csv(path: Path, text: str) -> SourceRows:
                 start = parse_day(record[vi[0]]) if record[vi[0]].strip() else None
                 end = parse_day(record[vi[1]]) if record[vi[1]].strip() else None
             except ConfigError:
-                rows.skipped["bad validity day"] += 1
+                rows.skip(SKIP_DAY, where, f"{record[vi[0]]},{record[vi[1]]}")
                 continue
-        rows.add(net, label, start, end)
+        rows.add(address, label, where, start, end)
     if not rows.network and not rows.skipped:
         raise InputFormatError("no label rows", path)
     return rows
 
 
 def read_ipset(path: Path, text: str) -> SourceRows:
-    rows = SourceRows(path.stem)
-    for line in text.splitlines():
+    rows = SourceRows(_name(path))
+    for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts or parts[0].startswith("#") or parts[0] in ("create", "flush", "destroy", "COMMIT"):
             continue
+        where = f"line {number}"
         if parts[0] != "add" or len(parts) < 3:
-            rows.skipped["not an ipset 'add <set> <cidr>' line"] += 1
+            rows.skip(SKIP_IPSET, where, line)
             continue
-        net = _network(parts[2])
-        if net is None:
-            rows.skipped["not an IPv4 address or network"] += 1
+        address = _address(parts[2])
+        if address is None:
+            rows.skip(SKIP_ADDRESS, where, parts[2])
             continue
-        rows.add(net, parts[1])
+        rows.add(address, parts[1], where)
     return rows
 
 
@@ -138,11 +179,12 @@ def read_misp(path: Path, text: str) -> SourceRows:
         raise InputFormatError(f"not valid JSON ({exc})", path) from exc
     if not isinstance(obj, dict) or not isinstance(obj.get("list"), list) or not isinstance(obj.get("name"), str):
         raise InputFormatError("not a MISP warning list (needs 'name' and 'list')", path)
-    rows = SourceRows(path.stem)
-    for entry in obj["list"]:
-        net = _network(entry) if isinstance(entry, str) else None
-        if net is None:
-            rows.skipped["not an IPv4 address or network (IPv6 and names are not used)"] += 1
+    rows = SourceRows(_name(path))
+    for number, entry in enumerate(obj["list"], 1):
+        where = f"entry {number}"
+        address = _address(entry) if isinstance(entry, str) else None
+        if address is None:
+            rows.skip(SKIP_MISP_ENTRY, where, str(entry))
             continue
-        rows.add(net, obj["name"])
+        rows.add(address, obj["name"], where)
     return rows

@@ -99,6 +99,8 @@ class LabelsConfig(_Section):
     mirai_rule: bool = Field(True, description="Label hosts sending a SYN with tcp_seq == dst_ip as mirai (papers' fingerprint).")
     anonymise_key: Path | None = Field(None, description="Crypto-PAn key file: anonymise the label networks as ingest anonymised the traffic (same key).")
     keep_unmapped: bool = Field(True, description="Keep labels the organisation map does not know under their own name (False: drop them).")
+    strict: bool = Field(False, description="Refuse a label file with an address whose host bits are set under its prefix (1.2.3.4/24); "
+                         "False: take the network (1.2.3.0/24) and report it.")
 
 
 class RunConfig(_Section):

@@ -169,7 +169,8 @@ def build_labels_for(ws: Workspace, config: PipelineConfig) -> list[Path]:
 
     labels = config.labels
     build_labels(
-        ws, label_sources(ws, config), org_map=labels.org_map, mirai_rule=labels.mirai_rule, anonymise_key=labels.anonymise_key, keep_unmapped=labels.keep_unmapped
+        ws, label_sources(ws, config), org_map=labels.org_map, mirai_rule=labels.mirai_rule, anonymise_key=labels.anonymise_key, keep_unmapped=labels.keep_unmapped,
+        strict=labels.strict,
     )
     return [ws.labels_table]
 
