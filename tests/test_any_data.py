@@ -65,8 +65,8 @@ def _report(ws_root: Path) -> Path:
     return reports[-1]
 
 
-class Planned(Exception):
-    """Raised by the stand-in for ``run_pipeline``: the command got as far as running this configuration."""
+class Planned(BaseException):
+    """Raised by the stand-in for ``run_pipeline`` (past the CLI's error handling): the command got as far as running."""
 
 
 def _stop_before_running(monkeypatch) -> list:
@@ -142,6 +142,8 @@ def test_one_day_honeypot_only_workspace_runs_from_its_store(one_day, tmp_path, 
     assert _report(ws.root).exists()
     steps = _steps(ws.root)
     assert not steps["stack:H"]["empty"] and not steps["predict:H"]["empty"] and "evaluate:darknet" not in steps
+    saved = json.loads((ws.root / "pipeline" / "config.json").read_text())["run"]
+    assert (saved["sensors"], saved["scenarios"]) == (["honeypot"], ["H"])
     lines = _skip_lines(ws.root)
     for scenario in ("D", "DH"):
         assert f"stack scenario {scenario}: no darknet-kind sensor (sensors: honeypot (honeypot)) (change: run.sensors / stack.darknet_sensor)" in lines
@@ -250,3 +252,19 @@ sources = ["{one_day.truth_dir / 'labels.csv'}"]
     lines = _skip_lines(ws)
     assert any(line.startswith("ingest sensor farm: no file could be read:") and "cannot tell the format" in line for line in lines), lines
     assert "snapshot sensor farm: nothing to work on: ingest:farm computed nothing" in lines
+
+
+def test_the_saved_run_configuration_names_the_planned_sensors_and_scenarios(tmp_path):
+    """``pipeline/config.json`` (read by the report and by ``update``) holds what ``auto`` became on this data."""
+    from darkstack.pipeline.config import PipelineConfig, SourceConfig, WorkspaceConfig
+    from darkstack.pipeline.plan import resolved
+
+    ws = Workspace(tmp_path / "ws")
+    ws.register_sensor("telescope", "darknet")
+    config = PipelineConfig(workspace=WorkspaceConfig(path=ws.root), source=SourceConfig(type="store"))
+    run = resolved(ws, config).run
+    assert (run.sensors, run.scenarios, run.study_sensors) == (["telescope"], ["D"], ["telescope"])
+    ws.register_sensor("farm", "honeypot")
+    assert resolved(ws, config).run.scenarios == ["D", "H", "DH"]
+    named = config.model_copy(update={"run": config.run.model_copy(update={"sensors": ["farm"], "scenarios": ["H", "DH"]})})
+    assert (resolved(ws, named).run.sensors, resolved(ws, named).run.scenarios) == (["farm"], ["H", "DH"])  # named lists stay as named

@@ -113,6 +113,28 @@ def run_scenarios(config: PipelineConfig) -> list[str]:
     return list(SCENARIOS) if config.run.scenarios == AUTO else list(config.run.scenarios)
 
 
+def resolved(ws: Workspace, config: PipelineConfig) -> PipelineConfig:
+    """``config`` with ``auto`` sensors, scenarios and study sensors replaced by what the data allows.
+
+    Saved as the run's ``pipeline/config.json``: the report and ``update`` see the sensors and the
+    scenarios that were planned (a scenario the kinds do not allow is left out of an ``auto`` list).
+    """
+    run = config.run
+    sensors = run_sensors(ws, config) if run.sensors == AUTO else list(run.sensors)
+    scenarios = run.scenarios
+    if scenarios == AUTO:
+        scenarios = []
+        for scenario in SCENARIOS:
+            try:
+                scenario_settings(ws, config, scenario)
+            except skips.StageSkipped:
+                continue
+            scenarios.append(scenario)
+    studied = study_sensors(ws, config)
+    update = {"sensors": sensors or AUTO, "scenarios": scenarios, "study_sensors": studied if studied or run.study_sensors != AUTO else AUTO}
+    return config.model_copy(update={"run": run.model_copy(update=update)})
+
+
 def study_sensors(ws: Workspace, config: PipelineConfig) -> list[str]:
     if config.run.study_sensors != AUTO:
         return list(config.run.study_sensors)

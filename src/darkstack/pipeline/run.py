@@ -9,7 +9,7 @@ from pathlib import Path
 from darkstack import atomic
 from darkstack.log import get_logger, setup_logging
 from darkstack.pipeline.config import PipelineConfig
-from darkstack.pipeline.plan import build_plan
+from darkstack.pipeline.plan import build_plan, resolved
 from darkstack.pipeline.steps import RunRecord, load_state, run_steps
 from darkstack.skips import Skip
 from darkstack.workspace import Workspace, workspace_lock
@@ -58,7 +58,7 @@ def run_pipeline(config: PipelineConfig, force: tuple[str, ...] = (), run_id: st
     log_to_workspace(ws)
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     with workspace_lock(ws):
-        atomic.write_text(config_file(ws), config.model_dump_json(indent=2) + "\n")
+        atomic.write_text(config_file(ws), resolved(ws, config).model_dump_json(indent=2) + "\n")
         record = run_steps(ws, build_plan(ws, config, run_id), force=force, run_id=run_id)
     report = None
     if config.report.enabled:
