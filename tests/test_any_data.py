@@ -109,6 +109,8 @@ def test_run_on_the_real_samples_exits_0_writes_the_report_and_lists_what_was_no
     assert not steps["predict:H"]["empty"]  # the honeypot days gave predictions
     assert f"not computed: {len(lines)} item(s), see the report's \"not computed\" section" in out
     assert "configuration used: " in out and (ws / "darkstack.toml").exists()
+    html = _report(ws).read_text()
+    assert "Not computed" in html and "no day with traffic of every sensor of the scenario" in html
 
 
 def test_one_day_darknet_only_workspace_skips_the_honeypot_scenarios_and_its_config_reruns(one_day, tmp_path, capsys):
