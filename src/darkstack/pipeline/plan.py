@@ -25,14 +25,6 @@ def processed_days(ws: Workspace, config: PipelineConfig, sensor: str, until: dt
     return [d for d in ws.store_days(sensor) if (config.run.first_day is None or d >= config.run.first_day) and (last is None or d <= last)]
 
 
-def last_day(ws: Workspace, config: PipelineConfig) -> dt.date:
-    """The last processed day over all the run's sensors."""
-    days = [d for s in run_sensors(ws, config) for d in processed_days(ws, config, s)]
-    if not days:
-        raise DarkstackError("no traffic in the configured days for the configured sensors", ws.store_dir)
-    return max(days)
-
-
 # --- what the data allows: sensors by kind, scenarios by kinds ------------------------------------
 def _source_kinds(ws: Workspace, config: PipelineConfig) -> dict[str, str]:
     """Sensor → kind of what the configured source writes (the ingest entries, or the simulator's two)."""
@@ -73,7 +65,8 @@ def sensor_kinds(ws: Workspace, config: PipelineConfig) -> dict[str, str]:
     """The run's sensors and their kinds.
 
     ``run.sensors = "auto"``: the source's sensors, then every other sensor registered in the store.
-    A named sensor takes its kind from the source or the registry (``darknet`` when neither knows it yet).
+    A named sensor takes its kind from the source or the registry; one neither knows yet (planned
+    before its data exists) is a honeypot when named ``honeypot``, else a darknet.
     """
     known = _source_kinds(ws, config) | {name: info.get("kind", "darknet") for name, info in ws.sensors().items()}
     if config.run.sensors == AUTO:
