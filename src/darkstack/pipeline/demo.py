@@ -66,5 +66,7 @@ def command(
             console.print(f"set days = {days} in {config_path}", highlight=False)
     config = load_config(config_path)
     result = run_pipeline(config)
+    if result.not_computed_line():
+        console.print(result.not_computed_line(), highlight=False, soft_wrap=True)
     console.print(f"ran {len(result.record.ran)} step(s), {len(result.record.skipped)} unchanged; open the report:", highlight=False)
     typer.echo(str(result.report))

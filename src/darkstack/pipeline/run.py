@@ -44,6 +44,13 @@ class PipelineResult:
         """Every skip of the run's steps, in pipeline order."""
         return [s for found in self.record.not_computed.values() for s in found]
 
+    def not_computed_line(self) -> str | None:
+        """``not computed: N item(s), see …`` for the console, or ``None`` when everything was computed."""
+        if not self.not_computed:
+            return None
+        where = f"the report's \"not computed\" section ({self.report})" if self.report else "pipeline/steps.json"
+        return f"not computed: {len(self.not_computed)} item(s), see {where}"
+
     @property
     def useful(self) -> bool:
         """Whether some result step (snapshots onwards) computed something."""

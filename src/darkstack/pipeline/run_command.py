@@ -53,12 +53,10 @@ def command(
     record = result.record
     console.print(f"ran {len(record.ran)} step(s): {', '.join(record.ran) or '-'}", highlight=False, soft_wrap=True)
     console.print(f"unchanged {len(record.skipped)} step(s): {', '.join(record.skipped) or '-'}", highlight=False, soft_wrap=True)
-    missing = result.not_computed
-    if missing:
-        where = f"the report's \"not computed\" section ({result.report})" if result.report else "pipeline/steps.json"
-        console.print(f"not computed: {len(missing)} item(s), see {where}", highlight=False, soft_wrap=True)
+    if result.not_computed_line():
+        console.print(result.not_computed_line(), highlight=False, soft_wrap=True)
     if not result.useful:
-        reasons = "; ".join(s.line() for s in missing[:3]) or "no step computed anything"
+        reasons = "; ".join(s.line() for s in result.not_computed[:3]) or "no step computed anything"
         console.print(f"[yellow]nothing could be computed on this data: {reasons}[/yellow]", highlight=False, soft_wrap=True)
         raise typer.Exit(NOTHING_COMPUTED)
     if result.report is not None:
