@@ -216,7 +216,7 @@ def test_scenarios_follow_the_sensors_kinds_not_their_names(tmp_path):
     two = sensors | {"cowrie": {"kind": "honeypot"}}
     with pytest.raises(ConfigError) as caught:
         pick_sensor(two, "honeypot")
-    assert "2 honeypot-kind sensors (mhn, cowrie): choose one with stack.honeypot_sensor" in caught.value.problem
+    assert "2 honeypot-kind sensors (mhn, cowrie): choose one with --honeypot-sensor / stack.honeypot_sensor" in caught.value.problem
     assert "--scenario mhn:ds,mhn:idarkvec,mhn:igcngru" in caught.value.problem and "{" not in caught.value.problem
 
     ws = Workspace(tmp_path / "ws")
@@ -270,3 +270,20 @@ def test_the_saved_run_configuration_names_the_planned_sensors_and_scenarios(tmp
     assert resolved(ws, config).run.scenarios == ["D", "H", "DH"]
     named = config.model_copy(update={"run": config.run.model_copy(update={"sensors": ["farm"], "scenarios": ["H", "DH"]})})
     assert (resolved(ws, named).run.sensors, resolved(ws, named).run.scenarios) == (["farm"], ["H", "DH"])  # named lists stay as named
+
+
+def test_stack_command_picks_the_honeypot_kind_sensor_and_names_its_option_when_several(tmp_path, capsys):
+    ws = Workspace(tmp_path / "ws")
+    ws.register_sensor("spoki", "darknet")
+    ws.register_sensor("mhn", "honeypot")
+    base = ["stack", "--scenario", "H", "-w", str(ws.root)]
+    main(base)
+    out = _console(capsys)
+    assert "mhn" in out and "spoki" not in out  # H is the honeypot-kind sensor's, never the darknet one's
+    ws.register_sensor("cowrie", "honeypot")
+    assert main(base) == 2
+    out = _console(capsys)
+    assert "2 honeypot-kind sensors (cowrie, mhn): choose one with --honeypot-sensor" in out and "{" not in out
+    main([*base, "--honeypot-sensor", "cowrie"])
+    out = _console(capsys)
+    assert "cowrie" in out and "mhn" not in out

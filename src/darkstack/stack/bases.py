@@ -87,7 +87,7 @@ def pick_sensor(sensors: Mapping[str, Mapping], kind: str, wanted: str | None = 
         raise ConfigError(f"no {kind}-kind sensor (sensors: {names})")
     custom = ",".join(f"{of_kind[0]}:{v}" for v in ("ds", "idarkvec", "igcngru"))
     raise ConfigError(
-        f"{len(of_kind)} {kind}-kind sensors ({', '.join(of_kind)}): choose one with {option} in darkstack.toml, "
+        f"{len(of_kind)} {kind}-kind sensors ({', '.join(of_kind)}): choose one with --{kind}-sensor / {option}, "
         f"or stack its bases as a custom scenario (e.g. --scenario {custom})"
     )
 
