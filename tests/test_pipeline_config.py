@@ -24,7 +24,8 @@ def _write(tmp_path, text: str) -> Path:
 
 def test_defaults_are_the_papers():
     config = PipelineConfig()
-    assert config.run.variants == ["ds", "idarkvec", "igcngru"] and config.run.scenarios == ["D", "H", "DH"]
+    assert config.run.variants == ["ds", "idarkvec", "igcngru"]
+    assert config.run.sensors == config.run.scenarios == "auto"  # from the data: see test_auto_*
     assert config.source.simulate.days == 31 and config.source.simulate.start == dt.date(2021, 12, 1)
     assert (config.snapshot.min_packets, config.snapshot.top_ports) == (5, 2500)
     assert (config.embed.embedding_dim, config.embed.history, config.evaluate.k, config.stack.folds) == (128, 5, 3, 10)
@@ -37,9 +38,10 @@ def test_defaults_are_the_papers():
         ("[embed]\nhidden_dim = 0\n", "embed.hidden_dim: Input should be greater than or equal to 1 (got 0)"),
         ("[run]\nvariants = ['ds', 'word2vec']\n", "run.variants: unknown variant 'word2vec'"),
         ("[run]\nvariants = ['ds-nofeat']\n", "run.variants: unknown variant 'ds-nofeat'"),
-        ("[run]\nscenarios = ['X']\n", "run.scenarios: unknown scenario(s) ['X']"),
-        ("[run]\nsensors = ['darknet']\n", "scenario H needs sensor(s) ['honeypot']"),
-        ("[run]\nvariants = ['ds']\n", "stack.base_variants ['idarkvec', 'igcngru'] are not in run.variants"),
+        ("[run]\nscenarios = ['X', 'D']\n", "run.scenarios: unknown scenario(s) X; choose from D, H, DH or 'auto'"),
+        ("[run]\nsensors = []\n", "run.sensors: give at least one sensor"),
+        ("[run]\nsensors = ['darknet']\nscenarios = ['H']\n[stack]\nhoneypot_sensor = 'hp'\n", "scenario H needs sensor(s) hp in run.sensors"),
+        ("[run]\nvariants = ['ds']\n", "stack.base_variants idarkvec, igcngru are not in run.variants"),
         ("[run]\nfirst_day = 2021-12-10\nlast_day = 2021-12-01\n", "first_day 2021-12-10 is after last_day 2021-12-01"),
         ("[source]\ntype = 'ingest'\n", "source: type = 'ingest' needs at least one [[source.ingest]] entry"),
         ("[source.simulate]\nprofile = 'huge'\n", "source.simulate.profile: Input should be 'demo' or 'paper'"),
@@ -148,3 +150,36 @@ def test_a_changed_setting_changes_the_keys_of_exactly_its_steps_and_their_depen
     changed = config.model_copy(update={section: getattr(config, section).model_copy(update=change)})
     before, after = _keys(config, ws), _keys(changed, ws)
     assert {name for name in before if before[name] != after[name]} == affected
+
+
+def test_a_written_config_reads_back_as_the_same_config(tmp_path):
+    from darkstack.pipeline.config import config_toml
+
+    text = """
+[workspace]
+path = "ws"
+[source]
+type = "ingest"
+[[source.ingest]]
+paths = ["a b/x.pcap", "y.json"]
+sensor = "darknet"
+keep_going = true
+[[source.ingest]]
+paths = ["c.json"]
+sensor = "hp"
+kind = "honeypot"
+[run]
+sensors = ["darknet", "hp"]
+scenarios = ["H"]
+first_day = 2021-12-02
+[embed]
+lr = 0.0005
+[stack]
+honeypot_sensor = "hp"
+base_variants = ["ds", "idarkvec", "igcngru"]
+"""
+    config = load_config(_write(tmp_path, text))
+    again = tmp_path / "again" / "darkstack.toml"
+    again.parent.mkdir()
+    again.write_text(config_toml(config, "header line"))
+    assert load_config(again) == config and again.read_text().startswith("# header line\n")

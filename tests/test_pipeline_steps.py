@@ -83,7 +83,7 @@ def test_forced_step_reruns(ws):
     calls = {}
     run_steps(ws, _plan(ws, calls))
     assert run_steps(ws, _plan(ws, calls), force=["d"]).ran == ["d"]
-    with pytest.raises(ConfigError, match=r"cannot force unknown step\(s\) \['e'\]"):
+    with pytest.raises(ConfigError, match=r"cannot force unknown step\(s\) e; steps: a, b"):
         run_steps(ws, _plan(ws, calls), force=["e"])
 
 
@@ -104,3 +104,38 @@ def test_cache_file_is_plain_json(ws):
     run_steps(ws, _plan(ws, {}))
     state = json.loads(steps_file(ws).read_text())
     assert set(state["steps"]["a"]) == {"key", "outputs", "seconds", "finished", "run_id", "skips", "empty"}
+
+
+def test_a_step_whose_prerequisites_computed_nothing_is_skipped_with_the_reason(ws):
+    from darkstack import skips
+
+    ran = []
+
+    def nothing():
+        ran.append("a")
+        raise skips.skip_stage("embed", "too few days", sensor="s", option="--train-days")
+
+    def writer(name):
+        def action():
+            ran.append(name)
+            out = ws.root / "out" / f"{name}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(name)
+            return [out]
+
+        return action
+
+    steps = [
+        Step("a", nothing),
+        Step("b", writer("b")),
+        Step("c:s", writer("c"), after=("a",), where={"sensor": "s"}),  # needs a: skipped
+        Step("d", writer("d"), after=("a", "b"), needs=(("a", "b"),)),  # needs a or b: runs
+        Step("e", writer("e"), after=("c:s",)),  # skipped in turn
+        Step("f", writer("f"), after=("a",), needs=()),  # needs nothing: runs
+    ]
+    record = run_steps(ws, steps)
+    assert ran == ["a", "b", "d", "f"] and record.empty == ["a", "c:s", "e"]
+    assert [s.line() for s in record.not_computed["c:s"]] == ["c sensor s: nothing to work on: a computed nothing"]
+    assert [s.line() for s in record.not_computed["e"]] == ["e: nothing to work on: c:s computed nothing"]
+    again = run_steps(ws, steps)
+    assert again.ran == [] and again.empty == record.empty and again.not_computed == record.not_computed

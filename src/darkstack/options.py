@@ -29,6 +29,12 @@ SensorOption = Annotated[
     typer.Option("--sensor", "-s", help="Sensor name(s) to process (default: every registered sensor)."),
 ]
 DayOption = Annotated[str | None, typer.Option("--day", help="One UTC day, YYYY-MM-DD.")]
+DarknetSensorOption = Annotated[
+    str | None, typer.Option("--darknet-sensor", help="Sensor of scenario D (default: the one darknet-kind sensor).", show_default=False)
+]
+HoneypotSensorOption = Annotated[
+    str | None, typer.Option("--honeypot-sensor", help="Sensor of scenario H (default: the one honeypot-kind sensor).", show_default=False)
+]
 
 
 def resolve_workspace(path: Path | None) -> Workspace:

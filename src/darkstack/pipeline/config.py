@@ -8,6 +8,7 @@ see ``docs/pipeline.md`` and the annotated example ``src/darkstack/data/demo.tom
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,8 @@ from darkstack.stack.settings import StackSettings
 
 NOFEAT = "-nofeat"
 SCENARIOS = ("D", "H", "DH")
+AUTO = "auto"
+"""``run.sensors`` / ``run.scenarios`` / ``run.study_sensors`` value meaning "from the data" (docs/pipeline.md)."""
 STUDIES = ("history", "epochs")
 
 
@@ -36,7 +39,7 @@ def parse_variant(variant: str) -> tuple[str, bool]:
     features = method == variant
     if method not in METHODS or (not features and method not in GNN_METHODS):
         allowed = list(METHODS) + [m + NOFEAT for m in GNN_METHODS]
-        raise ValueError(f"unknown variant {variant!r}; choose from {allowed}")
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(allowed)}")
     return method, features
 
 
@@ -73,7 +76,9 @@ class IngestSection(IngestSettings):
 
 
 class SourceConfig(_Section):
-    type: Literal["simulate", "ingest"] = Field("simulate", description="Where traffic comes from.")
+    type: Literal["simulate", "ingest", "store"] = Field(
+        "simulate", description="Where traffic comes from: the simulator, files to ingest, or the workspace's store as it is."
+    )
     simulate: SimulateSource = Field(default_factory=SimulateSource, description="Used when type = 'simulate' (table below).")
     ingest: list[IngestSource] = Field(default_factory=list, description="Used when type = 'ingest': [[source.ingest]] entries (table below).")
 
@@ -102,18 +107,24 @@ class RunConfig(_Section):
     seed: int = Field(0, description="Seed of every learnt or random step (embeddings, stacking); logged in the report.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Device of the GNN training.")
     engine: Literal["duckdb", "spark"] = Field("duckdb", description="Snapshot engine.")
-    sensors: list[str] = Field(["darknet", "honeypot"], min_length=1, description="Sensors processed (stacking paper: a darknet and honeypots).")
+    sensors: list[str] | Literal["auto"] = Field(
+        AUTO, description="Sensors processed; 'auto': every sensor of the source and the store (stacking paper: a darknet and honeypots)."
+    )
     variants: list[str] = Field(
         ["ds", "idarkvec", "igcngru"],
         min_length=1,
         description="Embedding variants computed and evaluated per sensor (stacking paper's three bases; add gcn, igcn, "
         "gcngru and the -nofeat variants for the temporal-GNN paper's Table 3).",
     )
-    scenarios: list[str] = Field(list(SCENARIOS), description="Stacking scenarios: D, H, DH (stacking paper §4.1), or none.")
+    scenarios: list[str] | Literal["auto"] = Field(
+        AUTO,
+        description="Stacking scenarios D, H, DH (stacking paper §4.1), or none; 'auto': the ones the sensors' kinds allow "
+        "(D with a darknet-kind sensor, H with a honeypot-kind one, DH with both).",
+    )
     studies: list[Literal["history", "epochs"]] = Field(
         default_factory=list, description="Parameter studies of i-GCN-GRU (temporal-GNN paper Fig. 4); slow, off by default."
     )
-    study_sensors: list[str] = Field(["darknet"], description="Sensors the studies run on.")
+    study_sensors: list[str] | Literal["auto"] = Field(AUTO, description="Sensors the studies run on; 'auto': the darknet-kind sensors.")
     history_values: list[int] | None = Field(None, description="Values of H in the history study (None: the paper's 0 … 8).")
     epoch_values: list[int] | None = Field(None, description="Epochs per day in the epochs study (None: the paper's 1, 5, 10, …, 30).")
     evaluate: bool = Field(True, description="Score every variant by 3-NN leave-one-out (needs labelled classes on the test days).")
@@ -130,12 +141,26 @@ class RunConfig(_Section):
             raise ValueError("a variant is listed twice")
         return variants
 
+    @field_validator("sensors", "scenarios", "study_sensors", mode="before")
+    @classmethod
+    def _list_or_auto(cls, value):
+        if isinstance(value, str) and value != AUTO:
+            raise ValueError("give a list of names, or 'auto'")
+        return value
+
+    @field_validator("sensors")
+    @classmethod
+    def _some_sensors(cls, sensors):
+        if sensors != AUTO and not sensors:
+            raise ValueError("give at least one sensor, or 'auto' for every sensor of the data")
+        return sensors
+
     @field_validator("scenarios")
     @classmethod
     def _known_scenarios(cls, scenarios):
-        unknown = [s for s in scenarios if s not in SCENARIOS]
+        unknown = [s for s in scenarios if s not in SCENARIOS] if scenarios != AUTO else []
         if unknown:
-            raise ValueError(f"unknown scenario(s) {unknown}; choose from {list(SCENARIOS)}")
+            raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)} or 'auto'")
         return scenarios
 
     @model_validator(mode="after")
@@ -167,19 +192,22 @@ class PipelineConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self):
-        sensors = set(self.run.sensors)
-        needs = {"D": [self.stack.darknet_sensor], "H": [self.stack.honeypot_sensor], "DH": [self.stack.darknet_sensor, self.stack.honeypot_sensor]}
-        for scenario in self.run.scenarios:
-            missing = [s for s in needs[scenario] if s not in sensors]
-            if missing:
-                raise ValueError(f"scenario {scenario} needs sensor(s) {missing} in run.sensors")
-        if self.run.scenarios:
-            absent = [v for v in self.stack.base_variants if v not in self.run.variants]
+        """What can be checked before the data is read: named sensors and scenarios agree, bases are computed."""
+        run, stack = self.run, self.stack
+        if run.sensors != AUTO and run.scenarios != AUTO:
+            needs = {"D": [stack.darknet_sensor], "H": [stack.honeypot_sensor], "DH": [stack.darknet_sensor, stack.honeypot_sensor]}
+            for scenario in run.scenarios:
+                missing = [s for s in needs[scenario] if s is not None and s not in run.sensors]
+                if missing:
+                    raise ValueError(f"scenario {scenario} needs sensor(s) {', '.join(missing)} in run.sensors")
+        if run.scenarios:
+            absent = [v for v in stack.base_variants if v not in run.variants]
             if absent:
-                raise ValueError(f"stack.base_variants {absent} are not in run.variants")
-        unknown = [s for s in self.run.study_sensors if s not in sensors] if self.run.studies else []
-        if unknown:
-            raise ValueError(f"run.study_sensors {unknown} are not in run.sensors")
+                raise ValueError(f"stack.base_variants {', '.join(absent)} are not in run.variants")
+        if run.studies and run.sensors != AUTO and run.study_sensors != AUTO:
+            unknown = [s for s in run.study_sensors if s not in run.sensors]
+            if unknown:
+                raise ValueError(f"run.study_sensors {', '.join(unknown)} are not in run.sensors")
         return self
 
     def resolve_paths(self, base: Path) -> PipelineConfig:
@@ -204,7 +232,9 @@ def _error_line(exc: ValidationError) -> str:
     first = errors[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-    got = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(first.get("input"), dict) else f" (got {first.get('input')!r})"
+    value = first.get("input")
+    shown = (", ".join(map(str, value)) or "none") if isinstance(value, list | tuple) else repr(value)
+    got = "" if first["type"] in ("extra_forbidden", "missing") or isinstance(value, dict) else f" (got {shown})"
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return f"{key}: {problem}{got}{more}"
 
@@ -227,3 +257,37 @@ def load_config(path: Path) -> PipelineConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path) from None
     return config_from_dict(data, path).resolve_paths(path.resolve().parent)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def _toml_table(name: str, data: dict, lines: list[str]) -> None:
+    """``data``'s plain keys under ``[name]``, then its sub-tables and arrays of tables."""
+    plain = {k: v for k, v in data.items() if not isinstance(v, dict) and not (isinstance(v, list) and v and all(isinstance(x, dict) for x in v))}
+    if plain:
+        lines += ["", f"[{name}]"] + [f"{key} = {_toml_value(value)}" for key, value in plain.items()]
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            _toml_table(f"{name}.{key}", value, lines)
+        elif key not in plain and isinstance(value, list):
+            for entry in value:
+                lines += ["", f"[[{name}.{key}]]"] + [f"{k} = {_toml_value(v)}" for k, v in entry.items()]
+
+
+def config_toml(config: PipelineConfig, header: str = "") -> str:
+    """``config`` as a ``darkstack.toml`` holding the keys that differ from the defaults (``load_config`` reads it back)."""
+    data = config.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    for section, values in data.items():
+        _toml_table(section, values, lines)
+    return "\n".join(lines).lstrip("\n") + "\n"

@@ -11,8 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from darkstack.pipeline.config import PipelineConfig, parse_variant
+from darkstack import skips
+from darkstack.errors import ConfigError, DarkstackError
+from darkstack.pipeline.config import AUTO, SCENARIOS, PipelineConfig, parse_variant
 from darkstack.pipeline.steps import Step
+from darkstack.stack.settings import StackSettings
 from darkstack.workspace import Workspace, day_str
 
 
@@ -22,14 +25,113 @@ def processed_days(ws: Workspace, config: PipelineConfig, sensor: str, until: dt
     return [d for d in ws.store_days(sensor) if (config.run.first_day is None or d >= config.run.first_day) and (last is None or d <= last)]
 
 
-def last_day(ws: Workspace, config: PipelineConfig) -> dt.date:
-    """The last processed day over all configured sensors."""
-    days = [d for s in config.run.sensors for d in processed_days(ws, config, s)]
-    if not days:
-        from darkstack.errors import DarkstackError
+# --- what the data allows: sensors by kind, scenarios by kinds ------------------------------------
+def _source_kinds(ws: Workspace, config: PipelineConfig) -> dict[str, str]:
+    """Sensor → kind of what the configured source writes (the ingest entries, or the simulator's two)."""
+    if config.source.type == "simulate":
+        return {"darknet": "darknet", "honeypot": "honeypot"}
+    kinds: dict[str, str] = {}
+    registered = ws.sensors()
+    for entry in config.source.ingest if config.source.type == "ingest" else []:
+        kind = entry.kind or registered.get(entry.sensor, {}).get("kind") or _detected_kind(entry.paths)
+        kinds.setdefault(entry.sensor, kind)
+    return kinds
 
-        raise DarkstackError("no traffic in the configured days for the configured sensors", ws.store_dir)
-    return max(days)
+
+def _detected_kind(paths: list[Path]) -> str:
+    """The sensor kind of the first recognisable file (ingest itself refuses mixed kinds in one sensor)."""
+    from darkstack.ingest.formats import detect
+
+    for path in expand_paths(paths):
+        try:
+            return detect(path).kind
+        except DarkstackError:
+            continue
+    return "darknet"
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """The files named and every non-hidden file under the folders named (recursively, sorted)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            out.append(path)
+    return out
+
+
+def sensor_kinds(ws: Workspace, config: PipelineConfig) -> dict[str, str]:
+    """The run's sensors and their kinds.
+
+    ``run.sensors = "auto"``: the source's sensors, then every other sensor registered in the store.
+    A named sensor takes its kind from the source or the registry; one neither knows yet (planned
+    before its data exists) is a honeypot when named ``honeypot``, else a darknet.
+    """
+    known = _source_kinds(ws, config) | {name: info.get("kind", "darknet") for name, info in ws.sensors().items()}
+    if config.run.sensors == AUTO:
+        return known
+    return {name: known.get(name, "honeypot" if name == "honeypot" else "darknet") for name in config.run.sensors}
+
+
+def run_sensors(ws: Workspace, config: PipelineConfig) -> list[str]:
+    return list(sensor_kinds(ws, config))
+
+
+KINDS = {"D": ("darknet",), "H": ("honeypot",), "DH": ("darknet", "honeypot")}
+"""The sensor kinds each named scenario stacks."""
+
+
+def scenario_settings(ws: Workspace, config: PipelineConfig, scenario: str) -> StackSettings:
+    """``config.stack`` with the scenario's sensors filled in from the run's sensors' kinds.
+
+    Raises :class:`~darkstack.skips.StageSkipped` when the kinds do not allow the scenario (no sensor
+    of a kind it needs, or several and none chosen).
+    """
+    from darkstack.stack.bases import pick_sensor
+
+    sensors = {name: {"kind": kind} for name, kind in sensor_kinds(ws, config).items()}
+    chosen = {}
+    for kind in KINDS[scenario]:
+        option = f"stack.{kind}_sensor"
+        try:
+            chosen[f"{kind}_sensor"] = pick_sensor(sensors, kind, getattr(config.stack, f"{kind}_sensor"))
+        except ConfigError as exc:
+            raise skips.skip_stage("stack", exc.problem, scenario=scenario, option=f"run.sensors / {option}") from None
+    return config.stack.model_copy(update=chosen)
+
+
+def run_scenarios(config: PipelineConfig) -> list[str]:
+    """The scenarios planned: every named one for ``auto`` (those the kinds do not allow are skipped with the reason)."""
+    return list(SCENARIOS) if config.run.scenarios == AUTO else list(config.run.scenarios)
+
+
+def resolved(ws: Workspace, config: PipelineConfig) -> PipelineConfig:
+    """``config`` with ``auto`` sensors, scenarios and study sensors replaced by what the data allows.
+
+    Saved as the run's ``pipeline/config.json``: the report and ``update`` see the sensors and the
+    scenarios that were planned (a scenario the kinds do not allow is left out of an ``auto`` list).
+    """
+    run = config.run
+    sensors = run_sensors(ws, config) if run.sensors == AUTO else list(run.sensors)
+    scenarios = run.scenarios
+    if scenarios == AUTO:
+        scenarios = []
+        for scenario in SCENARIOS:
+            try:
+                scenario_settings(ws, config, scenario)
+            except skips.StageSkipped:
+                continue
+            scenarios.append(scenario)
+    studied = study_sensors(ws, config)
+    update = {"sensors": sensors or AUTO, "scenarios": scenarios, "study_sensors": studied if studied or run.study_sensors != AUTO else AUTO}
+    return config.model_copy(update={"run": run.model_copy(update=update)})
+
+
+def study_sensors(ws: Workspace, config: PipelineConfig) -> list[str]:
+    if config.run.study_sensors != AUTO:
+        return list(config.run.study_sensors)
+    return [name for name, kind in sensor_kinds(ws, config).items() if kind == "darknet"]
 
 
 def label_sources(ws: Workspace, config: PipelineConfig) -> list[Path]:
@@ -58,10 +160,22 @@ def ingest_data(ws: Workspace, config: PipelineConfig, sensor: str) -> list[Path
 
     for source in config.source.ingest:
         if source.sensor == sensor:
-            ingest(
-                ws, list(source.paths), sensor, kind=source.kind, fmt=source.format, anonymise_key=source.anonymise_key,
-                settings=config.ingest, keep_going=source.keep_going,
-            )
+            try:
+                report = ingest(
+                    ws, list(source.paths), sensor, kind=source.kind, fmt=source.format, anonymise_key=source.anonymise_key,
+                    settings=config.ingest, keep_going=source.keep_going,
+                )
+            except ConfigError:
+                raise
+            except DarkstackError as exc:
+                if not source.keep_going:
+                    raise
+                skips.note("ingest", f"no file could be read: {exc.line()}", sensor=sensor, option="--format / source.ingest.format")
+                continue
+            for failed in report.failed:
+                skips.note("ingest", f"file skipped: {failed.error}", sensor=sensor, option="--format / source.ingest.format")
+    if not ws.store_days(sensor):
+        raise skips.skip_stage("ingest", "no readable traffic in the given files", sensor=sensor)
     return [ws.sensors_file, ws.ingest_manifest]
 
 
@@ -79,7 +193,10 @@ def build_labels_for(ws: Workspace, config: PipelineConfig) -> list[Path]:
 def snapshot_sensor(ws: Workspace, config: PipelineConfig, sensor: str, until: dt.date | None = None) -> list[Path]:
     from darkstack.snapshot import build_snapshots
 
-    days = build_snapshots(ws, sensor, days=processed_days(ws, config, sensor, until), settings=config.snapshot, engine=config.run.engine)
+    days = processed_days(ws, config, sensor, until)
+    if not days:
+        raise skips.skip_stage("snapshot", "no traffic of this sensor in the processed days", sensor=sensor, option="run.first_day / run.last_day")
+    days = build_snapshots(ws, sensor, days=days, settings=config.snapshot, engine=config.run.engine)
     return [ws.snapshot_dir(sensor, d) / "meta.json" for d in days]
 
 
@@ -89,7 +206,7 @@ def embed_variant(ws: Workspace, config: PipelineConfig, sensor: str, variant: s
     method, features = parse_variant(variant)
     days = processed_days(ws, config, sensor, until)
     if not days:
-        return []
+        raise skips.skip_stage("embed", "no traffic of this sensor in the processed days", sensor=sensor, variant=variant)
     embed(ws, sensor, method, features=features, settings=config.embed, variant=variant, until=days[-1], device=config.run.device, seed=config.run.seed)
     folder = ws.embedding_dir(sensor, variant)
     return [folder / "run.json", *(ws.embedding_path(sensor, variant, d) for d in ws.embedding_days(sensor, variant) if d in days)]
@@ -113,69 +230,96 @@ def study_sensor(ws: Workspace, config: PipelineConfig, sensor: str, kind: str) 
 def stack_scenario(ws: Workspace, config: PipelineConfig, scenario: str) -> list[Path]:
     from darkstack.stack import stack
 
-    stack(ws, scenario, settings=config.stack, seed=config.run.seed)
+    stack(ws, scenario, settings=scenario_settings(ws, config, scenario), seed=config.run.seed)
     return _files_in(ws.results_dir / "stack" / scenario)
+
+
+def scenario_day(ws: Workspace, config: PipelineConfig, settings: StackSettings, scenario: str) -> dt.date:
+    """The last processed day on which every sensor of the scenario has traffic (its predictions' day)."""
+    sensors = [getattr(settings, f"{kind}_sensor") for kind in KINDS[scenario]]
+    common = set.intersection(*(set(processed_days(ws, config, s)) for s in sensors))
+    if not common:
+        raise skips.skip_stage("predict", f"no day with traffic of every sensor of the scenario ({', '.join(sensors)})", scenario=scenario)
+    return max(common)
 
 
 def predict_scenario(ws: Workspace, config: PipelineConfig, scenario: str, day: dt.date | None = None) -> list[Path]:
     from darkstack.stack import predict
 
-    day = day or last_day(ws, config)
-    predict(ws, day, scenario=scenario, settings=config.stack, seed=config.run.seed)
+    settings = scenario_settings(ws, config, scenario)
+    day = day or scenario_day(ws, config, settings, scenario)
+    predict(ws, day, scenario=scenario, settings=settings, seed=config.run.seed)
     return _files_in(ws.results_dir / "predict" / scenario, f"day={day_str(day)}.*")
 
 
 # --- the plan ------------------------------------------------------------------------------------
-def scenario_sensors(config: PipelineConfig, scenario: str) -> list[str]:
-    return {"D": [config.stack.darknet_sensor], "H": [config.stack.honeypot_sensor]}.get(
-        scenario, [config.stack.darknet_sensor, config.stack.honeypot_sensor]
-    )
-
-
 def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]:
-    """The ordered steps of one run of ``config`` on ``ws``."""
+    """The ordered steps of one run of ``config`` on ``ws``.
+
+    Sensors and scenarios left to ``auto`` come from the source and the store (:func:`sensor_kinds`).
+    Each step names the prerequisites it cannot do without (``Step.needs``): when they computed
+    nothing, the step is recorded as skipped with the reason instead of failing.
+    """
     run = config.run
     window = {"first_day": run.first_day, "last_day": run.last_day}
     steps: list[Step] = []
+    source_of: dict[str, tuple[str, ...]] = {}
     if config.source.type == "simulate":
         steps.append(Step("simulate", lambda: simulate_data(ws, config), config.source.simulate.model_dump(mode="json")))
-        source_steps = ("simulate",)
+        source_steps: tuple[str, ...] = ("simulate",)
     else:
         source_steps = ()
         for sensor in dict.fromkeys(i.sensor for i in config.source.ingest):
             entries = [i for i in config.source.ingest if i.sensor == sensor]
             paths = tuple(p for i in entries for p in i.paths) + tuple(i.anonymise_key for i in entries if i.anonymise_key)
             settings = {"entries": [i.model_dump(mode="json") for i in entries], "ingest": config.ingest.model_dump(mode="json")}
-            steps.append(Step(f"ingest:{sensor}", lambda s=sensor: ingest_data(ws, config, s), settings, inputs=paths))
+            steps.append(Step(f"ingest:{sensor}", lambda s=sensor: ingest_data(ws, config, s), settings, inputs=paths, where={"sensor": sensor}))
             source_steps += (f"ingest:{sensor}",)
+            source_of[sensor] = (f"ingest:{sensor}",)
 
     label_inputs = tuple(config.labels.sources) + tuple(p for p in (config.labels.org_map, config.labels.anonymise_key) if p)
-    steps.append(Step("labels", lambda: build_labels_for(ws, config), config.labels.model_dump(mode="json"), source_steps, label_inputs))
+    steps.append(Step("labels", lambda: build_labels_for(ws, config), config.labels.model_dump(mode="json"), source_steps, label_inputs, needs=()))
 
+    sensors = run_sensors(ws, config)
     snapshot_settings = config.snapshot.model_dump(mode="json") | window | {"engine": run.engine}
-    for sensor in run.sensors:
-        steps.append(Step(f"snapshot:{sensor}", lambda s=sensor: snapshot_sensor(ws, config, s), snapshot_settings, source_steps))
+    for sensor in sensors:
+        # a sensor's snapshots need its own source step only (another sensor's file may fail to read)
+        needs = (source_of[sensor],) if sensor in source_of else ()
+        steps.append(Step(f"snapshot:{sensor}", lambda s=sensor: snapshot_sensor(ws, config, s), snapshot_settings, source_steps, needs=needs, where={"sensor": sensor}))
         for variant in run.variants:
             method, features = parse_variant(variant)
             settings = {"method": method, "features": features, "seed": run.seed, "embed": config.embed.relevant(method)}
-            steps.append(Step(f"embed:{sensor}:{variant}", lambda s=sensor, v=variant: embed_variant(ws, config, s, v), settings, (f"snapshot:{sensor}",)))
+            steps.append(
+                Step(f"embed:{sensor}:{variant}", lambda s=sensor, v=variant: embed_variant(ws, config, s, v), settings, (f"snapshot:{sensor}",),
+                     where={"sensor": sensor, "variant": variant})
+            )
 
-    embeds = {s: tuple(f"embed:{s}:{v}" for v in run.variants) for s in run.sensors}
-    for sensor in run.sensors if run.evaluate else []:
+    embeds = {s: tuple(f"embed:{s}:{v}" for v in run.variants) for s in sensors}
+    for sensor in sensors if run.evaluate else []:
         settings = config.evaluate.model_dump(mode="json") | {"variants": run.variants}
-        steps.append(Step(f"evaluate:{sensor}", lambda s=sensor: evaluate_sensor(ws, config, s), settings, ("labels", *embeds[sensor])))
-    for sensor in run.study_sensors if run.studies else []:
+        # one variant that computed nothing leaves the others to score
+        steps.append(Step(f"evaluate:{sensor}", lambda s=sensor: evaluate_sensor(ws, config, s), settings, ("labels", *embeds[sensor]),
+                          needs=(embeds[sensor],), where={"sensor": sensor}))
+    for sensor in study_sensors(ws, config) if run.studies else []:
         for kind in run.studies:
             values = run.history_values if kind == "history" else run.epoch_values
             settings = {"evaluate": config.evaluate.model_dump(mode="json"), "embed": config.embed.relevant("igcngru"), "seed": run.seed, "values": values}
-            steps.append(Step(f"study:{sensor}:{kind}", lambda s=sensor, k=kind: study_sensor(ws, config, s, k), settings, ("labels", f"snapshot:{sensor}")))
+            steps.append(Step(f"study:{sensor}:{kind}", lambda s=sensor, k=kind: study_sensor(ws, config, s, k), settings, ("labels", f"snapshot:{sensor}"),
+                              needs=((f"snapshot:{sensor}",),), where={"sensor": sensor}))
 
-    stack_settings = config.stack.model_dump(mode="json") | {"seed": run.seed}
-    for scenario in run.scenarios:
-        after = ("labels", *(f"embed:{s}:{v}" for s in scenario_sensors(config, scenario) for v in config.stack.base_variants))
-        steps.append(Step(f"stack:{scenario}", lambda sc=scenario: stack_scenario(ws, config, sc), stack_settings, after))
+    for scenario in run_scenarios(config):
+        try:
+            stack_settings = scenario_settings(ws, config, scenario)
+        except skips.StageSkipped as exc:
+            steps.append(Step(f"stack:{scenario}", _raise(exc), {"skip": exc.skip.as_dict()}, needs=()))
+            continue
+        scenario_sensors = dict.fromkeys(getattr(stack_settings, f"{kind}_sensor") for kind in KINDS[scenario])
+        after = ("labels", *(f"embed:{s}:{v}" for s in scenario_sensors for v in stack_settings.base_variants))
+        settings = stack_settings.model_dump(mode="json") | {"seed": run.seed}
+        needs = tuple((name,) for name in after if name != "labels")
+        steps.append(Step(f"stack:{scenario}", lambda sc=scenario: stack_scenario(ws, config, sc), settings, after, needs=needs, where={"scenario": scenario}))
         if run.predict:
-            steps.append(Step(f"predict:{scenario}", lambda sc=scenario: predict_scenario(ws, config, sc), stack_settings, after))
+            steps.append(Step(f"predict:{scenario}", lambda sc=scenario: predict_scenario(ws, config, sc), settings, after, needs=needs, where={"scenario": scenario}))
 
     if config.report.enabled:
         from darkstack.report.build import build_report
@@ -183,6 +327,16 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         report = config.report
         everything = tuple(s.name for s in steps)
         steps.append(
-            Step("report", lambda: [build_report(ws, run_id=run_id, top_predictions=report.top_predictions, title=report.title, steps=everything)], report.model_dump(mode="json"), everything)
+            Step("report", lambda: [build_report(ws, run_id=run_id, top_predictions=report.top_predictions, title=report.title, steps=everything)],
+                 report.model_dump(mode="json"), everything, needs=())
         )
     return steps
+
+
+def _raise(exc: skips.StageSkipped):
+    """A step action that records ``exc`` (a scenario the sensors' kinds do not allow)."""
+
+    def action():
+        raise exc
+
+    return action

@@ -53,6 +53,11 @@ class Step:
     ``action`` does the work and returns the paths it wrote (all must exist afterwards; they are what a
     later run checks before skipping) or ``None`` for no files. ``settings`` must be JSON-able: every
     value that changes the outputs belongs in it.
+
+    ``needs`` says which prerequisites the step cannot do without: groups of step names, and the step
+    is skipped (with a reason, not run) when every step of some group computed nothing. ``None`` means
+    each step of ``after`` is its own group. ``where`` (``sensor=``/``scenario=``/``variant=``) names
+    the step in that skip's line.
     """
 
     name: str
@@ -60,6 +65,19 @@ class Step:
     settings: Mapping[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
     inputs: tuple[Path, ...] = ()
+    needs: tuple[tuple[str, ...], ...] | None = None
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stage(self) -> str:
+        """The stage of the step (its name up to the first colon)."""
+        return self.name.split(":", 1)[0]
+
+    def blocked_by(self, empty: Iterable[str]) -> list[str]:
+        """The prerequisites whose emptiness leaves this step nothing to work on (empty list: it can run)."""
+        empty = set(empty)
+        groups = [(name,) for name in self.after] if self.needs is None else self.needs
+        return [name for group in groups if group and all(n in empty for n in group) for name in group]
 
     def key(self, upstream_keys: Mapping[str, str]) -> str:
         payload = {
@@ -134,7 +152,7 @@ def check_plan(steps: list[Step]) -> None:
             raise ConfigError(f"pipeline step {step.name!r} appears twice")
         missing = [name for name in step.after if name not in seen]
         if missing:
-            raise ConfigError(f"pipeline step {step.name!r} depends on {missing}, which do not run before it")
+            raise ConfigError(f"pipeline step {step.name!r} depends on {', '.join(missing)}, which do not run before it")
         seen.add(step.name)
 
 
@@ -144,7 +162,7 @@ def run_steps(ws: Workspace, steps: list[Step], force: Iterable[str] = (), run_i
     force = set(force)
     unknown = sorted(force - {s.name for s in steps})
     if unknown:
-        raise ConfigError(f"cannot force unknown step(s) {unknown}; steps: {[s.name for s in steps]}")
+        raise ConfigError(f"cannot force unknown step(s) {', '.join(unknown)}; steps: {', '.join(s.name for s in steps)}")
     record = RunRecord(run_id=run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S"))
     state = load_state(ws)
     for step in steps:
@@ -166,6 +184,9 @@ def run_steps(ws: Workspace, steps: list[Step], force: Iterable[str] = (), run_i
         empty = False
         with skips.collect() as found:
             try:
+                blocked = step.blocked_by(record.empty)
+                if blocked:
+                    raise skips.skip_stage(step.stage, f"nothing to work on: {', '.join(blocked)} computed nothing", **step.where)
                 outputs = [_relative(ws, p) for p in (step.action() or [])]
             except skips.StageSkipped as exc:
                 skips.record(exc.skip)
@@ -173,7 +194,7 @@ def run_steps(ws: Workspace, steps: list[Step], force: Iterable[str] = (), run_i
         seconds = round(time.perf_counter() - started, 3)
         absent = [p for p in outputs if not (ws.root / p).exists()]
         if absent:
-            raise DarkstackError(f"step {step.name} did not write its outputs: {absent[:3]}", ws.root)
+            raise DarkstackError(f"step {step.name} did not write its outputs: {', '.join(absent[:3])}", ws.root)
         record.ran.append(step.name)
         record.seconds[step.name] = seconds
         if found:

@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darkstack import skips
 from darkstack.errors import ConfigError, DarkstackError
 from darkstack.log import get_logger
 from darkstack.pipeline import plan
-from darkstack.pipeline.config import PipelineConfig, config_from_dict
+from darkstack.pipeline.config import AUTO, PipelineConfig, config_from_dict
 from darkstack.pipeline.run import config_file, log_to_workspace
 from darkstack.workspace import Workspace, day_str, workspace_lock
 
@@ -31,6 +32,8 @@ class UpdateResult:
     seconds: dict[str, float] = field(default_factory=dict)
     embeddings: list[Path] = field(default_factory=list)
     predictions: dict[str, list[Path]] = field(default_factory=dict)
+    not_computed: list[skips.Skip] = field(default_factory=list)
+    """What the day's data did not allow (e.g. a sensor without traffic that day and its scenarios)."""
 
 
 def workspace_config(ws: Workspace) -> PipelineConfig:
@@ -95,17 +98,57 @@ def _update(
         from darkstack.ingest import ingest
 
         timed(f"ingest:{sensor}", lambda: ingest(ws, list(inputs), sensor, kind=kind, fmt=fmt, anonymise_key=anonymise_key, settings=config.ingest))
-    elif config.source.type == "simulate" and any(day not in ws.store_days(s) for s in config.run.sensors):
+    sensors = plan.run_sensors(ws, config)
+    if not inputs and config.source.type == "simulate" and any(day not in ws.store_days(s) for s in sensors):
         timed("simulate", lambda: _simulate_through(ws, config, day))
-    if not any(day in ws.store_days(s) for s in config.run.sensors):
-        raise DarkstackError(f"no traffic for {day_str(day)} in the store of {config.run.sensors}: ingest it first or pass --input", ws.store_dir)
+    with_day = [s for s in sensors if day in ws.store_days(s)]
+    if not with_day:
+        raise DarkstackError(f"no traffic for {day_str(day)} in the store of {', '.join(sensors) or 'any sensor'}: ingest it first or pass --input", ws.store_dir)
 
-    timed("labels", lambda: plan.build_labels_for(ws, config))
-    for name in config.run.sensors:
-        timed(f"snapshot:{name}", lambda s=name: plan.snapshot_sensor(ws, config, s))
-        for variant in config.run.variants:
-            result.embeddings += timed(f"embed:{name}:{variant}", lambda s=name, v=variant: plan.embed_variant(ws, config, s, v))
-    if config.run.predict:
-        for scenario in config.run.scenarios:
-            result.predictions[scenario] = timed(f"predict:{scenario}", lambda sc=scenario: plan.predict_scenario(ws, config, sc, day))
+    with skips.collect() as found:
+        timed("labels", lambda: plan.build_labels_for(ws, config))
+        for name in sensors:
+            if name not in with_day:
+                skips.note("update", "no traffic that day: its snapshot and embeddings stay as they were", sensor=name, days=day)
+                continue
+            if _skipped(lambda s=name: timed(f"snapshot:{name}", lambda: plan.snapshot_sensor(ws, config, s))) is None:
+                continue
+            for variant in config.run.variants:
+                made = _skipped(lambda s=name, v=variant: timed(f"embed:{s}:{v}", lambda: plan.embed_variant(ws, config, s, v)))
+                result.embeddings += made or []
+        for scenario in plan.run_scenarios(config) if config.run.predict else []:
+            _predict(ws, config, scenario, day, with_day, result, timed)
+    result.not_computed = list(found)
     return result
+
+
+def _skipped(action):
+    """Run ``action``; a :class:`~darkstack.skips.StageSkipped` is recorded (one line) and gives ``None``."""
+    try:
+        return action()
+    except skips.StageSkipped as exc:
+        skips.record(exc.skip)
+        return None
+
+
+def _predict(ws: Workspace, config: PipelineConfig, scenario: str, day: dt.date, with_day: list[str], result: UpdateResult, timed) -> None:
+    """Predict ``day`` with ``scenario`` when every sensor of it has traffic that day, else record why not.
+
+    With ``run.scenarios = "auto"``, a scenario the sensors' kinds do not allow is left out silently
+    (the run's report already lists it); a listed one is recorded as skipped.
+    """
+    try:
+        settings = plan.scenario_settings(ws, config, scenario)
+    except skips.StageSkipped as exc:
+        if config.run.scenarios == AUTO:
+            log.debug(f"update {day_str(day)}: scenario {scenario} left out: {exc.skip.reason}")
+        else:
+            skips.record(exc.skip)
+        return
+    absent = [s for s in dict.fromkeys(getattr(settings, f"{k}_sensor") for k in plan.KINDS[scenario]) if s not in with_day]
+    if absent:
+        skips.note("predict", f"no traffic of sensor {', '.join(absent)} that day", scenario=scenario, days=day)
+        return
+    made = _skipped(lambda: timed(f"predict:{scenario}", lambda: plan.predict_scenario(ws, config, scenario, day)))
+    if made is not None:
+        result.predictions[scenario] = made

@@ -26,10 +26,15 @@ def command(
     anonymise_key: Annotated[Path | None, typer.Option("--anonymise-key", help="32-byte Crypto-PAn key file for --input.")] = None,
     top: Annotated[int, typer.Option("--top", min=0, help="Predictions printed per scenario.")] = 10,
 ) -> None:
-    """Process one new day (ingest, labels, snapshot, embeddings from their checkpoints) and label its unknown hosts."""
+    """Process one new day (ingest, labels, snapshot, embeddings from their checkpoints) and label its unknown hosts.
+
+    A sensor without traffic that day, and the scenarios needing it, are reported as not computed;
+    exit 0 when anything was computed, 3 when nothing could be.
+    """
     import pyarrow.parquet as pq
     from rich.table import Table
 
+    from darkstack.cli import NOTHING_COMPUTED
     from darkstack.log import console
     from darkstack.options import resolve_workspace
     from darkstack.pipeline.config import WorkspaceConfig, load_config
@@ -60,4 +65,9 @@ def command(
             for row in frame[columns].head(top).itertuples(index=False):
                 table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
             console.print(table)
+    for skip in result.not_computed:
+        console.print(f"not computed: {skip.line()}", highlight=False, soft_wrap=True)
+    if not result.embeddings and not result.predictions:
+        console.print(f"[yellow]nothing could be computed for {the_day}[/yellow]", highlight=False)
+        raise typer.Exit(NOTHING_COMPUTED)
     typer.echo(f"updated {the_day}: {len(result.embeddings)} embedding file(s), predictions for {len(result.predictions)} scenario(s)")

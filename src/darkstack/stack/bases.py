@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,19 +66,41 @@ class Scenario:
         return next(name for name, idx in self.meta_groups.items() if len(idx) == len(self.bases))
 
 
-def _sensor_for(ws: Workspace, wanted: str, kind: str) -> str:
-    """``wanted`` if registered (or no registry), else the one registered sensor of ``kind``."""
-    known = ws.sensors()
-    if not known or wanted in known:
+def pick_sensor(sensors: Mapping[str, Mapping], kind: str, wanted: str | None = None) -> str:
+    """The sensor of ``kind`` a scenario uses: ``wanted`` when given, else the only one of that kind.
+
+    ``sensors`` maps names to their registry entries (``{"kind": ...}``). Scenarios follow the sensors'
+    kinds, never their names; with no sensor or several of ``kind``, the error says how to choose.
+    """
+    option = f"stack.{kind}_sensor"
+    names = ", ".join(f"{name} ({info.get('kind', '?')})" for name, info in sensors.items()) or "none"
+    if wanted:
+        if wanted not in sensors:
+            raise ConfigError(f"{option} = {wanted!r} is not a sensor of this run (sensors: {names})")
+        if sensors[wanted].get("kind") != kind:
+            raise ConfigError(f"{option} = {wanted!r} is a {sensors[wanted].get('kind')} sensor, not a {kind} one")
         return wanted
-    of_kind = [name for name, info in known.items() if info.get("kind") == kind]
+    of_kind = [name for name, info in sensors.items() if info.get("kind") == kind]
     if len(of_kind) == 1:
         return of_kind[0]
+    if not of_kind:
+        raise ConfigError(f"no {kind}-kind sensor (sensors: {names})")
+    custom = ",".join(f"{of_kind[0]}:{v}" for v in ("ds", "idarkvec", "igcngru"))
     raise ConfigError(
-        f"sensor {wanted!r} is not registered and there is not exactly one {kind} sensor ({sorted(known)}); "
-        f"set darknet_sensor/honeypot_sensor",
-        ws.sensors_file,
+        f"{len(of_kind)} {kind}-kind sensors ({', '.join(of_kind)}): choose one with --{kind}-sensor / {option}, "
+        f"or stack its bases as a custom scenario (e.g. --scenario {custom})"
     )
+
+
+def _sensor_for(ws: Workspace, kind: str, wanted: str | None) -> str:
+    """:func:`pick_sensor` over the workspace's registered sensors (the kind's own name when none are registered)."""
+    known = ws.sensors()
+    if not known:
+        return wanted or kind
+    try:
+        return pick_sensor(known, kind, wanted)
+    except ConfigError as exc:
+        raise ConfigError(exc.problem, ws.sensors_file) from None
 
 
 def resolve_scenario(ws: Workspace, spec: str, settings: StackSettings) -> Scenario:
@@ -87,12 +110,12 @@ def resolve_scenario(ws: Workspace, spec: str, settings: StackSettings) -> Scena
     variants = settings.base_variants
     if named in ("D", "H"):
         kind = "darknet" if named == "D" else "honeypot"
-        sensor = _sensor_for(ws, settings.darknet_sensor if named == "D" else settings.honeypot_sensor, kind)
+        sensor = _sensor_for(ws, kind, settings.darknet_sensor if named == "D" else settings.honeypot_sensor)
         bases = tuple(Base(sensor, v) for v in variants)
         return Scenario(named, bases, {"ML": tuple(range(len(bases)))})
     if named == "DH":
-        d = _sensor_for(ws, settings.darknet_sensor, "darknet")
-        h = _sensor_for(ws, settings.honeypot_sensor, "honeypot")
+        d = _sensor_for(ws, "darknet", settings.darknet_sensor)
+        h = _sensor_for(ws, "honeypot", settings.honeypot_sensor)
         if d == h:
             raise ConfigError(f"scenario DH needs two different sensors, got {d!r} twice")
         bases = tuple(Base(d, v, "D") for v in variants) + tuple(Base(h, v, "H") for v in variants)

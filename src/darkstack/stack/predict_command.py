@@ -6,12 +6,14 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import SeedOption, WorkspaceOption, resolve_workspace
+from darkstack.options import DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
 
 
 def command(
     day: Annotated[str, typer.Option("--day", help="The UTC day whose unlabelled hosts are labelled, YYYY-MM-DD.")],
     scenario: Annotated[str, typer.Option("--scenario", help="D, H, DH or sensor:variant,sensor:variant,...")] = "D",
+    darknet_sensor: DarknetSensorOption = None,
+    honeypot_sensor: HoneypotSensorOption = None,
     workspace: WorkspaceOption = None,
     seed: SeedOption = 0,
 ) -> None:
@@ -25,10 +27,11 @@ def command(
 
     ws = resolve_workspace(workspace)
     when = parse_day(day)
-    table = predict(ws, when, scenario, seed=seed)
+    settings = StackSettings(darknet_sensor=darknet_sensor, honeypot_sensor=honeypot_sensor)
+    table = predict(ws, when, scenario, settings, seed=seed)
     counts = Counter(table.column("predicted").to_pylist())
     typer.echo(f"{table.num_rows} unlabelled hosts on {day_str(when)}:")
     for label, n in counts.most_common():
         typer.echo(f"  {label:<16} {n}")
-    name = resolve_scenario(ws, scenario, StackSettings()).name
+    name = resolve_scenario(ws, scenario, settings).name
     typer.echo(f"written to {predictions_path(ws, name, when)}.{{parquet,csv}}")

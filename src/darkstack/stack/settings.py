@@ -15,8 +15,12 @@ class StackSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    darknet_sensor: str = Field("darknet", description="Sensor used by scenario D (and the D half of DH).")
-    honeypot_sensor: str = Field("honeypot", description="Sensor used by scenario H (and the H half of DH).")
+    darknet_sensor: str | None = Field(
+        None, description="Sensor used by scenario D (and the D half of DH); None: the workspace's one darknet-kind sensor."
+    )
+    honeypot_sensor: str | None = Field(
+        None, description="Sensor used by scenario H (and the H half of DH); None: the workspace's one honeypot-kind sensor."
+    )
     base_variants: tuple[str, ...] = Field(
         ("ds", "idarkvec", "igcngru"),
         description="Embedding variants stacked per sensor: domain-specific features, text (i-DarkVec), graph "
