@@ -4,6 +4,7 @@ the end, so a long step is never silent in a log file or CI; on a terminal, the 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 
@@ -13,6 +14,8 @@ from darkstack import progress
 
 
 def console_on(monkeypatch, terminal: bool) -> io.StringIO:
+    # an earlier test's --log-level (setup_logging sets the level for the whole process) must not silence the lines
+    monkeypatch.setattr(logging.getLogger("darkstack"), "level", logging.INFO)
     out = io.StringIO()
     monkeypatch.setattr(progress, "console", Console(file=out, force_terminal=terminal, width=200))
     monkeypatch.setattr(progress, "PLAIN_INTERVAL_S", 0.05)
@@ -54,8 +57,6 @@ def test_on_a_terminal_the_rich_bar_and_no_plain_lines(monkeypatch):
 
 
 def test_off_a_terminal_quiet_levels_and_failed_steps_print_no_progress(monkeypatch):
-    import logging
-
     out = console_on(monkeypatch, terminal=False)
     monkeypatch.setattr(progress, "PLAIN_INTERVAL_S", 3600.0)  # only the closing line
     try:
