@@ -64,5 +64,5 @@ def resolve_sensors(ws: Workspace, sensors: list[str] | None) -> list[str]:
         return sorted(known)
     missing = [s for s in sensors if s not in known]
     if missing:
-        raise ConfigError(f"unknown sensor(s) {missing}; known: {sorted(known)}", ws.root)
+        raise ConfigError(f"unknown sensor(s) {', '.join(missing)}; known: {', '.join(sorted(known))}", ws.root)
     return list(sensors)

@@ -46,7 +46,7 @@ PCAP_MAGICS = {PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_N
 
 def get_format(name: str) -> Format:
     if name not in FORMATS:
-        raise ConfigError(f"unknown format {name!r}; choose auto or one of {sorted(FORMATS)}")
+        raise ConfigError(f"unknown format {name!r}; choose auto or one of {', '.join(sorted(FORMATS))}")
     return FORMATS[name]
 
 

@@ -219,10 +219,10 @@ def write_pcap(table: pa.Table, path: str | Path, linktype: str = "ethernet") ->
     payload fills the rest). Written atomically; returns the number of packets written.
     """
     if linktype not in LINKTYPES:
-        raise DarkstackError(f"unknown link type {linktype!r}; choose one of {sorted(LINKTYPES)}", path)
+        raise DarkstackError(f"unknown link type {linktype!r}; choose one of {', '.join(sorted(LINKTYPES))}", path)
     missing = [c for c in ("ts", "src_ip", "dst_ip", "proto") if c not in table.column_names]
     if missing:
-        raise DarkstackError(f"records lack column(s) {missing}", path)
+        raise DarkstackError(f"records lack column(s) {', '.join(missing)}", path)
     code = LINKTYPES[linktype]
     path = Path(path)
     with atomic.atomic_path(path) as tmp, open(tmp, "wb") as raw, (

@@ -35,7 +35,7 @@ class OrgMap:
         mapping = {}
         for i, row in enumerate(rows[1:], 2):
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
-                raise DarkstackError(f"organisation map row {i} is not 'pattern,class': {row}", where)
+                raise DarkstackError(f"organisation map row {i} is not 'pattern,class': {','.join(row)}", where)
             mapping[row[0]] = row[1]
         return cls(mapping)
 

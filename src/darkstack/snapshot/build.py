@@ -88,16 +88,16 @@ def build_snapshots(
         raise ConfigError(f"engine must be one of {ENGINES}, not {engine!r}")
     sensors = ws.sensors()
     if sensor not in sensors:
-        raise ConfigError(f"unknown sensor {sensor!r}; known: {sorted(sensors)}", ws.sensors_file)
+        raise ConfigError(f"unknown sensor {sensor!r}; known: {', '.join(sorted(sensors)) or 'none'}", ws.sensors_file)
     days = sorted(set(ws.store_days(sensor) if days is None else days))
     if not days:
-        log.warning("no store days to snapshot", extra={"sensor": sensor})
+        log.warning(f"snapshot sensor {sensor}: no store days in the chosen window, nothing to build", extra={"sensor": sensor})
         return []
     settings_hash = settings.settings_hash()
     fingerprints = {d: input_fingerprint(ws, sensor, d) for d in days}
     todo = [d for d in days if force or not _is_current(read_meta(ws, sensor, d), settings_hash, fingerprints[d])]
     log.debug(
-        "snapshot plan",
+        f"snapshot sensor {sensor}: {len(todo)} of {len(days)} day(s) to build ({engine})",
         extra={
             "sensor": sensor,
             "days": len(days),
@@ -159,4 +159,4 @@ def _build_day(ws: Workspace, sensor: str, day: dt.date, settings: SnapshotSetti
         "seconds": round(time.perf_counter() - started, 3),
     }
     write_day(ws, sensor, day, tables, meta)
-    log.debug("snapshot day written", extra={"sensor": sensor, "day": day_str(day), **counts})
+    log.debug(f"snapshot sensor {sensor}, {day_str(day)}: day written", extra={"sensor": sensor, "day": day_str(day), **counts})
