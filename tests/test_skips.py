@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from darkstack import skips
 from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.pipeline.steps import Step, load_state, run_steps
@@ -51,3 +53,20 @@ def test_cli_exit_code_when_nothing_computed(monkeypatch, capsys):
     assert main(["stack"]) == NOTHING_COMPUTED
     err = capsys.readouterr().err
     assert "not computed: stack scenario DH: no common hosts" in err and "Traceback" not in err
+
+
+def test_each_goes_on_past_a_skipped_item_and_skips_the_stage_when_none_ran():
+    ran = []
+
+    def action(name):
+        if name != "b":
+            raise skips.skip_stage("embed", "too few days", sensor=name)
+        ran.append(name)
+
+    with skips.collect() as found:
+        skips.each("embed", ["a", "b"], action, "no sensor could be embedded")
+    assert ran == ["b"] and [s.where for s in found] == ["sensor a"]
+    with pytest.raises(skips.StageSkipped, match=r"embed: no sensor could be embedded \(a, c; see the lines above\)"):
+        skips.each("embed", ["a", "c"], action, "no sensor could be embedded")
+    with pytest.raises(skips.StageSkipped, match="embed sensor a: too few days"):  # one item: its own skip
+        skips.each("embed", ["a"], action, "no sensor could be embedded")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from darkstack.errors import DarkstackError
@@ -112,6 +112,26 @@ def record(skip: Skip) -> None:
 def skip_stage(stage: str, reason: str, **where) -> StageSkipped:
     """The exception to raise when the whole step has nothing to compute (``raise skip_stage(...)``)."""
     return StageSkipped(make(stage, reason, **where))
+
+
+def each(stage: str, items: Sequence[str], action: Callable[[str], object], nothing: str) -> None:
+    """Run ``action`` on every item (sensor, scenario); a skip of one of several is recorded and the rest go on.
+
+    With a single item its skip is raised as it is; when every item was skipped, the stage's skip is
+    ``nothing`` (e.g. "no sensor could be embedded") with the items named.
+    """
+    done = 0
+    for item in items:
+        try:
+            action(item)
+        except StageSkipped as exc:
+            if len(items) == 1:
+                raise
+            record(exc.skip)
+            continue
+        done += 1
+    if not done:
+        raise skip_stage(stage, f"{nothing} ({', '.join(items)}; see the lines above)")
 
 
 @contextlib.contextmanager

@@ -85,26 +85,11 @@ def command(
         raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
     last = parse_day(until) if until else None
     sensors = resolve_sensors(ws, sensor)
-    done = 0
-    for name in sensors:
-        try:
-            embed(
-                ws,
-                name,
-                method,
-                features=not no_features,
-                settings=settings,
-                variant=variant,
-                until=last,
-                device=device,
-                seed=seed,
-                threads=threads,
-            )
-        except skips.StageSkipped as exc:
-            if len(sensors) == 1:
-                raise
-            skips.record(exc.skip)
-            continue
-        done += 1
-    if not done:
-        raise skips.skip_stage("embed", f"no sensor could be embedded ({', '.join(sensors)}; see the lines above)")
+    skips.each(
+        "embed",
+        sensors,
+        lambda name: embed(
+            ws, name, method, features=not no_features, settings=settings, variant=variant, until=last, device=device, seed=seed, threads=threads
+        ),
+        "no sensor could be embedded",
+    )

@@ -66,19 +66,12 @@ def command(
         error = exc.errors()[0]
         raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
     sensors = resolve_sensors(ws, sensor)
-    done = 0
-    for name in sensors:
+
+    def evaluate_sensor(name: str) -> None:
         variants = list(variant) if variant else standard_variants_embedded(ws, name)
-        try:
-            if not variants:
-                raise skips.skip_stage("evaluate", "no embeddings: run `darkstack embed` first", sensor=name)
-            result = evaluate(ws, name, variants, settings)
-        except skips.StageSkipped as exc:
-            if len(sensors) == 1:
-                raise
-            skips.record(exc.skip)
-            continue
+        if not variants:
+            raise skips.skip_stage("evaluate", "no embeddings: run `darkstack embed` first", sensor=name)
+        result = evaluate(ws, name, variants, settings)
         console.print(result.paths["table_md"].read_text(), highlight=False)
-        done += 1
-    if not done:
-        raise skips.skip_stage("evaluate", f"no sensor could be evaluated ({', '.join(sensors)}; see the lines above)")
+
+    skips.each("evaluate", sensors, evaluate_sensor, "no sensor could be evaluated")

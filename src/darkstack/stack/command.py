@@ -55,20 +55,13 @@ def command(
         if not scenario:
             raise skips.skip_stage("stack", "no scenario D, H or DH fits the registered sensors")
     days = [parse_day(d) for d in day] if day else None
-    done = 0
-    for spec in scenario:
-        try:
-            result = stack(ws, spec, settings, days=days, seed=seed)
-        except skips.StageSkipped as exc:
-            if len(scenario) == 1:
-                raise
-            skips.record(exc.skip)
-            continue
-        done += 1
+
+    def stack_scenario(spec: str) -> None:
+        result = stack(ws, spec, settings, days=days, seed=seed)
         typer.echo(f"\nScenario {result.scenario}: {len(result.days)} day(s), {result.seconds:.1f} s → {result.out_dir}\n")
         typer.echo(markdown(result.table, days_note(len(result.days))))
-    if not done:
-        raise skips.skip_stage("stack", f"no scenario could be stacked ({', '.join(scenario)}; see the lines above)")
+
+    skips.each("stack", scenario, stack_scenario, "no scenario could be stacked")
     overview = write_overview(ws.results_dir / "stack")
     if overview is not None and len(scenario) > 1:
         typer.echo("Macro-F1 per scenario:\n")
