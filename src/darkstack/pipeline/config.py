@@ -24,6 +24,8 @@ from darkstack.stack.settings import StackSettings
 
 NOFEAT = "-nofeat"
 SCENARIOS = ("D", "H", "DH")
+KINDS = {"D": ("darknet",), "H": ("honeypot",), "DH": ("darknet", "honeypot")}
+"""The sensor kinds each named scenario stacks."""
 AUTO = "auto"
 """``run.sensors`` / ``run.scenarios`` / ``run.study_sensors`` value meaning "from the data" (docs/pipeline.md)."""
 STUDIES = ("history", "epochs")
@@ -195,9 +197,9 @@ class PipelineConfig(_Section):
         """What can be checked before the data is read: named sensors and scenarios agree, bases are computed."""
         run, stack = self.run, self.stack
         if run.sensors != AUTO and run.scenarios != AUTO:
-            needs = {"D": [stack.darknet_sensor], "H": [stack.honeypot_sensor], "DH": [stack.darknet_sensor, stack.honeypot_sensor]}
             for scenario in run.scenarios:
-                missing = [s for s in needs[scenario] if s is not None and s not in run.sensors]
+                needs = [getattr(stack, f"{kind}_sensor") for kind in KINDS[scenario]]
+                missing = [s for s in needs if s is not None and s not in run.sensors]
                 if missing:
                     raise ValueError(f"scenario {scenario} needs sensor(s) {', '.join(missing)} in run.sensors")
         if run.scenarios:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from darkstack import skips
 from darkstack.errors import ConfigError, DarkstackError
-from darkstack.pipeline.config import AUTO, SCENARIOS, PipelineConfig, parse_variant
+from darkstack.pipeline.config import AUTO, KINDS, SCENARIOS, PipelineConfig, parse_variant
 from darkstack.pipeline.steps import Step
 from darkstack.stack.settings import StackSettings
 from darkstack.workspace import Workspace, day_str
@@ -78,10 +78,6 @@ def run_sensors(ws: Workspace, config: PipelineConfig) -> list[str]:
     return list(sensor_kinds(ws, config))
 
 
-KINDS = {"D": ("darknet",), "H": ("honeypot",), "DH": ("darknet", "honeypot")}
-"""The sensor kinds each named scenario stacks."""
-
-
 def scenario_settings(ws: Workspace, config: PipelineConfig, scenario: str) -> StackSettings:
     """``config.stack`` with the scenario's sensors filled in from the run's sensors' kinds.
 
@@ -99,6 +95,11 @@ def scenario_settings(ws: Workspace, config: PipelineConfig, scenario: str) -> S
         except ConfigError as exc:
             raise skips.skip_stage("stack", exc.problem, scenario=scenario, option=f"run.sensors / {option}") from None
     return config.stack.model_copy(update=chosen)
+
+
+def scenario_sensors(settings: StackSettings, scenario: str) -> list[str]:
+    """The sensors ``scenario`` stacks under ``settings`` (from :func:`scenario_settings`), each once."""
+    return list(dict.fromkeys(getattr(settings, f"{kind}_sensor") for kind in KINDS[scenario]))
 
 
 def run_scenarios(config: PipelineConfig) -> list[str]:
@@ -124,7 +125,7 @@ def resolved(ws: Workspace, config: PipelineConfig) -> PipelineConfig:
                 continue
             scenarios.append(scenario)
     studied = study_sensors(ws, config)
-    update = {"sensors": sensors or AUTO, "scenarios": scenarios, "study_sensors": studied if studied or run.study_sensors != AUTO else AUTO}
+    update = {"sensors": sensors or AUTO, "scenarios": scenarios, "study_sensors": studied or run.study_sensors}
     return config.model_copy(update={"run": run.model_copy(update=update)})
 
 
@@ -227,26 +228,27 @@ def study_sensor(ws: Workspace, config: PipelineConfig, sensor: str, kind: str) 
     return _files_in(ws.results_dir / "study" / sensor, f"{kind}.*")
 
 
-def stack_scenario(ws: Workspace, config: PipelineConfig, scenario: str) -> list[Path]:
+def stack_scenario(ws: Workspace, config: PipelineConfig, scenario: str, settings: StackSettings) -> list[Path]:
+    """Stack ``scenario`` with its :func:`scenario_settings` (the settings its step key was made of)."""
     from darkstack.stack import stack
 
-    stack(ws, scenario, settings=scenario_settings(ws, config, scenario), seed=config.run.seed)
+    stack(ws, scenario, settings=settings, seed=config.run.seed)
     return _files_in(ws.results_dir / "stack" / scenario)
 
 
 def scenario_day(ws: Workspace, config: PipelineConfig, settings: StackSettings, scenario: str) -> dt.date:
     """The last processed day on which every sensor of the scenario has traffic (its predictions' day)."""
-    sensors = [getattr(settings, f"{kind}_sensor") for kind in KINDS[scenario]]
+    sensors = scenario_sensors(settings, scenario)
     common = set.intersection(*(set(processed_days(ws, config, s)) for s in sensors))
     if not common:
         raise skips.skip_stage("predict", f"no day with traffic of every sensor of the scenario ({', '.join(sensors)})", scenario=scenario)
     return max(common)
 
 
-def predict_scenario(ws: Workspace, config: PipelineConfig, scenario: str, day: dt.date | None = None) -> list[Path]:
+def predict_scenario(ws: Workspace, config: PipelineConfig, scenario: str, settings: StackSettings, day: dt.date | None = None) -> list[Path]:
+    """Predict ``day`` (default: the scenario's last common day) with the scenario's :func:`scenario_settings`."""
     from darkstack.stack import predict
 
-    settings = scenario_settings(ws, config, scenario)
     day = day or scenario_day(ws, config, settings, scenario)
     predict(ws, day, scenario=scenario, settings=settings, seed=config.run.seed)
     return _files_in(ws.results_dir / "predict" / scenario, f"day={day_str(day)}.*")
@@ -313,13 +315,12 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         except skips.StageSkipped as exc:
             steps.append(Step(f"stack:{scenario}", _raise(exc), {"skip": exc.skip.as_dict()}, needs=()))
             continue
-        scenario_sensors = dict.fromkeys(getattr(stack_settings, f"{kind}_sensor") for kind in KINDS[scenario])
-        after = ("labels", *(f"embed:{s}:{v}" for s in scenario_sensors for v in stack_settings.base_variants))
+        after = ("labels", *(f"embed:{s}:{v}" for s in scenario_sensors(stack_settings, scenario) for v in stack_settings.base_variants))
         settings = stack_settings.model_dump(mode="json") | {"seed": run.seed}
         needs = tuple((name,) for name in after if name != "labels")
-        steps.append(Step(f"stack:{scenario}", lambda sc=scenario: stack_scenario(ws, config, sc), settings, after, needs=needs, where={"scenario": scenario}))
+        steps.append(Step(f"stack:{scenario}", lambda sc=scenario, st=stack_settings: stack_scenario(ws, config, sc, st), settings, after, needs=needs, where={"scenario": scenario}))
         if run.predict:
-            steps.append(Step(f"predict:{scenario}", lambda sc=scenario: predict_scenario(ws, config, sc), settings, after, needs=needs, where={"scenario": scenario}))
+            steps.append(Step(f"predict:{scenario}", lambda sc=scenario, st=stack_settings: predict_scenario(ws, config, sc, st), settings, after, needs=needs, where={"scenario": scenario}))
 
     if config.report.enabled:
         from darkstack.report.build import build_report

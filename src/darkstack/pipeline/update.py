@@ -145,10 +145,10 @@ def _predict(ws: Workspace, config: PipelineConfig, scenario: str, day: dt.date,
         else:
             skips.record(exc.skip)
         return
-    absent = [s for s in dict.fromkeys(getattr(settings, f"{k}_sensor") for k in plan.KINDS[scenario]) if s not in with_day]
+    absent = [s for s in plan.scenario_sensors(settings, scenario) if s not in with_day]
     if absent:
         skips.note("predict", f"no traffic of sensor {', '.join(absent)} that day", scenario=scenario, days=day)
         return
-    made = _skipped(lambda: timed(f"predict:{scenario}", lambda: plan.predict_scenario(ws, config, scenario, day)))
+    made = _skipped(lambda: timed(f"predict:{scenario}", lambda: plan.predict_scenario(ws, config, scenario, settings, day)))
     if made is not None:
         result.predictions[scenario] = made
