@@ -10,7 +10,6 @@ output, and for a store part the ingest manifest entry and the steps that write 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -105,14 +104,14 @@ def damaged_unit(root: Path, path: Path) -> Path:
 
 def _forget_steps(root: Path, unit: Path) -> None:
     """Drop the pipeline steps whose outputs include ``unit`` (for a store part: the steps writing the store)."""
-    from darkstack.pipeline.steps import steps_file
+    from darkstack.pipeline.steps import load_state, steps_file
 
-    path = steps_file(Workspace(root))
+    ws = Workspace(root)
     try:
-        state = json.loads(path.read_text())
-        steps = state["steps"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no cache, or a damaged one that load_state will rebuild
+        state = load_state(ws)
+    except (OSError, DarkstackError):
+        return  # a damaged cache: load_state reports it and the next run rebuilds it
+    steps = state["steps"]
     rel = unit.relative_to(root)
     in_store = rel.parts[0] == "store"
 
@@ -124,17 +123,19 @@ def _forget_steps(root: Path, unit: Path) -> None:
     if stale:
         for name in stale:
             del steps[name]
-        atomic.write_json(path, state)
+        atomic.write_json(steps_file(ws), state)
 
 
 def _forget_ingested(root: Path, unit: Path) -> None:
     """Drop the ingest manifest entries that wrote ``unit``, so ingesting their source again rewrites it."""
-    path = Workspace(root).ingest_manifest
-    if not unit.relative_to(root).parts[:1] == ("store",) or not path.exists():
+    from darkstack.ingest import manifest as ingest_manifest
+
+    ws = Workspace(root)
+    if not unit.relative_to(root).parts[:1] == ("store",):
         return
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
+        manifest = ingest_manifest.load(ws)
+    except (OSError, DarkstackError):
         return
     rel = str(unit.relative_to(root))
     changed = False
@@ -143,7 +144,7 @@ def _forget_ingested(root: Path, unit: Path) -> None:
             del per_sensor[sensor]
             changed = True
     if changed:
-        atomic.write_json(path, {k: v for k, v in manifest.items() if v})
+        ingest_manifest.save(ws, {k: v for k, v in manifest.items() if v})
 
 
 def _damaged_path(root: Path, exc: BaseException) -> tuple[Path, BaseException] | None:

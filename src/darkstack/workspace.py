@@ -156,8 +156,8 @@ class Workspace:
         return self.root / "logs" / "darkstack.jsonl"
 
 
-_held: dict[Path, tuple[int, int]] = {}
-"""Workspaces this process holds the lock of: root → (lock file descriptor, nesting depth)."""
+_held: set[Path] = set()
+"""Roots of the workspaces this process holds the lock of (the outermost ``workspace_lock`` releases it)."""
 
 
 def lock_file(ws: Workspace) -> Path:
@@ -176,12 +176,7 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
     aside and reported in one line (:func:`darkstack.damage.explain`).
     """
     if ws.root in _held:
-        fd, depth = _held[ws.root]
-        _held[ws.root] = (fd, depth + 1)
-        try:
-            yield
-        finally:
-            _held[ws.root] = (fd, depth)
+        yield
         return
     path = lock_file(ws)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +186,7 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise DarkstackError("another darkstack command is writing to this workspace; wait for it to finish", ws.root) from None
-        _held[ws.root] = (fd, 1)
+        _held.add(ws.root)
         atomic.remove_stale_temporaries(ws.root)
         try:
             yield
@@ -203,5 +198,5 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
                 raise
             raise damaged from exc
     finally:
-        _held.pop(ws.root, None)
+        _held.discard(ws.root)
         os.close(fd)
