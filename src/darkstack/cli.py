@@ -101,11 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        console.print("[red]error:[/red] aborted", highlight=False)
-        return 130
+        return _error("aborted", 130)
     except TyperException as exc:
-        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
-        return exc.exit_code
+        return _error(exc.format_message(), exc.exit_code)
     except Exception as exc:
         if logging.getLogger("darkstack").isEnabledFor(logging.DEBUG):
             traceback.print_exc()

@@ -32,12 +32,13 @@ def mirai_hosts(ws: Workspace) -> np.ndarray:
             files = [str(f) for f in sorted((ws.store_dir / sensor).glob("*/part-*.parquet"))]
             if not files:
                 continue
-            tcp, with_seq = con.execute(COVERAGE, [files]).fetchone()
-            if tcp and not with_seq:
-                skips.note("labels", f"Mirai rule needs TCP sequence numbers, which {_formats(ws, sensor)} of sensor "
-                           f"{sensor} lack", sensor=sensor, option="labels.mirai_rule")
-                continue
             hosts = con.execute(RULE, [files]).fetchnumpy()["src_ip"]
+            if not len(hosts):  # only then can the records lack sequence numbers: a second pass only here
+                tcp, with_seq = con.execute(COVERAGE, [files]).fetchone()
+                if tcp and not with_seq:
+                    skips.note("labels", f"Mirai rule needs TCP sequence numbers, which {_formats(ws, sensor)} of sensor "
+                               f"{sensor} lack", sensor=sensor, option="labels.mirai_rule")
+                    continue
             log.debug(f"mirai rule, sensor {sensor}: {len(hosts):,} hosts", extra={"sensor": sensor})
             found.append(np.asarray(hosts, np.uint32))
     finally:
@@ -47,6 +48,5 @@ def mirai_hosts(ws: Workspace) -> np.ndarray:
 
 def _formats(ws: Workspace, sensor: str) -> str:
     """``mhn records`` (the formats ingest read for ``sensor``), or ``the records`` when unknown."""
-    names = sorted({entry["format"] for per_sensor in manifest.load(ws).values()
-                    for name, entry in per_sensor.items() if name == sensor and "format" in entry})
+    names = sorted({per_sensor[sensor]["format"] for per_sensor in manifest.load(ws).values() if "format" in per_sensor.get(sensor, {})})
     return f"{', '.join(names)} records" if names else "the records"

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from darkstack import __version__, atomic, skips
 from darkstack.errors import DarkstackError
+from darkstack.evaluate.split import days_phrase
 from darkstack.log import get_logger
 from darkstack.report import figures, record
 from darkstack.report.model import Figure, Section, table_from_frame
@@ -71,7 +72,7 @@ def days_scored(result: dict) -> list[str]:
 def scored_days(result: dict) -> str:
     """``N test days scored: first … last`` from a stage's ``table.json``."""
     days = days_scored(result)
-    return f"{len(days)} test day{'s' if len(days) != 1 else ''} scored: {skips.days_text(days)}." if days else "No test day scored."
+    return f"{days_phrase(len(days))} scored: {skips.days_text(days)}." if days else "No test day scored."
 
 
 # --- dataset overview ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from darkstack import atomic
+from darkstack.evaluate.split import days_phrase
 
 DPI = 110
 
@@ -79,7 +80,7 @@ def _method_colour(method: str) -> str:
 
 
 def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
-    """Mean macro-F1 with its standard deviation per method (``summary``: group, method, mean, std, optionally test days)."""
+    """Mean macro-F1 with its standard deviation per method (``summary``: group, method, mean, std, test days)."""
     plt = _pyplot()
     groups = list(dict.fromkeys(summary["group"]))
     fig, axes = plt.subplots(1, len(groups), figsize=(max(4.0, 3.2 * len(groups)), 3.4), squeeze=False, sharey=True)
@@ -87,8 +88,7 @@ def macro_f1_figure(summary: pd.DataFrame, path: Path) -> Path:
         rows = summary[summary["group"] == group]
         colours = [_method_colour(m) for m in rows["method"]]
         ax.bar(rows["method"], rows["mean"], yerr=rows["std"].fillna(0), capsize=3, color=colours)
-        days = rows["test days"].iloc[0] if "test days" in rows else None
-        ax.set_title(group if days is None else f"{group}\n{days} test day{'s' if days != 1 else ''}", fontsize="medium")
+        ax.set_title(f"{group}\n{days_phrase(rows['test days'].iloc[0])}", fontsize="medium")
         ax.set_ylim(0, 1)
         ax.tick_params(axis="x", rotation=45, labelsize="small")
         ax.grid(axis="y", alpha=0.3)

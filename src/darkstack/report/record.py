@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from darkstack.errors import DarkstackError
+from darkstack.pipeline.steps import load_state, step_skips, steps_file
 from darkstack.report.model import Section, table_from_frame
 from darkstack.skips import Skip
 from darkstack.workspace import Workspace
@@ -35,7 +36,7 @@ class RecordedStep:
 
     @property
     def skips(self) -> list[Skip]:
-        return [Skip.from_dict(s) for s in self.entry.get("skips", [])]
+        return step_skips(self.entry)
 
     @property
     def empty(self) -> bool:
@@ -86,10 +87,6 @@ def read_record(
 
     ``run_id`` is the run being reported; without it, the last recorded run. ``order``: see :func:`pipeline_order`.
     """
-    from darkstack.pipeline.steps import load_state, steps_file
-
-    if not steps_file(ws).exists():
-        return PipelineRecord([], None)
     try:
         state = load_state(ws)
     except DarkstackError as exc:
