@@ -39,9 +39,59 @@ PACKET_SCHEMA = pa.schema(
         pa.field("tcp_ts", pa.uint32()),
         pa.field("service", pa.string()),
         pa.field("event", pa.string()),
+        pa.field("honeypot", pa.string()),
+        pa.field("packets", pa.uint32()),
     ]
 )
-"""Canonical packet/flow schema (columns in this order)."""
+"""Canonical packet/flow schema (columns in this order).
+
+``honeypot`` names the program that logged a honeypot row (``cowrie``, ``dionaea``, ``honeytrap`` …) when one
+sensor merges several. ``packets`` is how many packets a record stands for (flow records, Zeek connections,
+Suricata flows); null means one, so per-packet sources leave it null.
+"""
+
+EVENT_KINDS = (
+    "connect",
+    "login_failed",
+    "login_success",
+    "command",
+    "download",
+    "upload",
+    "web_request",
+    "exploit",
+    "alert",
+    "mail",
+    "sip",
+    "other",
+)
+"""Normalised honeypot application events (``EVENT_SCHEMA.event``); what each format maps to is in docs/schema.md."""
+
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TIMESTAMP, nullable=False),
+        pa.field("sensor", pa.string(), nullable=False),
+        pa.field("src_ip", pa.uint32(), nullable=False),
+        pa.field("dst_ip", pa.uint32()),
+        pa.field("src_port", pa.uint16()),
+        pa.field("dst_port", pa.uint16()),
+        pa.field("honeypot", pa.string()),
+        pa.field("service", pa.string()),
+        pa.field("event", pa.string(), nullable=False),
+        pa.field("raw_event", pa.string()),
+        pa.field("session", pa.string()),
+        pa.field("username", pa.string()),
+        pa.field("password", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("bytes", pa.uint32()),
+    ]
+)
+"""Honeypot application events, one row per logged event (a login attempt, a command, a download, an IDS alert).
+
+The packet table keeps one row per session; the events beside it keep what the attacker did, for the
+honeypot-activity labels (stacking paper, ground-truth source iv) and the honeypot application features.
+``event`` is one of :data:`EVENT_KINDS`, ``raw_event`` the honeypot's own name for it (``cowrie.login.failed``),
+``detail`` the command, URL, file, mail sender or alert signature. Every string here was written by an attacker.
+"""
 
 PROTO_TCP, PROTO_UDP, PROTO_ICMP = 6, 17, 1
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -93,18 +143,24 @@ def empty_packets() -> pa.Table:
     return PACKET_SCHEMA.empty_table()
 
 
-def conform(table: pa.Table) -> pa.Table:
-    """Cast ``table`` to the canonical schema: missing optional columns become null, order fixed."""
+def empty_events() -> pa.Table:
+    """A zero-row table with the event schema."""
+    return EVENT_SCHEMA.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema = PACKET_SCHEMA) -> pa.Table:
+    """Cast ``table`` to ``schema`` (the canonical packet schema unless told): missing optional columns become
+    null, order fixed."""
     n = table.num_rows
     cols = []
-    for field in PACKET_SCHEMA:
+    for field in schema:
         if field.name in table.column_names:
             cols.append(table.column(field.name).cast(field.type))
         elif field.nullable:
             cols.append(pa.nulls(n, field.type))
         else:
             raise ValueError(f"missing required column {field.name!r}")
-    return pa.Table.from_arrays(cols, schema=PACKET_SCHEMA)
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def ip_to_int(ips) -> np.ndarray:

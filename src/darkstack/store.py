@@ -1,7 +1,9 @@
 """The canonical store: Parquet partitioned by sensor and UTC day (``store/<sensor>/<YYYY-MM-DD>/``).
 
-Every writer (simulator, ingest) goes through :func:`write_records`; every reader through
-:func:`read_day` or :func:`parquet_glob` (DuckDB/Spark).
+A day folder holds packet/session records (``part-*.parquet``) and, for honeypots that log what a session
+did, application events (``events-*.parquet``). Every writer (simulator, ingest) goes through
+:func:`write_records` / :func:`write_events`; every reader through :func:`read_day`, :func:`read_events`
+or :func:`parquet_glob` (DuckDB/Spark).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pyarrow.compute as pc
 
 from darkstack import atomic
 from darkstack.damage import read_parquet
-from darkstack.schema import PACKET_SCHEMA, conform
+from darkstack.schema import EVENT_SCHEMA, PACKET_SCHEMA, conform
 from darkstack.workspace import Workspace
 
 EPOCH_DAY = dt.date(1970, 1, 1)
@@ -45,6 +47,21 @@ def split_by_day(table: pa.Table) -> dict[dt.date, pa.Table]:
     return out
 
 
+def _with_column(table: pa.Table, name: str, value: str) -> pa.Table:
+    table = table.drop_columns([name]) if name in table.column_names else table
+    return table.append_column(name, pa.array(np.full(table.num_rows, value, dtype=object), pa.string()))
+
+
+def _write_days(ws: Workspace, sensor: str, table: pa.Table, name: str) -> dict[dt.date, int]:
+    written = {}
+    for day, part_table in split_by_day(table).items():
+        if not _is_time_ordered(part_table):
+            part_table = part_table.sort_by([("ts", "ascending")])
+        atomic.write_parquet(ws.store_day_dir(sensor, day) / name, part_table)
+        written[day] = part_table.num_rows
+    return written
+
+
 def write_records(ws: Workspace, sensor: str, kind: str, table: pa.Table, part: str) -> dict[dt.date, int]:
     """Write canonical records of one sensor, one Parquet part per UTC day, atomically.
 
@@ -52,21 +69,33 @@ def write_records(ws: Workspace, sensor: str, kind: str, table: pa.Table, part: 
     it, so re-running a writer is idempotent. Returns records written per day.
     """
     ws.register_sensor(sensor, kind)
-    n = table.num_rows
-    table = table.drop_columns([c for c in ("sensor", "sensor_kind") if c in table.column_names])
-    table = table.append_column("sensor", pa.array(np.full(n, sensor, dtype=object), pa.string()))
-    table = conform(table.append_column("sensor_kind", pa.array(np.full(n, kind, dtype=object), pa.string())))
-    written = {}
-    for day, part_table in split_by_day(table).items():
-        if not _is_time_ordered(part_table):
-            part_table = part_table.sort_by([("ts", "ascending")])
-        atomic.write_parquet(ws.store_day_dir(sensor, day) / f"part-{part}.parquet", part_table)
-        written[day] = part_table.num_rows
-    return written
+    table = conform(_with_column(_with_column(table, "sensor", sensor), "sensor_kind", kind))
+    return _write_days(ws, sensor, table, f"part-{part}.parquet")
+
+
+def write_events(ws: Workspace, sensor: str, table: pa.Table, part: str) -> dict[dt.date, int]:
+    """Write honeypot application events of one sensor beside its records, one file per UTC day, atomically.
+
+    ``part`` is the same name as the records' part, so re-ingesting a file replaces both.
+    """
+    return _write_days(ws, sensor, conform(_with_column(table, "sensor", sensor), EVENT_SCHEMA), f"events-{part}.parquet")
 
 
 def day_files(ws: Workspace, sensor: str, day: dt.date) -> list[Path]:
     return sorted(ws.store_day_dir(sensor, day).glob("part-*.parquet"))
+
+
+def event_files(ws: Workspace, sensor: str, day: dt.date) -> list[Path]:
+    return sorted(ws.store_day_dir(sensor, day).glob("events-*.parquet"))
+
+
+def read_events(ws: Workspace, sensor: str, day: dt.date) -> pa.Table:
+    """All honeypot application events of one sensor and UTC day, time-ordered (an empty table if none)."""
+    files = event_files(ws, sensor, day)
+    if not files:
+        return EVENT_SCHEMA.empty_table()
+    table = pa.concat_tables([conform(read_parquet(f), EVENT_SCHEMA) for f in files])
+    return table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")])) if len(files) > 1 else table
 
 
 def read_day(ws: Workspace, sensor: str, day: dt.date, columns: list[str] | None = None) -> pa.Table:

@@ -76,7 +76,7 @@ class Workspace:
         return self.store_dir / sensor / day_str(day)
 
     def store_days(self, sensor: str) -> list[dt.date]:
-        return [d for d in _dated_dirs(self.store_dir / sensor) if any(self.store_day_dir(sensor, d).glob("*.parquet"))]
+        return [d for d in _dated_dirs(self.store_dir / sensor) if any(self.store_day_dir(sensor, d).glob("part-*.parquet"))]
 
     def sensors(self) -> dict[str, dict]:
         """Registered sensors: name → {"kind": "darknet"|"honeypot", ...}."""

@@ -40,12 +40,14 @@ def _damaged(fh: BinaryIO, exc: Exception, path: Path) -> InputFormatError:
 class Batch:
     """Rows decoded from part of one input file, with how many source records were read and skipped why.
 
-    ``table`` has canonical column names (``darkstack.schema.PACKET_SCHEMA``) except the sensor columns.
+    ``table`` has canonical column names (``darkstack.schema.PACKET_SCHEMA``) except the sensor columns;
+    ``events``, from honeypot readers that log what a session did, has ``EVENT_SCHEMA`` names except ``sensor``.
     """
 
     table: pa.Table
     read: int
     skips: Counter = field(default_factory=Counter)
+    events: pa.Table | None = None
 
 
 @contextmanager

@@ -43,7 +43,8 @@ def command(
             console.print(f"[red]error:[/red] {f.error}", highlight=False, soft_wrap=True)
             continue
         skipped = ", ".join(f"{n:,} {why}" for why, n in sorted(f.skipped.items(), key=lambda kv: -kv[1]))
-        console.print(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept"
+        events = f", {f.events:,} honeypot events" if f.events else ""
+        console.print(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept{events}"
                       + (f"; skipped {skipped}" if skipped else ""), highlight=False, soft_wrap=True)
     console.print(f"sensor {report.sensor} ({report.kind}): {report.kept:,} records kept from "
                   f"{len(report.files) - len(report.failed)} of {len(report.files)} files", highlight=False, soft_wrap=True)

@@ -26,7 +26,7 @@ from darkstack.ingest.settings import IngestSettings
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.schema import SENSOR_KINDS
-from darkstack.store import write_records
+from darkstack.store import write_events, write_records
 from darkstack.workspace import Workspace, day_str
 
 log = get_logger(__name__)
@@ -43,6 +43,7 @@ class FileReport:
     sha256: str | None = None
     read: int = 0
     kept: int = 0
+    events: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     days: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -174,18 +175,16 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
     excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
     try:
         for i, batch in enumerate(reader(path)):
-            table = batch.table
             skipped.update(batch.skips)
             result.read += batch.read
-            if excluded and table.num_rows:
-                drop = _in_networks(table.column("src_ip").to_numpy(), excluded)
-                skipped[SKIP_EXCLUDED] += int(drop.sum())
-                table = table.filter(pa.array(~drop))
-            if cryptopan is not None and table.num_rows:
-                table = _anonymise(table, cryptopan, settings.preserve_mirai)
+            table = _kept(batch.table, excluded, cryptopan, settings, skipped)
             if table.num_rows:
                 for day, n in write_records(staging_ws, sensor, kind, table, part=f"{part}-{i:05d}").items():
                     days[day_str(day)] += n
+            events = _kept(batch.events, excluded, cryptopan, settings) if batch.events is not None else None
+            if events is not None and events.num_rows:
+                write_events(staging_ws, sensor, events, part=f"{part}-{i:05d}")
+                result.events += events.num_rows
             result.kept += table.num_rows
             rate = result.read / max(time.perf_counter() - start, 1e-9)
             advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
@@ -197,7 +196,7 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
         manifest.setdefault(key, {})[sensor] = {
             "sha256": digest, **options, "size": path.stat().st_size,
             "parts": sorted(str(p.relative_to(ws.root)) for p in _parts(ws, sensor, part)),
-            "read": result.read, "kept": result.kept, "skipped": result.skipped, "days": result.days,
+            "read": result.read, "kept": result.kept, "events": result.events, "skipped": result.skipped, "days": result.days,
             "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         manifest_file.save(ws, manifest)
@@ -206,13 +205,28 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
         with contextlib.suppress(OSError):
             staging.parent.rmdir()  # only when no other ingest is staging
     log.info(f"{path}: {result.read:,} read, {result.kept:,} kept, {sum(skipped.values()):,} skipped",
-             extra={"file": key, "read": result.read, "kept": result.kept, "skipped": result.skipped,
+             extra={"file": key, "read": result.read, "kept": result.kept, "events": result.events, "skipped": result.skipped,
                     "seconds": result.seconds})
     return result
 
 
+def _kept(table: pa.Table, excluded: list[ipaddress.IPv4Network], cryptopan: CryptoPAn | None,
+          settings: IngestSettings, skipped: Counter | None = None) -> pa.Table:
+    """``table`` without sources in excluded networks (counted in ``skipped`` when given), anonymised if asked."""
+    if excluded and table.num_rows:
+        drop = _in_networks(table.column("src_ip").to_numpy(), excluded)
+        if skipped is not None:
+            skipped[SKIP_EXCLUDED] += int(drop.sum())
+        table = table.filter(pa.array(~drop))
+    if cryptopan is not None and table.num_rows:
+        table = _anonymise(table, cryptopan, settings.preserve_mirai)
+    return table
+
+
 def _parts(ws: Workspace, sensor: str, part: str) -> list[Path]:
-    return sorted((ws.store_dir / sensor).glob(f"*/part-{part}-*.parquet"))
+    """The store files one input file wrote: its records and its honeypot events."""
+    folder = ws.store_dir / sensor
+    return sorted([*folder.glob(f"*/part-{part}-*.parquet"), *folder.glob(f"*/events-{part}-*.parquet")])
 
 
 def _commit(ws: Workspace, staging_ws: Workspace, sensor: str, kind: str, part: str, previous: dict | None) -> None:
@@ -221,7 +235,8 @@ def _commit(ws: Workspace, staging_ws: Workspace, sensor: str, kind: str, part: 
     stale = set(_parts(ws, sensor, part))
     if previous:
         stale |= {ws.root / p for p in previous.get("parts", [])}
-    staged = sorted((staging_ws.store_dir / sensor).glob("*/part-*.parquet"))
+    staged = sorted([*(staging_ws.store_dir / sensor).glob("*/part-*.parquet"),
+                     *(staging_ws.store_dir / sensor).glob("*/events-*.parquet")])
     targets = {ws.store_dir / sensor / f.parent.name / f.name for f in staged}
     for f in stale - targets:
         f.unlink(missing_ok=True)
@@ -242,11 +257,14 @@ def _in_networks(ips: np.ndarray, networks: list[ipaddress.IPv4Network]) -> np.n
 def _anonymise(table: pa.Table, cryptopan: CryptoPAn, preserve_mirai: bool) -> pa.Table:
     """Anonymise both addresses; keep the Mirai fingerprint (seq = destination) when asked."""
     src = table.column("src_ip").to_numpy()
-    dst = table.column("dst_ip").to_numpy()
+    dst_column = table.column("dst_ip")
+    dst = pc.fill_null(dst_column, 0).to_numpy(zero_copy_only=False)
     both = cryptopan.anonymise(np.concatenate([src, dst]))
     new_src, new_dst = both[: src.size], both[src.size:]
     table = table.set_column(table.column_names.index("src_ip"), "src_ip", pa.array(new_src, pa.uint32()))
-    table = table.set_column(table.column_names.index("dst_ip"), "dst_ip", pa.array(new_dst, pa.uint32()))
+    unknown_dst = pc.is_null(dst_column).to_numpy(zero_copy_only=False)  # events may lack the sensor's address
+    table = table.set_column(table.column_names.index("dst_ip"), "dst_ip",
+                             pa.array(new_dst, pa.uint32(), mask=unknown_dst if unknown_dst.any() else None))
     if preserve_mirai and "tcp_seq" in table.column_names:
         seq = table.column("tcp_seq")
         fingerprint = pc.fill_null(pc.equal(seq, pa.array(dst, pa.uint32())), False).to_numpy(zero_copy_only=False)

@@ -206,7 +206,7 @@ def _to_table(chunks: list[dict], day: dt.date) -> pa.Table:
     for field in PACKET_SCHEMA:
         if field.name in ("ts", "sensor", "sensor_kind"):
             continue
-        text = field.name in ("service", "event")
+        text = pa.types.is_string(field.type)
         dtype = object if text else field.type.to_pandas_dtype()
         values, valid = [], []
         for c in chunks:
