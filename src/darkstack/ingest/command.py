@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,15 @@ def command(
         events = f", {f.events:,} honeypot events" if f.events else ""
         console.print(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept{events}"
                       + (f"; skipped {skipped}" if skipped else ""), highlight=False, soft_wrap=True)
+    per_honeypot: dict[str, Counter] = {}
+    for f in report.files:
+        for program, days in f.honeypots.items():
+            per_honeypot.setdefault(program, Counter()).update(days)
+    if per_honeypot:
+        console.print("records per honeypot and day:", highlight=False)
+    for program, days in sorted(per_honeypot.items()):
+        console.print(f"  {program}: " + ", ".join(f"{day} {n:,}" for day, n in sorted(days.items())),
+                      highlight=False, soft_wrap=True)
     console.print(f"sensor {report.sensor} ({report.kind}): {report.kept:,} records kept from "
                   f"{len(report.files) - len(report.failed)} of {len(report.files)} files", highlight=False, soft_wrap=True)
     if report.failed:

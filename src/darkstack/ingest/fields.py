@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from darkstack.schema import TIMESTAMP
+
 ABSENT = ("-", "")
 
 
@@ -106,3 +108,39 @@ def protocol(arr) -> tuple[np.ndarray, np.ndarray]:
     named = codes >= 0
     values[named] = np.array(list(PROTOCOL_NAMES.values()))[codes[named]]
     return values, (bad | ~present) & ~named
+
+
+_DATETIME = (r"^(?P<date>\d{4}[-/]\d{2}[-/]\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<frac>\d{1,6})\d*)?"
+             r"(?P<zone>Z|[+-]\d{2}:?\d{2})?$")
+
+
+def datetime_text(arr) -> tuple[np.ndarray, np.ndarray]:
+    """Date-time text → (µs since the epoch, bad mask), every layout honeypots write.
+
+    ``2022-06-01T14:33:36Z``, ``2022-05-31T05:03:17.841446`` (no zone: UTC), ``2022-06-02 05:00:24,695``
+    (comma before milliseconds), ``2022-05-30 05:03:01.932937387`` (nanoseconds, cut to µs), ``2022/06/01
+    12:57:16`` (p0f), ``…+02:00``. Absent or unparsable text is bad (a record needs its time).
+    """
+    s = pc.fill_null(_strings(arr), "")
+    parts = pc.extract_regex(s, _DATETIME)  # null where the layout does not match
+    ok = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    values = np.zeros(len(s), np.int64)
+    if ok.any():
+        good = parts.filter(pa.array(ok))
+        date = pc.replace_substring(pc.struct_field(good, "date"), "/", "-")
+        frac = pc.utf8_rpad(pc.struct_field(good, "frac"), 6, "0")
+        zone = pc.struct_field(good, "zone")
+        zone = pc.if_else(pc.equal(zone, ""), "+00:00", zone)
+        text = pc.binary_join_element_wise(date, "T", pc.struct_field(good, "time"), ".", frac, zone, "")
+        try:
+            us = text.cast(TIMESTAMP).cast(pa.int64()).to_numpy()
+            values[ok] = us
+        except pa.ArrowInvalid:  # a field out of range (month 13): find the rows one by one
+            idx = np.flatnonzero(ok)
+            for i, t in zip(idx, text.to_pylist()):
+                try:
+                    values[i] = pa.scalar(t).cast(TIMESTAMP).cast(pa.int64()).as_py()
+                except pa.ArrowInvalid:
+                    ok[i] = False
+    return values, ~ok
+

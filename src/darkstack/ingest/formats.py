@@ -10,6 +10,7 @@ from pathlib import Path
 from darkstack.errors import ConfigError, DarkstackError, InputFormatError
 from darkstack.ingest.batch import Batch, open_input, read_errors
 from darkstack.ingest.cowrie import read_cowrie
+from darkstack.ingest.fingerprints import sibling_files, with_fingerprints
 from darkstack.ingest.mhn import read_mhn
 from darkstack.ingest.pcap import (
     PCAP_MAGIC_NS,
@@ -20,7 +21,9 @@ from darkstack.ingest.pcap import (
 )
 from darkstack.ingest.records import PCAPNG_SHB
 from darkstack.ingest.spoki import read_spoki
+from darkstack.ingest.settings import IngestSettings
 from darkstack.ingest.textlog import read_textlog
+from darkstack.ingest.tpot import read_tpot, recognise
 
 SNIFF_BYTES = 64 << 10
 
@@ -32,6 +35,15 @@ class Format:
     kind: str
     """Sensor kind used when neither the user nor the sensor registry says otherwise."""
     description: str
+    options: Callable[[IngestSettings], dict] | None = None
+    """Keyword arguments of ``read`` taken from the ingest settings that change what it gives (part of the
+    manifest key, so changing them re-reads the file)."""
+    companions: Callable[[Path], list[Path]] | None = None
+    """Other files ``read`` reads beside the input (their content is part of the manifest key)."""
+
+
+def _fingerprint_options(settings: IngestSettings) -> dict:
+    return {"fingerprint_window_s": settings.fingerprint_window_s}
 
 
 FORMATS = {
@@ -39,7 +51,11 @@ FORMATS = {
     "textlog": Format("textlog", read_textlog, "darknet", "the authors' space-separated raw packet log"),
     "spoki": Format("spoki", read_spoki, "darknet", "Spoki raw per-packet CSV ('|'-separated)"),
     "mhn": Format("mhn", read_mhn, "honeypot", "Modern Honey Network JSON-lines export"),
-    "cowrie": Format("cowrie", read_cowrie, "honeypot", "Cowrie JSON event log"),
+    "cowrie": Format("cowrie", with_fingerprints(read_cowrie), "honeypot", "Cowrie JSON event log",
+                     options=_fingerprint_options, companions=sibling_files),
+    "tpot": Format("tpot", with_fingerprints(read_tpot), "honeypot",
+                   "a T-Pot honeypot log (honeytrap, dionaea, adbhoney, conpot, heralding, tanner, …; p0f/fatt joined)",
+                   options=_fingerprint_options, companions=sibling_files),
 }
 PCAP_MAGICS = {PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED, PCAPNG_SHB}
 
@@ -67,6 +83,7 @@ def detect(path: str | Path) -> Format:
     if len(head) >= 4 and int.from_bytes(head[:4], "little") in PCAP_MAGICS:
         return FORMATS["pcap"]
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    tpot_log = recognise(head) is not None  # a T-Pot log may start with text (ciscoasa, ddospot) or CSV (heralding)
     if first.startswith("{"):
         try:
             obj = json.loads(first)
@@ -75,8 +92,12 @@ def detect(path: str | Path) -> Format:
         if isinstance(obj, dict):
             if str(obj.get("eventid", "")).startswith("cowrie."):
                 return FORMATS["cowrie"]
+            if tpot_log:  # before MHN: heralding and sentrypeer records have a source_ip too
+                return FORMATS["tpot"]
             if "source_ip" in obj or "hpfeed_id" in obj:
                 return FORMATS["mhn"]
+    if tpot_log:
+        return FORMATS["tpot"]
     columns = set(first.split("|")) if "|" in first else set(first.split(" "))
     if {"saddr", "daddr", "snum"} <= columns:
         return FORMATS["spoki"]

@@ -46,6 +46,8 @@ class FileReport:
     events: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     days: dict[str, int] = field(default_factory=dict)
+    honeypots: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Records per honeypot program and day (honeypot logs that name the program, e.g. T-Pot's)."""
     error: str | None = None
     seconds: float = 0.0
 
@@ -141,18 +143,24 @@ def ingest(ws: Workspace, paths: list[Path], sensor: str, kind: str | None = Non
     return report
 
 
-def _options_key(form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None, settings: IngestSettings) -> dict:
-    return {"format": form.name, "sensor": sensor, "kind": kind,
-            "anonymised_with": cryptopan.fingerprint if cryptopan else None,
-            "exclude_sources": list(settings.exclude_sources),
-            "preserve_mirai": settings.preserve_mirai if cryptopan else None}
+def _options_key(form: Format, path: Path, sensor: str, kind: str, cryptopan: CryptoPAn | None,
+                 settings: IngestSettings) -> dict:
+    key = {"format": form.name, "sensor": sensor, "kind": kind,
+           "anonymised_with": cryptopan.fingerprint if cryptopan else None,
+           "exclude_sources": list(settings.exclude_sources),
+           "preserve_mirai": settings.preserve_mirai if cryptopan else None}
+    if form.options:
+        key["reader_options"] = form.options(settings)
+    if form.companions:
+        key["companions"] = {str(p.resolve()): manifest_file.file_sha256(p) for p in form.companions(path)}
+    return key
 
 
 def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
                  settings: IngestSettings, bar) -> FileReport:
     start = time.perf_counter()
     digest = manifest_file.file_sha256(path)
-    options = _options_key(form, sensor, kind, cryptopan, settings)
+    options = _options_key(form, path, sensor, kind, cryptopan, settings)
     manifest = manifest_file.load(ws)
     key = str(path.resolve())
     previous = manifest.get(key, {}).get(sensor)
@@ -171,7 +179,10 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
     result = FileReport(str(path), form.name, "ingested", digest)
     skipped: Counter = Counter()
     days: Counter = Counter()
+    honeypots: Counter = Counter()
     reader = functools.partial(read_pcap, chunk_bytes=settings.chunk_bytes) if form.name == "pcap" else form.read
+    if form.options:
+        reader = functools.partial(form.read, **form.options(settings))
     excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
     try:
         for i, batch in enumerate(reader(path)):
@@ -181,6 +192,7 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
             if table.num_rows:
                 for day, n in write_records(staging_ws, sensor, kind, table, part=f"{part}-{i:05d}").items():
                     days[day_str(day)] += n
+                honeypots.update(_per_honeypot_day(table))
             events = _kept(batch.events, excluded, cryptopan, settings) if batch.events is not None else None
             if events is not None and events.num_rows:
                 write_events(staging_ws, sensor, events, part=f"{part}-{i:05d}")
@@ -191,6 +203,8 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
         _commit(ws, staging_ws, sensor, kind, part, previous)
         result.skipped = dict(skipped)
         result.days = dict(sorted(days.items()))
+        for (program, day), n in sorted(honeypots.items()):
+            result.honeypots.setdefault(program, {})[day] = n
         result.seconds = round(time.perf_counter() - start, 3)
         manifest = manifest_file.load(ws)
         manifest.setdefault(key, {})[sensor] = {
@@ -221,6 +235,17 @@ def _kept(table: pa.Table, excluded: list[ipaddress.IPv4Network], cryptopan: Cry
     if cryptopan is not None and table.num_rows:
         table = _anonymise(table, cryptopan, settings.preserve_mirai)
     return table
+
+
+def _per_honeypot_day(table: pa.Table) -> Counter:
+    """Rows per (honeypot program, UTC day) of a batch whose rows name their program."""
+    if "honeypot" not in table.column_names:
+        return Counter()
+    named = table.filter(pc.is_valid(table.column("honeypot")))
+    day = pc.strftime(named.column("ts"), "%Y-%m-%d")
+    counts = pa.table({"honeypot": named.column("honeypot"), "day": day}).group_by(["honeypot", "day"]).aggregate(
+        [([], "count_all")])
+    return Counter({(h, d): n for h, d, n in zip(*(counts.column(c).to_pylist() for c in ("honeypot", "day", "count_all")))})
 
 
 def _parts(ws: Workspace, sensor: str, part: str) -> list[Path]:

@@ -7,6 +7,10 @@ import ipaddress
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+FINGERPRINT_WINDOW_S = 3600.0
+"""Default p0f join window: a SYN's TTL, MSS and window are the sender's OS stack and path, stable for an hour."""
+
+
 class IngestSettings(BaseModel):
     """How input files are read into the store (no paper setting applies: these are operational)."""
 
@@ -18,6 +22,10 @@ class IngestSettings(BaseModel):
     preserve_mirai: bool = Field(
         True, description="When anonymising, a TCP sequence number equal to the real destination address is "
                           "replaced by the anonymised destination, so the Mirai fingerprint survives.")
+
+    fingerprint_window_s: float = Field(
+        FINGERPRINT_WINDOW_S, gt=0, description="Seconds either side of a honeypot session within which a p0f SYN of the same "
+                                "source fills its TTL, MSS and window (T-Pot folders; docs/ingest.md).")
 
     @field_validator("exclude_sources")
     @classmethod
