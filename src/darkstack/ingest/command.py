@@ -18,15 +18,19 @@ def command(
     kind: Annotated[str | None, typer.Option(
         "--kind", help="darknet or honeypot (default: the sensor's registered kind, else by format).")] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="auto, pcap, textlog, spoki, mhn or cowrie (auto: detected from the content).")] = "auto",
+        "--format", "-f", help="auto, pcap, textlog, spoki, mhn, cowrie or tpot (auto: detected from the content).")] = "auto",
     anonymise_key: Annotated[Path | None, typer.Option(
         "--anonymise-key", help="32-byte key file: anonymise addresses with prefix-preserving Crypto-PAn.")] = None,
     exclude_src: Annotated[list[str] | None, typer.Option(
         "--exclude-src", help="Drop packets from this CIDR network (repeatable), e.g. the sensor's own replies.")] = None,
     chunk_mb: Annotated[int, typer.Option("--chunk-mb", help="MiB of a capture decoded per step (bounds memory).")] = 64,
+    fingerprint_window: Annotated[float | None, typer.Option(
+        "--fingerprint-window", help="Seconds either side of a honeypot session within which a p0f SYN of the same "
+                                     "source fills its TTL, MSS and window (T-Pot folders; default 3600).",
+        show_default=False)] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN and Cowrie logs into the store."""
+    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN, Cowrie and T-Pot logs into the store."""
     from darkstack.errors import DarkstackError
     from darkstack.ingest.run import ingest
     from darkstack.ingest.settings import IngestSettings
@@ -34,9 +38,11 @@ def command(
 
     ws = resolve_workspace(workspace)
     try:
-        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()))
-    except ValueError as exc:
-        raise DarkstackError(f"bad ingest option: {str(exc).splitlines()[-1].strip()}") from exc
+        window = {} if fingerprint_window is None else {"fingerprint_window_s": fingerprint_window}
+        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()), **window)
+    except ValueError as exc:  # pydantic's ValidationError: name the setting and the rule it breaks
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+        raise DarkstackError(f"bad ingest option {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     report = ingest(ws, paths, sensor, kind=kind, fmt=fmt, anonymise_key=anonymise_key, settings=settings,
                     keep_going=True)
     for f in report.files:

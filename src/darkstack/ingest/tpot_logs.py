@@ -145,7 +145,7 @@ def adbhoney(records: list[dict]) -> tuple[list, list, int]:
         return _event(row, ADBHONEY_EVENTS.get(row["event"], "other"), row["event"], session=_text(r.get("session")),
                       detail=_text(r.get("input") or r.get("filename") or r.get("shasum")))
 
-    return _by_session(records, lambda r: r.get("session"), row, event, connect={"adbhoney.session.connect"},
+    return _by_session(records, lambda r: _text(r.get("session")), row, event, connect={"adbhoney.session.connect"},
                        bookkeeping={"adbhoney.session.closed"})
 
 
@@ -162,7 +162,7 @@ def conpot(records: list[dict]) -> tuple[list, list, int]:
         request = r.get("request")
         return _event(row, kind, row["event"], session=_text(r.get("id")), detail=_text(request) if request else None)
 
-    return _by_session(records, lambda r: r.get("id"), row, event, connect={"NEW_CONNECTION"},
+    return _by_session(records, lambda r: _text(r.get("id")), row, event, connect={"NEW_CONNECTION"},
                        bookkeeping={"CONNECTION_LOST"})
 
 
@@ -199,17 +199,22 @@ def tanner(records: list[dict]) -> tuple[list, list, int]:
     """Web requests (snare on port 80); tanner's detection of an attack class makes the event an exploit."""
     sessions, events = [], []
     for r in records:
-        peer = r.get("peer") if isinstance(r.get("peer"), dict) else {}
-        message = (((r.get("response_msg") or {}).get("response") or {}).get("message") or {}) \
-            if isinstance(r.get("response_msg"), dict) else {}
-        detection = message.get("detection") if isinstance(message, dict) and isinstance(message.get("detection"), dict) else {}
-        name = _text(detection.get("name")) or "unknown"
-        row = _row(r.get("timestamp"), peer.get("ip"), peer.get("port"), None, T_POT_PORTS["tanner"], "tcp", "http",
+        name = _text(_dig(r, "response_msg", "response", "message", "detection", "name")) or "unknown"
+        row = _row(r.get("timestamp"), _dig(r, "peer", "ip"), _dig(r, "peer", "port"), None, T_POT_PORTS["tanner"], "tcp", "http",
                    f"tanner.{name}")
         sessions.append(row)
         events.append(_event(row, "exploit" if name in TANNER_EXPLOITS else "web_request", row["event"],
                              session=_text(r.get("uuid")), detail=f"{r.get('method')} {r.get('path')}"))
     return sessions, events, 0
+
+
+def _dig(obj, *keys):
+    """``obj[k1][k2]…``, None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
 
 
 def ciscoasa(records: list[dict]) -> tuple[list, list, int]:
@@ -262,7 +267,7 @@ def mailoney(records: list[dict]) -> tuple[list, list, int]:
         mail = row["event"].removeprefix("smtp.") in MAIL_COMMANDS
         return _event(row, "mail" if mail else "other", row["event"], detail=_text(r.get("data")))
 
-    return _by_session(records, lambda r: (r.get("src_ip"), r.get("src_port")), row, event,
+    return _by_session(records, lambda r: (_text(r.get("src_ip")), _text(r.get("src_port"))), row, event,
                        connect={"smtp.EHLO", "smtp.HELO"})
 
 
@@ -302,7 +307,7 @@ def redis(records: list[dict]) -> tuple[list, list, int]:
         kind = "connect" if row["event"] == "redis.connect" else "command"
         return _event(row, kind, row["event"], detail=None if kind == "connect" else _text(r.get("action")))
 
-    return _by_session(records, lambda r: r.get("addr"), row, event, connect={"redis.connect"},
+    return _by_session(records, lambda r: _text(r.get("addr")), row, event, connect={"redis.connect"},
                        bookkeeping={"redis.closed"})
 
 
