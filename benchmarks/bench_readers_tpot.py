@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
                   "records, so the rates include the fingerprint join (read once per folder, then cached). "
                   "Lines are decoded one by one (`json.loads`; Python-dict lines through `ast.literal_eval`); "
                   "times, addresses, ports and protocols are checked vectorised (pyarrow), the join is "
-                  "`pandas.merge_asof`.\n\n" + "\n".join(lines) + f"\n\nPeak memory {peak_rss_gib():.2f} GiB.")
+                  "`pandas.merge_asof`.\n\n" + "\n".join(lines) + f"\n\nPeak memory {peak_rss_gib():.2f} GiB; load average while measuring "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work shares them: rates scale with it).")
 
 
 if __name__ == "__main__":

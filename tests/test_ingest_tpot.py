@@ -256,7 +256,7 @@ def _fingerprint_folder(tmp_path):
     _write(folder / "p0f.json", [
         _p0f("syn", "cli", "1.2.3.4", 4000, "10.0.0.1", "4:50+14:0:1400:mss*10,7:mss,sok,ts,nop,ws:df:0"),
         _p0f("syn", "cli", "1.2.3.4", 3999, "10.0.0.1", "4:99+29:0:1200:8192,0:mss:df:0", ts="2022/06/01 10:00:01"),
-        _p0f("syn+ack", "srv", "10.0.0.1", 4444, "5.6.7.8", "4:60+4:0:1300:mtu*2,0:mss:df:0"),  # the attacker as server
+        _p0f("syn+ack", "srv", "5.6.7.8", 5000, "10.0.0.1", "4:64+0:0:1460:mss*10,7:mss:df:0"),  # the sensor's reply
         _p0f("syn", "cli", "10.0.0.1", 4444, "5.6.7.8", "4:64+0:0:1460:64240,7:mss,sok,ts,nop,ws:df:0"),  # the sensor
         _p0f("syn", "cli", "9.9.9.9", 1, "10.0.0.1", "4:40+24:0:1300:mtu*2,0:mss:df:0", ts="2022/06/01 12:00:00"),
         _p0f("syn", "cli", "7.7.7.7", 1, "10.0.0.1", "4:120+8:0:1360:mtu*3,2:mss,nop,ws:df:0", ts="2022/06/01 10:30:00"),
@@ -281,7 +281,7 @@ def test_fingerprints_fill_attacker_side_only(tmp_path):
     first = rows[_ip("1.2.3.4")]  # same address and port, not the nearer SYN of another port
     assert (first["ttl"], first["tcp_mss"], first["tcp_win"], first["tcp_wscale"], first["tcp_sackok"]) == \
         (50, 1400, 14000, 7, True)
-    assert rows[_ip("5.6.7.8")]["ttl"] is None  # only its SYN+ACK (server side) and the sensor's own SYN exist
+    assert rows[_ip("5.6.7.8")]["ttl"] is None  # only the sensor's SYN+ACK to it and the sensor's own SYN to it
     assert rows[_ip("9.9.9.9")]["ttl"] is None  # two hours away: outside the window
     other = rows[_ip("7.7.7.7")]  # another port, same address, within the hour: the host's SYN
     assert (other["ttl"], other["tcp_win"], other["tcp_wscale"], other["tcp_sackok"]) == (120, 1400 * 3, 2, False)

@@ -27,6 +27,7 @@ from darkstack.errors import InputFormatError
 from darkstack.ingest import fields
 from darkstack.ingest.batch import Batch, open_input, read_errors
 from darkstack.ingest.cowrie import SKIP_MERGED, read_cowrie
+from darkstack.ingest.delimited import SKIP_BAD_ROW
 from darkstack.ingest.events import event_table
 from darkstack.ingest.fingerprints import is_fatt, is_p0f
 from darkstack.ingest.jsonlines import SKIP_NOT_JSON, SKIP_NOT_OBJECT
@@ -135,6 +136,7 @@ def read_tpot(path: str | Path) -> Iterator[Batch]:
 
 
 def _text(path: Path) -> str:
+    """The whole log as text (T-Pot rotates its logs daily, so one is a day of one honeypot)."""
     with open_input(path) as fh, read_errors(fh, path):
         return fh.read().decode("utf-8", "replace")
 
@@ -143,12 +145,11 @@ def _records(text: str, name: str) -> tuple[list[dict], Counter]:
     """The records of a log (dicts), with the lines that are none counted by reason."""
     skips: Counter = Counter()
     if name == "heralding_auth":
-        reader = csv.DictReader(io.StringIO(text))
-        rows = [r for r in reader]
-        bad = [r for r in rows if None in r or any(v is None for v in r.values())]
-        if bad:
-            skips["row with the wrong number of fields"] += len(bad)
-        return [r for r in rows if not (None in r or any(v is None for v in r.values()))], skips
+        rows = list(csv.DictReader(io.StringIO(text)))  # quoted fields hold commas (password_hash)
+        good = [r for r in rows if None not in r and None not in r.values()]
+        if len(good) < len(rows):
+            skips[SKIP_BAD_ROW] += len(rows) - len(good)
+        return good, skips
     records = []
     for line in text.split("\n"):
         line = line.strip()

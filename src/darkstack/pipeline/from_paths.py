@@ -2,7 +2,7 @@
 
 Naming rule (docs/pipeline.md): every file's format is detected, and the files of one sensor kind
 form one sensor named after the kind — ``darknet`` (pcap, text logs, Spoki) and ``honeypot`` (MHN,
-Cowrie). Several honeypots are merged into one sensor, as the papers' honeypot farm is one sensor;
+Cowrie, T-Pot logs). Several honeypots are merged into one sensor, as the papers' honeypot farm is one sensor;
 to keep them apart, name sensors yourself with ``[[source.ingest]]`` entries. A file whose format
 cannot be told is still listed (with the first kind's files, read with ``keep_going``), so ingest
 reports it as skipped with the reason and the report lists it under "not computed".
