@@ -56,11 +56,15 @@ def is_fatt(obj: dict) -> bool:
 
 def sibling_files(path: Path) -> list[Path]:
     """The p0f and fatt logs in ``path``'s folder, told by their first JSON record."""
-    out = []
-    for p in sorted(Path(path).parent.iterdir()):
-        if p.is_file() and not p.name.startswith(".") and p != Path(path) and _kind(p):
-            out.append(p)
-    return out
+    folder = Path(path).parent
+    return [p for p in _fingerprint_logs(str(folder), folder.stat().st_mtime_ns) if p != Path(path)]
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_logs(folder: str, mtime_ns: int) -> list[Path]:
+    """The fingerprint logs of a folder (cached by the folder's change time: a folder of many logs is looked at
+    once, not once per log)."""
+    return [p for p in sorted(Path(folder).iterdir()) if p.is_file() and not p.name.startswith(".") and _kind(p)]
 
 
 def _kind(path: Path) -> str | None:
