@@ -78,15 +78,17 @@ def _hex_text(value) -> str:
         return ""
 
 
+DIONAEA_SERVICES = {**SERVICES, "tftpserverhandler": "tftp"}
+"""Dionaea's protocol (handler) names → services, as MHN's dionaea feed names them."""
+
+
 def dionaea(records: list[dict]) -> tuple[list, list, int]:
     """One record per connection; ``credentials`` and FTP ``commands`` become events."""
     sessions, events = [], []
     for r in records:
         conn = r.get("connection") if isinstance(r.get("connection"), dict) else {}
         protocol = _text(conn.get("protocol"))
-        service = SERVICES.get(protocol.lower(), protocol.lower()) if protocol else None
-        if service == "tftpserverhandler":
-            service = "tftp"
+        service = DIONAEA_SERVICES.get(protocol.lower(), protocol.lower()) if protocol else None
         row = _row(r.get("timestamp"), r.get("src_ip"), r.get("src_port"), r.get("dst_ip"), r.get("dst_port"),
                    conn.get("transport"), service, protocol)
         sessions.append(row)
