@@ -358,3 +358,17 @@ def test_fuzz_sample_folder_copy(tmp_path, tpot_folder):
         cut.write_bytes(data[: len(data) // 2 + 7])
         if detect(cut).name == "tpot":
             _drain(cut)
+
+
+def test_cli_prints_per_honeypot_and_day_and_lists_unknown_files(ws, tmp_path, capsys):
+    from darkstack.cli import main
+
+    folder = _fingerprint_folder(tmp_path)
+    _write(folder / "dionaea.json", LOGS["dionaea"])
+    _write(folder / "glutton.log", [{"level": "debug", "msg": "no address here"}])
+    assert main(["ingest", "-w", str(ws.root), "-s", "tpot", str(folder)]) == 2  # one file could not be read
+    captured = capsys.readouterr()
+    out = " ".join((captured.out + captured.err).split())
+    assert "glutton.log: cannot tell the format" in out  # listed with its reason; the others are in
+    assert "records per honeypot and day: dionaea: 2022-06-01 1 honeytrap: 2022-06-01 4" in out
+    assert "skipped 7 passive fingerprint" in out and "sensor tpot (honeypot): 5 records kept from 4 of 5 files" in out
