@@ -175,7 +175,7 @@ def join(table: pa.Table, p0f: pd.DataFrame, window_s: float) -> tuple[pa.Table,
                          "src_ip": table.column("src_ip").to_numpy().astype(np.int64),
                          "src_port": _int64(table.column("src_port"))})
     left = left[proto == PROTO_TCP]
-    exact = _nearest(left, p0f, ["src_ip", "src_port"], window_s)
+    exact = _nearest(left, p0f[p0f["src_port"] >= 0], ["src_ip", "src_port"], window_s)  # a missing port is no match
     host = _nearest(left, p0f.drop(columns="src_port"), ["src_ip"], window_s)
     found = exact["tcp_sackok"].notna().to_numpy()
     rows = left["row"].to_numpy()
