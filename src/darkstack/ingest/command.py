@@ -17,7 +17,7 @@ def command(
     kind: Annotated[str | None, typer.Option(
         "--kind", help="darknet or honeypot (default: the sensor's registered kind, else by format).")] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="auto, pcap, textlog, spoki, mhn or cowrie (auto: detected from the content).")] = "auto",
+        "--format", "-f", help="auto, pcap, textlog, tokenlog, spoki, mhn or cowrie (auto: detected from the content).")] = "auto",
     anonymise_key: Annotated[Path | None, typer.Option(
         "--anonymise-key", help="32-byte key file: anonymise addresses with prefix-preserving Crypto-PAn.")] = None,
     exclude_src: Annotated[list[str] | None, typer.Option(

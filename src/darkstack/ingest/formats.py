@@ -20,7 +20,7 @@ from darkstack.ingest.pcap import (
 )
 from darkstack.ingest.records import PCAPNG_SHB
 from darkstack.ingest.spoki import read_spoki
-from darkstack.ingest.textlog import read_textlog
+from darkstack.ingest.textlog import read_textlog, read_tokenlog
 
 SNIFF_BYTES = 64 << 10
 
@@ -32,11 +32,15 @@ class Format:
     kind: str
     """Sensor kind used when neither the user nor the sensor registry says otherwise."""
     description: str
+    tokens: bool = False
+    """``read`` takes the workspace's token table (``tokens=``): the format's addresses may be tokens."""
 
 
 FORMATS = {
     "pcap": Format("pcap", read_pcap, "darknet", "classic pcap or pcapng capture"),
     "textlog": Format("textlog", read_textlog, "darknet", "the authors' space-separated raw packet log"),
+    "tokenlog": Format("tokenlog", read_tokenlog, "darknet",
+                       "the authors' packet log comma-separated, addresses as tokens (DarkVec public trace)", tokens=True),
     "spoki": Format("spoki", read_spoki, "darknet", "Spoki raw per-packet CSV ('|'-separated)"),
     "mhn": Format("mhn", read_mhn, "honeypot", "Modern Honey Network JSON-lines export"),
     "cowrie": Format("cowrie", read_cowrie, "honeypot", "Cowrie JSON event log"),
@@ -82,6 +86,8 @@ def detect(path: str | Path) -> Format:
         return FORMATS["spoki"]
     if {"ts", "src_ip", "dst_ip", "dst_port"} <= columns:
         return FORMATS["textlog"]
+    if {"ts", "src_ip", "dst_ip", "dst_port"} <= set(first.split(",")):
+        return FORMATS["tokenlog"]
     raise InputFormatError(f"cannot tell the format (first bytes {head[:16]!r}); give --format "
                            f"({', '.join(FORMATS)})", path)
 
