@@ -97,8 +97,9 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
             summary["sources"][name]["snapshot"] = day_str(rows.snapshot)
         if rows.from_tokens:
             summary["sources"][name]["from_tokens"] = rows.from_tokens
-        log.info(f"{path}: {int(keep.sum()):,} label rows", extra={"source": name, "skipped": dict(rows.skipped)})
-        _log_fixes(f"{path} (snapshot {rows.name})" if rows.snapshot or path.is_dir() else path, rows)
+        shown = f"{path} (snapshot {rows.name})" if path.is_dir() else str(path)
+        log.info(f"{shown}: {int(keep.sum()):,} label rows", extra={"source": name, "skipped": dict(rows.skipped)})
+        _log_fixes(shown, rows)
     if mirai_rule:
         with skips.collect() as found:
             hosts = mirai_hosts(ws)
@@ -147,7 +148,7 @@ def _note_late_snapshots(ws: Workspace, sources: list[SourceRows], backdated: bo
                    option="--backdate-first-snapshot / labels.backdate_first_snapshot")
 
 
-def _log_fixes(path: Path | str, rows: SourceRows) -> None:
+def _log_fixes(path: str, rows: SourceRows) -> None:
     """One WARNING line per skip reason and one for host bits, each with its count and first examples."""
     for reason, count in rows.skipped.most_common():
         examples = "; ".join(rows.skip_examples[reason])
