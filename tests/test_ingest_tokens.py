@@ -14,6 +14,7 @@ from darkstack.cli import main
 from darkstack.errors import DarkstackError
 from darkstack.ingest import ingest
 from darkstack.ingest.formats import detect
+from darkstack.ingest.settings import IngestSettings
 from darkstack.ingest.textlog import read_tokenlog
 from darkstack.ingest.tokens import SPACES, TokenMap, token_file
 from darkstack.labels import build_labels, labels_for_day
@@ -146,3 +147,17 @@ def test_real_darkvec_trace(ws, real_data, capsys):
     assert main(["ingest", "-s", "darknet", *map(str, files), "-w", str(ws.root)]) == 0  # unchanged: table untouched
     assert pq.read_table(token_file(ws)).to_pylist() == tokens
     assert np.array_equal(TokenMap.load(ws).lookup(["src_ipaddr0"])[0], [SRC])
+
+
+def test_per_file_token_scope_keeps_equal_tokens_of_two_files_apart(ws, tmp_path, real_data):
+    files = sorted((real_data / "darknet").glob("darkvec_darknet01_*_first3000.csv"))
+    report = ingest(ws, files, "darknet", settings=IngestSettings(token_scope="file"))
+    assert report.kept == 6000
+    tokens = TokenMap.load(ws)
+    assert (len(tokens.known["src"]), len(tokens.known["dst"])) == (509 + 479, 252 + 252)
+    first, second = (tokens.lookup([f"{f.name}:src_ipaddr0"])[0][0] for f in files)
+    assert (first, second) == (SRC, SRC + 509)
+    assert tokens.tokens_of([second]).tolist() == [f"{files[1].name}:src_ipaddr0"]
+    # the scope is an ingest option: changing it re-reads the files (the manifest keys on it)
+    again = ingest(ws, files, "darknet", settings=IngestSettings(token_scope="workspace"))
+    assert [f.status for f in again.files] == ["ingested", "ingested"]

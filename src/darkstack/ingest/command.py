@@ -23,6 +23,9 @@ def command(
     exclude_src: Annotated[list[str] | None, typer.Option(
         "--exclude-src", help="Drop packets from this CIDR network (repeatable), e.g. the sensor's own replies.")] = None,
     chunk_mb: Annotated[int, typer.Option("--chunk-mb", help="MiB of a capture decoded per step (bounds memory).")] = 64,
+    token_scope: Annotated[str, typer.Option(
+        "--token-scope", help="Addresses given as tokens: 'workspace' (a token is one host in every file) or 'file' "
+                              "(each file numbers its own tokens, as the DarkVec public trace does).")] = "workspace",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN and Cowrie logs into the store."""
@@ -33,7 +36,8 @@ def command(
 
     ws = resolve_workspace(workspace)
     try:
-        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()))
+        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()),
+                                  token_scope=token_scope)
     except ValueError as exc:
         raise DarkstackError(f"bad ingest option: {str(exc).splitlines()[-1].strip()}") from exc
     report = ingest(ws, paths, sensor, kind=kind, fmt=fmt, anonymise_key=anonymise_key, settings=settings,

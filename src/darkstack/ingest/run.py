@@ -146,7 +146,8 @@ def _options_key(form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | No
     return {"format": form.name, "sensor": sensor, "kind": kind,
             "anonymised_with": cryptopan.fingerprint if cryptopan else None,
             "exclude_sources": list(settings.exclude_sources),
-            "preserve_mirai": settings.preserve_mirai if cryptopan else None}
+            "preserve_mirai": settings.preserve_mirai if cryptopan else None,
+            "token_scope": settings.token_scope if form.tokens else None}
 
 
 def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
@@ -175,7 +176,7 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
     reader = functools.partial(read_pcap, chunk_bytes=settings.chunk_bytes) if form.name == "pcap" else form.read
     tokens = TokenMap.load(ws) if form.tokens else None
     if tokens is not None:
-        reader = functools.partial(form.read, tokens=tokens)
+        reader = functools.partial(form.read, tokens=tokens, per_file=settings.token_scope == "file")
     excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
     try:
         for i, batch in enumerate(reader(path)):

@@ -46,25 +46,27 @@ def read_textlog(path: str | Path) -> Iterator[Batch]:
         yield _convert(text, skips)
 
 
-def read_tokenlog(path: str | Path, tokens: TokenMap | None = None) -> Iterator[Batch]:
+def read_tokenlog(path: str | Path, tokens: TokenMap | None = None, per_file: bool = False) -> Iterator[Batch]:
     """Decode the comma-separated log whose addresses are tokens, mapping them through ``tokens``.
 
     ``tokens`` is the workspace's table (ingest passes it and saves it with the file); without one a
-    fresh table is used, so addresses then depend on this file alone.
+    fresh table is used, so addresses then depend on this file alone. ``per_file``: the file numbers
+    its own tokens, so they are kept apart from other files' tokens of the same name.
     """
     tokens = tokens if tokens is not None else TokenMap()
+    scope = Path(path).name if per_file else None
     for text, skips in read_delimited(path, ",", REQUIRED):
-        yield _convert(text, skips, tokens)
+        yield _convert(text, skips, tokens, scope)
 
 
-def _convert(text: pa.Table, skips: Counter, tokens: TokenMap | None = None) -> Batch:
+def _convert(text: pa.Table, skips: Counter, tokens: TokenMap | None = None, scope: str | None = None) -> Batch:
     n = text.num_rows
     names = text.column_names
     cols: dict = {}
     bad: dict = {}
     cols["ts"] = (*_first(fields.timestamp_seconds(text["ts"]), bad, "ts"), TIMESTAMP)
     for name, space in (("src_ip", "src"), ("dst_ip", "dst")):
-        values, wrong = fields.ipv4(text[name]) if tokens is None else tokens.addresses(text[name], space)
+        values, wrong = fields.ipv4(text[name]) if tokens is None else tokens.addresses(text[name], space, scope)
         bad[name] = wrong
         cols[name] = (values, None, pa.uint32())
     values, present, wrong = fields.integer(text["dst_port"], 0xFFFF)

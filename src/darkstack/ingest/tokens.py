@@ -10,6 +10,9 @@ The table is kept in the workspace (:func:`token_file`), extended append-only an
 so re-ingesting a file or ingesting a new day maps a token to the address it already has, and a label
 file keyed by the same tokens maps through it (``darkstack labels``). Within a workspace a token's
 address never changes; two workspaces agree when they ingest the same files in the same order.
+
+A publisher may number tokens per file (the DarkVec public trace does: ``src_ipaddr0`` is each file's
+first sender, not one host); ``IngestSettings.token_scope = "file"`` then keys tokens by file name too.
 """
 
 from __future__ import annotations
@@ -75,10 +78,11 @@ class TokenMap:
             known[space] = rows.column("token").combine_chunks()
         return cls(known, path)
 
-    def addresses(self, column, space: str) -> tuple[np.ndarray, np.ndarray]:
+    def addresses(self, column, space: str, scope: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Address column (dotted quads and tokens) → (uint32 values, bad mask); new tokens are appended.
 
-        A dotted quad stays the address it is; absent values and text that is neither are bad.
+        A dotted quad stays the address it is; absent values and text that is neither are bad. With
+        ``scope`` (a file name) the tokens are kept as ``<scope>:<token>``, apart from other files' tokens.
         """
         s = pc.fill_null(pc.utf8_trim_whitespace(column.combine_chunks() if isinstance(column, pa.ChunkedArray)
                                                  else column), "")
@@ -86,6 +90,8 @@ class TokenMap:
         token = not_dotted & is_token(s)
         if token.any():
             names = s.filter(pa.array(token))
+            if scope is not None:
+                names = pc.binary_join_element_wise(pa.scalar(scope), names, ":")
             index = self._index(names, space)
             missing = index < 0
             if missing.any():
