@@ -75,7 +75,7 @@ def test_mutated_pcap(tmp_path, flips, cut, gz):
         pass
 
 
-@pytest.mark.parametrize("fmt", ["mhn", "cowrie", "textlog", "spoki"])
+@pytest.mark.parametrize("fmt", ["mhn", "cowrie", "textlog", "tokenlog", "spoki"])
 @FUZZ
 @given(lines=st.lists(st.one_of(
     st.text(max_size=60),

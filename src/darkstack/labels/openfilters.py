@@ -11,6 +11,7 @@ one of the snapshot in force that day (scanners move address ranges between snap
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from darkstack.labels.sources import SKIP_ADDRESS, SourceRows, parse_address, re
 
 LIST_NAME = re.compile(r"^(?P<org>.+)_v(?P<version>[46])\.txt$", re.IGNORECASE)
 SNAPSHOT_DAY = re.compile(r"(?:^|[_-])(\d{4}-\d{2}-\d{2})$")
-SKIP_IPV6 = "IPv6 network (an <org>_v6.txt list; darkstack labels IPv4 hosts)"
+SKIP_IPV6 = "IPv6 network (darkstack labels IPv4 hosts)"
 
 
 def _lists(folder: Path) -> list[Path]:
@@ -74,19 +75,26 @@ def read_snapshot(lists: Path, day: dt.date | None) -> SourceRows:
     named = lists.parent if lists.name == "cidr" else lists
     rows = SourceRows(named.name, snapshot=day)
     for file in _lists(lists):
-        match = LIST_NAME.match(file.name)
-        org, ipv6 = match.group("org"), match.group("version") == "6"
+        org = LIST_NAME.match(file.name).group("org")
         for number, line in enumerate(read_text(file).splitlines(), 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
             where = f"{file.name} line {number}"
-            address = None if ipv6 else parse_address(text)
+            address = parse_address(text)
             if address is None:
-                rows.skip(SKIP_IPV6 if ipv6 else SKIP_ADDRESS, where, text)
+                rows.skip(SKIP_IPV6 if _is_ipv6(text) else SKIP_ADDRESS, where, text)
                 continue
             rows.add(address, org, where, day)
     return rows
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def chain(sources: list[SourceRows], backdate_first: bool = False) -> None:
