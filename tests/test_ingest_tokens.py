@@ -16,7 +16,7 @@ from darkstack.ingest import ingest
 from darkstack.ingest.formats import detect
 from darkstack.ingest.settings import IngestSettings
 from darkstack.ingest.textlog import read_tokenlog
-from darkstack.ingest.tokens import SPACES, TokenMap, token_file
+from darkstack.ingest.tokens import SPACES, TokenMap, token_columns, token_file
 from darkstack.labels import build_labels, labels_for_day
 from darkstack.labels.mirai import mirai_hosts
 from darkstack.schema import int_to_ip, ip_to_int
@@ -104,6 +104,13 @@ def test_tokens_of_gives_the_token_back_and_none_for_real_addresses(tmp_path):
     assert tokens.tokens_of(values[:3]).tolist() == ["src_ipaddr3", None, "src_ipaddr0"]
     ips, found = tokens.lookup(["src_ipaddr0", "src_ipaddr9"])
     assert found.tolist() == [True, False] and ips[0] == SRC + 1
+
+
+def test_host_tables_get_a_token_column_only_where_tokens_are_mapped(ws, tmp_path):
+    ips = np.array([SRC + 1, int(ip_to_int("9.9.9.9"))], np.uint32)
+    assert token_columns(ws, ips) == {}
+    ingest(ws, [write(tmp_path / "d1.csv", TRACE)], "darknet")
+    assert token_columns(ws, ips)["token"].to_pylist() == ["src_ipaddr1", None]
 
 
 def test_damaged_token_table_is_one_clear_error(ws, tmp_path):

@@ -42,6 +42,16 @@ def token_file(ws: Workspace) -> Path:
     return ws.store_dir / "tokens.parquet"
 
 
+def token_columns(ws: Workspace, ips) -> dict[str, pa.Array]:
+    """``{"token": …}``, each host's token (null for real addresses), when the workspace maps tokens; else ``{}``.
+
+    For tables of hosts that show addresses (the predictions): the reader can find the trace's own name.
+    """
+    if not token_file(ws).exists():
+        return {}
+    return {"token": pa.array(TokenMap.load(ws).tokens_of(ips).tolist(), pa.string())}
+
+
 def is_token(arr) -> np.ndarray:
     """Rows of a string array that look like a token (see :data:`TOKEN_PATTERN`)."""
     s = pc.fill_null(pc.utf8_trim_whitespace(arr), "")

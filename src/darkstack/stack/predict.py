@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from darkstack import atomic, skips
 from darkstack.evaluate.knn import vote
-from darkstack.ingest.tokens import TokenMap, token_file
+from darkstack.ingest.tokens import token_columns
 from darkstack.log import get_logger
 from darkstack.schema import int_to_ip
 from darkstack.stack import explain
@@ -22,13 +22,6 @@ from darkstack.stack.settings import StackSettings
 from darkstack.workspace import Workspace, day_str
 
 log = get_logger(__name__)
-
-
-def _tokens(ws: Workspace, ips: np.ndarray) -> dict[str, pa.Array]:
-    """A ``token`` column (the trace's own name of each host) when the workspace maps tokens to addresses."""
-    if not token_file(ws).exists():
-        return {}
-    return {"token": pa.array(TokenMap.load(ws).tokens_of(ips).tolist(), pa.string())}
 
 
 def predictions_path(ws: Workspace, scenario: str, day: dt.date) -> Path:
@@ -87,7 +80,7 @@ def predict(
     columns = {
         "ip": pa.array(inputs.ips[target], pa.uint32()),
         "address": pa.array(int_to_ip(inputs.ips[target]).tolist(), pa.string()),
-        **_tokens(ws, inputs.ips[target]),
+        **token_columns(ws, inputs.ips[target]),
         "predicted": pa.array(classes[best].tolist(), pa.string()),
         "probability": pa.array(proba[np.arange(len(target)), best], pa.float64()),
         "runner_up": pa.array(classes[second].tolist(), pa.string()),
