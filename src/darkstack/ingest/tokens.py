@@ -137,9 +137,6 @@ class TokenMap:
         atomic.write_parquet(self.path, pa.concat_tables(parts))
         self.added = 0
 
-    def __len__(self) -> int:
-        return sum(len(t) for t in self.known.values())
-
     def _index(self, names: pa.Array, space: str) -> np.ndarray:
         found = pc.index_in(names, value_set=self.known[space])
         return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)

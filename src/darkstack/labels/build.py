@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 from darkstack import atomic, skips
 from darkstack.anonymise import CryptoPAn
 from darkstack.errors import DarkstackError
+from darkstack.ingest.tokens import TokenMap, token_file
 from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view
 from darkstack.labels.mirai import mirai_hosts
-from darkstack.ingest.tokens import TokenMap, token_file
 from darkstack.labels.openfilters import chain, read_openfilters
 from darkstack.labels.orgmap import OrgMap
 from darkstack.labels.sources import SourceRows, read_source, refuse_host_bits

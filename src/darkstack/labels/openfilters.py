@@ -44,13 +44,14 @@ def snapshot_folders(path: Path) -> list[Path]:
     return [lists for lists in map(_list_folder, subfolders) if lists is not None]
 
 
-def is_openfilters(path: Path) -> bool:
-    return path.is_dir() and bool(snapshot_folders(path))
+def _snapshot_folder(lists: Path) -> Path:
+    """The folder that names the snapshot: the parent of a ``cidr/`` folder, else the lists' own folder."""
+    return lists.parent if lists.name == "cidr" else lists
 
 
 def snapshot_day(lists: Path, default: dt.date | None) -> dt.date | None:
     """The date in the snapshot folder's name (``openfilters_2025-11-20``), else ``default``."""
-    named = lists.parent if lists.name == "cidr" else lists
+    named = _snapshot_folder(lists)
     found = SNAPSHOT_DAY.search(named.name)
     if found is None:
         return default
@@ -72,8 +73,7 @@ def read_openfilters(path: Path, snapshot_date: dt.date | None = None) -> list[S
 
 def read_snapshot(lists: Path, day: dt.date | None) -> SourceRows:
     """The lists of one snapshot: every IPv4 CIDR labelled with its file's organisation, valid from ``day``."""
-    named = lists.parent if lists.name == "cidr" else lists
-    rows = SourceRows(named.name, snapshot=day)
+    rows = SourceRows(_snapshot_folder(lists).name, snapshot=day)
     for file in _lists(lists):
         org = LIST_NAME.match(file.name).group("org")
         for number, line in enumerate(read_text(file).splitlines(), 1):
