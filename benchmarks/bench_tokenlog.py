@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from _report import peak_rss_gib, write_section
-from darkstack.ingest.textlog import read_tokenlog
+from darkstack.ingest.textlog import read_textlog, read_tokenlog
 from darkstack.ingest.tokens import TokenMap
 from darkstack.labels.openfilters import read_openfilters
 
@@ -65,6 +65,16 @@ def main() -> None:
         tokens = TokenMap()
         fresh = timed(lambda: sum(b.table.num_rows for b in read_tokenlog(path, tokens)))
         known = timed(lambda: sum(b.table.num_rows for b in read_tokenlog(path, tokens)))
+        plain = Path(tmp) / "trace.log"  # the same rows as the authors' space-separated log, real addresses
+        with open(path) as src, open(plain, "w") as out:
+            out.write(src.readline().replace(",", " "))
+            for line in src:
+                cols = line.rstrip("\n").split(",")
+                cols[0] = "x"
+                cols[3] = f"10.{int(cols[3][10:]) >> 16 & 255}.{int(cols[3][10:]) >> 8 & 255}.{int(cols[3][10:]) & 255}"
+                cols[5] = f"192.0.2.{cols[5][10:]}"
+                out.write(" ".join(cols) + "\n")
+        textlog = timed(lambda: sum(b.table.num_rows for b in read_textlog(plain)))
     lines = [
         "## Ingest: token traces (`tokenlog`) and OpenFilters label folders",
         "",
@@ -77,6 +87,7 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|",
         _row("`read_tokenlog`, empty token table (every token new)", fresh[2], *fresh[:2]),
         _row("`read_tokenlog`, filled table (a re-ingest)", known[2], *known[:2]),
+        _row("`read_textlog` on the same rows, space-separated with real addresses (reference)", textlog[2], *textlog[:2]),
     ]
     if OPENFILTERS.is_dir():
         wall, cpu, snapshots = timed(lambda: read_openfilters(OPENFILTERS))
