@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_any_data import _tiny
 
 from darkstack.cli import main
 from darkstack.errors import DarkstackError
@@ -171,24 +172,9 @@ def test_per_file_token_scope_keeps_equal_tokens_of_two_files_apart(ws, tmp_path
     assert [f.status for f in again.files] == ["ingested", "ingested"]
 
 
-TINY = """
-[run]
-variants = ["ds", "idarkvec"]
-[embed]
-embedding_dim = 8
-w2v_epochs = 1
-[stack]
-base_variants = ["ds", "idarkvec"]
-folds = 2
-figures = false
-[ingest]
-token_scope = "file"
-"""
-
-
 def test_run_on_the_real_trace_with_the_openfilters_labels(real_data, tmp_path, capsys):
     """The whole pipeline on the tokenised trace: exit 0, and the skips say why nothing could be scored."""
-    config = write(tmp_path / "tiny.toml", TINY)
+    config = _tiny(tmp_path, extra='[ingest]\ntoken_scope = "file"\n')
     ws = tmp_path / "ws"
     labels = real_data / "labels" / "openfilters"
     assert main(["run", str(real_data / "darknet"), "--labels", str(labels), "-c", str(config), "-w", str(ws)]) == 0
