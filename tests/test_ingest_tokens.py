@@ -140,7 +140,9 @@ def test_real_darkvec_trace(ws, real_data, capsys):
     files = sorted((real_data / "darknet").glob("darkvec_darknet01_*_first3000.csv"))
     assert len(files) == 2 and all(detect(f).name == "tokenlog" for f in files)
     assert main(["ingest", "-s", "darknet", *map(str, files), "-w", str(ws.root)]) == 0
-    assert "6,000 records kept from 2 of 2 files" in capsys.readouterr().err
+    out = " ".join(capsys.readouterr().err.split())
+    assert "6,000 records kept from 2 of 2 files" in out
+    assert f"{files[0].name} [tokenlog] ingested: 3,000 read, 3,000 kept" in out  # the format is shown, not taken for markup
     tokens = pq.read_table(token_file(ws)).to_pylist()
     spaces = {s: [r for r in tokens if r["space"] == s] for s in SPACES}
     assert (len(spaces["src"]), len(spaces["dst"])) == (509, 252)

@@ -32,6 +32,8 @@ def command(
     from darkstack.errors import DarkstackError
     from darkstack.ingest.run import ingest
     from darkstack.ingest.settings import IngestSettings
+    from rich.markup import escape
+
     from darkstack.log import console
 
     ws = resolve_workspace(workspace)
@@ -44,12 +46,12 @@ def command(
                     keep_going=True)
     for f in report.files:
         if f.status == "failed":
-            console.print(f"[red]error:[/red] {f.error}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(f.error)}", highlight=False, soft_wrap=True)
             continue
         skipped = ", ".join(f"{n:,} {why}" for why, n in sorted(f.skipped.items(), key=lambda kv: -kv[1]))
         events = f", {f.events:,} honeypot events" if f.events else ""
-        console.print(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept{events}"
-                      + (f"; skipped {skipped}" if skipped else ""), highlight=False, soft_wrap=True)
+        console.print(escape(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept{events}"
+                             + (f"; skipped {skipped}" if skipped else "")), highlight=False, soft_wrap=True)
     console.print(f"sensor {report.sensor} ({report.kind}): {report.kept:,} records kept from "
                   f"{len(report.files) - len(report.failed)} of {len(report.files)} files", highlight=False, soft_wrap=True)
     if report.failed:
