@@ -75,7 +75,7 @@ def test_mutated_pcap(tmp_path, flips, cut, gz):
         pass
 
 
-@pytest.mark.parametrize("fmt", ["mhn", "cowrie", "textlog", "spoki"])
+@pytest.mark.parametrize("fmt", ["mhn", "cowrie", "textlog", "tokenlog", "spoki"])
 @FUZZ
 @given(lines=st.lists(st.one_of(
     st.text(max_size=60),
@@ -83,7 +83,9 @@ def test_mutated_pcap(tmp_path, flips, cut, gz):
                      '{"source_ip": "1.2.3.4", "destination_port": "x", "timestamp": {"$date": 3}}',
                      '[1, 2]', '"text"', "null",
                      "ts src_ip dst_ip dst_port proto", "1.5 1.2.3.4 5.6.7.8 80 6", "x - - - -",
-                     "ts|saddr|daddr|proto|sport|dport|snum", "1|1.2.3.4|5.6.7.8|tcp|1|2|3", "a|b|c"])),
+                     "ts|saddr|daddr|proto|sport|dport|snum", "1|1.2.3.4|5.6.7.8|tcp|1|2|3", "a|b|c",
+                     "ts,src_ip,dst_ip,dst_port,proto,mirai,tcp_seq", "1.5,src_ipaddr0,dst_ipaddr1,80,6,1,7",
+                     "2,1.2.3.4,-,x,6,2,-", "3,src ipaddr!,dst_ipaddr1,23,tcp,1,-"])),
     max_size=8))
 def test_structured_garbage(tmp_path, fmt, lines):
     path = tmp_path / f"g-{fmt}"

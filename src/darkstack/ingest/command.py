@@ -18,7 +18,7 @@ def command(
     kind: Annotated[str | None, typer.Option(
         "--kind", help="darknet or honeypot (default: the sensor's registered kind, else by format).")] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="auto, pcap, textlog, spoki, mhn, cowrie or tpot (auto: detected from the content).")] = "auto",
+        "--format", "-f", help="auto, pcap, textlog, spoki, tokenlog, mhn, cowrie or tpot (auto: detected from the content).")] = "auto",
     anonymise_key: Annotated[Path | None, typer.Option(
         "--anonymise-key", help="32-byte key file: anonymise addresses with prefix-preserving Crypto-PAn.")] = None,
     exclude_src: Annotated[list[str] | None, typer.Option(
@@ -28,18 +28,24 @@ def command(
         "--fingerprint-window", help="Seconds either side of a honeypot session within which a p0f SYN of the same "
                                      "source fills its TTL, MSS and window (T-Pot folders; default 3600).",
         show_default=False)] = None,
+    token_scope: Annotated[str, typer.Option(
+        "--token-scope", help="Addresses given as tokens: 'workspace' (a token is one host in every file) or 'file' "
+                              "(each file numbers its own tokens, as the DarkVec public trace does).")] = "workspace",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN, Cowrie and T-Pot logs into the store."""
     from darkstack.errors import DarkstackError
     from darkstack.ingest.run import ingest
     from darkstack.ingest.settings import IngestSettings
+    from rich.markup import escape
+
     from darkstack.log import console
 
     ws = resolve_workspace(workspace)
     try:
         window = {} if fingerprint_window is None else {"fingerprint_window_s": fingerprint_window}
-        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()), **window)
+        settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()),
+                                  token_scope=token_scope, **window)
     except ValueError as exc:  # pydantic's ValidationError: name the setting and the rule it breaks
         first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
         raise DarkstackError(f"bad ingest option {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
@@ -47,12 +53,12 @@ def command(
                     keep_going=True)
     for f in report.files:
         if f.status == "failed":
-            console.print(f"[red]error:[/red] {f.error}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(f.error)}", highlight=False, soft_wrap=True)
             continue
         skipped = ", ".join(f"{n:,} {why}" for why, n in sorted(f.skipped.items(), key=lambda kv: -kv[1]))
         events = f", {f.events:,} honeypot events" if f.events else ""
-        console.print(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept{events}"
-                      + (f"; skipped {skipped}" if skipped else ""), highlight=False, soft_wrap=True)
+        console.print(escape(f"{f.path} [{f.format}] {f.status}: {f.read:,} read, {f.kept:,} kept{events}"
+                             + (f"; skipped {skipped}" if skipped else "")), highlight=False, soft_wrap=True)
     per_honeypot: dict[str, Counter] = {}
     for f in report.files:
         for program, days in f.honeypots.items():

@@ -22,7 +22,7 @@ from darkstack.ingest.pcap import (
 from darkstack.ingest.records import PCAPNG_SHB
 from darkstack.ingest.spoki import read_spoki
 from darkstack.ingest.settings import IngestSettings
-from darkstack.ingest.textlog import read_textlog
+from darkstack.ingest.textlog import read_textlog, read_tokenlog
 from darkstack.ingest.tpot import read_tpot, recognise
 
 SNIFF_BYTES = 64 << 10
@@ -40,6 +40,8 @@ class Format:
     manifest key, so changing them re-reads the file)."""
     companions: Callable[[Path], list[Path]] | None = None
     """Other files ``read`` reads beside the input (their content is part of the manifest key)."""
+    tokens: bool = False
+    """``read`` takes the workspace's token table (``tokens=``): the format's addresses may be tokens."""
 
 
 def _fingerprint_options(settings: IngestSettings) -> dict:
@@ -49,6 +51,8 @@ def _fingerprint_options(settings: IngestSettings) -> dict:
 FORMATS = {
     "pcap": Format("pcap", read_pcap, "darknet", "classic pcap or pcapng capture"),
     "textlog": Format("textlog", read_textlog, "darknet", "the authors' space-separated raw packet log"),
+    "tokenlog": Format("tokenlog", read_tokenlog, "darknet",
+                       "the authors' packet log comma-separated, addresses as tokens (DarkVec public trace)", tokens=True),
     "spoki": Format("spoki", read_spoki, "darknet", "Spoki raw per-packet CSV ('|'-separated)"),
     "mhn": Format("mhn", read_mhn, "honeypot", "Modern Honey Network JSON-lines export"),
     "cowrie": Format("cowrie", with_fingerprints(read_cowrie), "honeypot", "Cowrie JSON event log",
@@ -103,6 +107,8 @@ def detect(path: str | Path) -> Format:
         return FORMATS["spoki"]
     if {"ts", "src_ip", "dst_ip", "dst_port"} <= columns:
         return FORMATS["textlog"]
+    if {"ts", "src_ip", "dst_ip", "dst_port"} <= set(first.split(",")):
+        return FORMATS["tokenlog"]
     raise InputFormatError(f"cannot tell the format (first bytes {head[:16]!r}); give --format "
                            f"({', '.join(FORMATS)})", path)
 

@@ -23,6 +23,7 @@ from darkstack.ingest import manifest as manifest_file
 from darkstack.ingest.formats import Format, detect, get_format
 from darkstack.ingest.pcap import read_pcap
 from darkstack.ingest.settings import IngestSettings
+from darkstack.ingest.tokens import TokenMap
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.schema import SENSOR_KINDS
@@ -148,7 +149,8 @@ def _options_key(form: Format, path: Path, sensor: str, kind: str, cryptopan: Cr
     key = {"format": form.name, "sensor": sensor, "kind": kind,
            "anonymised_with": cryptopan.fingerprint if cryptopan else None,
            "exclude_sources": list(settings.exclude_sources),
-           "preserve_mirai": settings.preserve_mirai if cryptopan else None}
+           "preserve_mirai": settings.preserve_mirai if cryptopan else None,
+           "token_scope": settings.token_scope if form.tokens else None}
     if form.options:
         key["reader_options"] = form.options(settings)
     if form.companions:
@@ -183,6 +185,9 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
     reader = functools.partial(read_pcap, chunk_bytes=settings.chunk_bytes) if form.name == "pcap" else form.read
     if form.options:
         reader = functools.partial(form.read, **form.options(settings))
+    tokens = TokenMap.load(ws) if form.tokens else None
+    if tokens is not None:
+        reader = functools.partial(reader, tokens=tokens, per_file=settings.token_scope == "file")
     excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
     try:
         for i, batch in enumerate(reader(path)):
@@ -200,6 +205,8 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
             result.kept += table.num_rows
             rate = result.read / max(time.perf_counter() - start, 1e-9)
             advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
+        if tokens is not None:
+            tokens.save()  # before the records that use the new tokens reach the store
         _commit(ws, staging_ws, sensor, kind, part, previous)
         result.skipped = dict(skipped)
         result.days = dict(sorted(days.items()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +23,10 @@ class IngestSettings(BaseModel):
     preserve_mirai: bool = Field(
         True, description="When anonymising, a TCP sequence number equal to the real destination address is "
                           "replaced by the anonymised destination, so the Mirai fingerprint survives.")
+    token_scope: Literal["workspace", "file"] = Field(
+        "workspace", description="Traces whose addresses are tokens: 'workspace' = a token names one host in every file "
+                                 "(one address per token; labels keyed by tokens map), 'file' = each file numbers its own "
+                                 "tokens (the DarkVec public trace), so equal tokens of two files get two addresses.")
 
     fingerprint_window_s: float = Field(
         FINGERPRINT_WINDOW_S, gt=0, description="Seconds either side of a honeypot session within which a p0f SYN of the same "

@@ -16,10 +16,12 @@ import pyarrow.parquet as pq
 from darkstack import atomic, skips
 from darkstack.anonymise import CryptoPAn
 from darkstack.errors import DarkstackError
+from darkstack.ingest.tokens import TokenMap, token_file
 from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view
 from darkstack.labels.mirai import mirai_hosts
+from darkstack.labels.openfilters import chain, read_openfilters
 from darkstack.labels.orgmap import OrgMap
-from darkstack.labels.sources import SourceRows, read_source
+from darkstack.labels.sources import SourceRows, read_source, refuse_host_bits
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.store import read_day
@@ -36,26 +38,33 @@ def summary_path(ws: Workspace) -> Path:
 
 
 def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None, mirai_rule: bool = True,
-                 anonymise_key: Path | None = None, keep_unmapped: bool = True, strict: bool = False) -> dict:
+                 anonymise_key: Path | None = None, keep_unmapped: bool = True, strict: bool = False,
+                 snapshot_date: dt.date | None = None, backdate_first_snapshot: bool = False) -> dict:
     """Merge ``sources`` (and the Mirai rule over the store) into ``ws.labels_table`` and the per-day views.
 
     Labels go through the organisation map (``org_map``, default ``darkstack/data/org_classes.csv``);
     names it does not know keep their own name, or are dropped with ``keep_unmapped=False``. With
     ``anonymise_key`` the source networks are anonymised exactly as ``ingest`` anonymised the traffic.
     An address with host bits under its prefix is taken as its network, or refused with ``strict``.
-    Returns the summary also written to :func:`summary_path`: rows per source, skipped rows by reason
-    (with examples), host-bit fixes, unmapped names, Mirai hosts and the rule's skips, labelled hosts per day.
+    A folder is an OpenFilters snapshot (or a folder of them): each is valid from its date (``snapshot_date``
+    for a folder whose name has none) to the day before the next; ``backdate_first_snapshot`` lets the
+    earliest also label the days before its date. CSV addresses that are tokens map through the
+    workspace's token table. Returns the summary also written to :func:`summary_path`: rows per source,
+    skipped rows by reason (with examples), host-bit fixes, unmapped names, rows per class, Mirai hosts
+    and the rule's skips, labelled hosts per day.
     """
     if not sources and not mirai_rule:
         raise DarkstackError("no label source given (and the Mirai rule is off)")
     orgs = OrgMap.load(org_map)
     cryptopan = CryptoPAn.from_file(anonymise_key) if anonymise_key is not None else None
+    tokens = TokenMap.load(ws) if token_file(ws).exists() else None
+    read = [(path, rows) for path in map(Path, sources) for rows in _read(path, strict, tokens, snapshot_date)]
+    chain([rows for _, rows in read], backdate_first_snapshot)
     summary: dict = {"sources": {}, "days": {}}
     parts = []
     precedence = 0
     names_used: set[str] = set()
-    for path in map(Path, sources):
-        rows = read_source(path, strict=strict)
+    for path, rows in read:
         name = rows.name
         while name in names_used or name == MIRAI_SOURCE:
             name += "+"
@@ -82,9 +91,15 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
                                     "skip_examples": rows.skip_examples,
                                     "host_bits": {"count": rows.host_bits, "examples": rows.host_bit_examples},
                                     "unmapped": dict(unmapped) if keep_unmapped else {},
-                                    "dropped_unmapped": {} if keep_unmapped else dict(unmapped)}
-        log.info(f"{path}: {int(keep.sum()):,} label rows", extra={"source": name, "skipped": dict(rows.skipped)})
-        _log_fixes(path, rows)
+                                    "dropped_unmapped": {} if keep_unmapped else dict(unmapped),
+                                    "classes": dict(Counter(c for (c, _), k in zip(resolved, keep) if k).most_common())}
+        if rows.snapshot is not None:
+            summary["sources"][name]["snapshot"] = day_str(rows.snapshot)
+        if rows.from_tokens:
+            summary["sources"][name]["from_tokens"] = rows.from_tokens
+        shown = f"{path} (snapshot {rows.name})" if path.is_dir() else str(path)
+        log.info(f"{shown}: {int(keep.sum()):,} label rows", extra={"source": name, "skipped": dict(rows.skipped)})
+        _log_fixes(shown, rows)
     if mirai_rule:
         with skips.collect() as found:
             hosts = mirai_hosts(ws)
@@ -104,11 +119,36 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
     atomic.write_parquet(ws.labels_table, table)
     summary["rows"] = table.num_rows
     summary["days"] = _write_days(ws, table)
+    _note_late_snapshots(ws, [rows for _, rows in read], backdate_first_snapshot)
     atomic.write_json(summary_path(ws), summary)
     return summary
 
 
-def _log_fixes(path: Path, rows: SourceRows) -> None:
+def _read(path: Path, strict: bool, tokens: TokenMap | None, snapshot_date: dt.date | None) -> list[SourceRows]:
+    """A label file's rows, or one :class:`SourceRows` per snapshot of an OpenFilters folder."""
+    if not path.is_dir():
+        return [read_source(path, strict=strict, tokens=tokens)]
+    snapshots = read_openfilters(path, snapshot_date)
+    for rows in snapshots:
+        if rows.snapshot is None:
+            log.warning(f"{path}: snapshot {rows.name} has no date in its name: valid on every day "
+                        "(--snapshot-date / labels.snapshot_date dates it)", extra={"source": rows.name})
+        if strict:
+            refuse_host_bits(rows, path)
+    return snapshots
+
+
+def _note_late_snapshots(ws: Workspace, sources: list[SourceRows], backdated: bool) -> None:
+    """A skip when every dated snapshot starts after the last day of traffic: none of them labels anyone."""
+    dated = [rows.snapshot for rows in sources if rows.snapshot is not None]
+    days = store_days(ws)
+    if dated and days and not backdated and min(dated) > days[-1]:
+        skips.note("labels", f"every label snapshot is dated after the traffic (first snapshot {day_str(min(dated))}, "
+                   f"last day of traffic {day_str(days[-1])}): the snapshots label no host",
+                   option="--backdate-first-snapshot / labels.backdate_first_snapshot")
+
+
+def _log_fixes(path: str, rows: SourceRows) -> None:
     """One WARNING line per skip reason and one for host bits, each with its count and first examples."""
     for reason, count in rows.skipped.most_common():
         examples = "; ".join(rows.skip_examples[reason])

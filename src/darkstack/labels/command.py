@@ -13,7 +13,8 @@ from darkstack.options import WorkspaceOption, resolve_workspace
 def command(
     source: Annotated[list[Path] | None, typer.Option(
         "--source", help="Label file: CSV ip,label[,first_day,last_day], ipset restore, or MISP warning list "
-                         "JSON, plain or gzip/bz2/xz (repeatable; earlier sources win ties).")] = None,
+                         "JSON, plain or gzip/bz2/xz; or an OpenFilters folder (cidr/<org>_v4.txt lists, dated "
+                         "snapshots) (repeatable; earlier sources win ties).")] = None,
     org_map: Annotated[Path | None, typer.Option(
         "--org-map", help="CSV pattern,class mapping organisation names to classes (default: the built-in one).")] = None,
     no_mirai: Annotated[bool, typer.Option(
@@ -25,15 +26,23 @@ def command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Refuse a file with an address whose host bits are set under its prefix (1.2.3.4/24) "
                          "instead of taking the network (1.2.3.0/24).")] = False,
+    snapshot_date: Annotated[str | None, typer.Option(
+        "--snapshot-date", help="Validity start (YYYY-MM-DD) of an OpenFilters folder whose name has no date.")] = None,
+    backdate_first_snapshot: Annotated[bool, typer.Option(
+        "--backdate-first-snapshot", help="Let the earliest OpenFilters snapshot also label the days before its "
+                                          "date (traffic older than every snapshot).")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Build ground-truth labels (merged table and per-day views) from label files and the Mirai rule."""
     from darkstack.labels.build import build_labels, summary_path
     from darkstack.log import console
+    from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
     summary = build_labels(ws, list(source or []), org_map=org_map, mirai_rule=not no_mirai,
-                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped, strict=strict)
+                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped, strict=strict,
+                           snapshot_date=parse_day(snapshot_date) if snapshot_date else None,
+                           backdate_first_snapshot=backdate_first_snapshot)
     for name, info in summary["sources"].items():
         extra = f"; skipped {sum(info['skipped'].values()):,}" if info["skipped"] else ""
         if info["host_bits"]["count"]:
@@ -41,7 +50,10 @@ def command(
         unmapped = info["unmapped"] or info["dropped_unmapped"]
         if unmapped:
             extra += f"; {len(unmapped)} names not in the organisation map"
-        console.print(f"{name}: {info['rows']:,} label rows{extra}", highlight=False, soft_wrap=True)
+        if info.get("from_tokens"):
+            extra += f"; {info['from_tokens']:,} addresses were tokens of the workspace's token table"
+        dated = f" (valid from {info['snapshot']})" if "snapshot" in info else ""
+        console.print(f"{name}{dated}: {info['rows']:,} label rows{extra}", highlight=False, soft_wrap=True)
     if "mirai_hosts" in summary:
         left_out = len(summary["mirai_skips"])
         extra = f" ({left_out} sensor{'s' if left_out > 1 else ''} skipped, see above)" if left_out else ""

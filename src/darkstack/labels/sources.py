@@ -6,6 +6,10 @@ address or a CIDR) and a label column (``label``/``class``), optionally ``first_
 organisation); MISP warning lists (JSON with ``name`` and ``list``). Any of them plain, gzip, bz2 or xz
 (told by the magic bytes, as ``ingest`` does).
 
+In a workspace that holds a token table (traces whose addresses are tokens, ``darkstack.ingest.tokens``),
+a CSV address that is a source token seen in the traffic (``src_ipaddr0``) maps to the same address.
+OpenFilters folders (one list per organisation) are read by :mod:`darkstack.labels.openfilters`.
+
 Rows that cannot be used are skipped and counted by reason, with the first few as examples. An address
 with host bits under its prefix (``1.2.3.4/24``) is taken as its network (``1.2.3.0/24``) and reported;
 with ``strict`` the file is refused instead.
@@ -22,8 +26,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from darkstack.errors import ConfigError, InputFormatError
 from darkstack.ingest.batch import read_bytes
+from darkstack.ingest.tokens import TokenMap, is_token
 from darkstack.workspace import parse_day
 
 ADDRESS_COLUMNS = ("ip", "src_ip", "address", "network", "cidr")
@@ -54,6 +61,10 @@ class SourceRows:
     host_bits: int = 0
     """Addresses with host bits set under their prefix, taken as the network."""
     host_bit_examples: list[str] = field(default_factory=list)
+    snapshot: dt.date | None = None
+    """The date of a dated snapshot (OpenFilters folder): its rows are valid from it until the next snapshot."""
+    from_tokens: int = 0
+    """Rows whose address was a token of the workspace's token table."""
 
     def add(self, address: ipaddress.IPv4Interface, label: str, where: str, start=None, end=None) -> None:
         """Add the network of ``address`` (read at ``where``, e.g. ``line 3``), noting host bits set under its prefix."""
@@ -75,7 +86,7 @@ class SourceRows:
             examples.append(f"{where}: {text.strip()[:80]}")
 
 
-def _address(text: str) -> ipaddress.IPv4Interface | None:
+def parse_address(text: str) -> ipaddress.IPv4Interface | None:
     """``a.b.c.d`` or ``a.b.c.d/n`` (host bits allowed), or None."""
     try:
         return ipaddress.IPv4Interface(text.strip())
@@ -83,29 +94,38 @@ def _address(text: str) -> ipaddress.IPv4Interface | None:
         return None
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         return read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFormatError("not UTF-8 text (nor gzip, bz2 or xz)", path) from exc
 
 
-def read_source(path: str | Path, strict: bool = False) -> SourceRows:
-    """Read one label source, the format told from its content; ``strict`` refuses addresses with host bits."""
+def read_source(path: str | Path, strict: bool = False, tokens: TokenMap | None = None) -> SourceRows:
+    """Read one label file, the format told from its content; ``strict`` refuses addresses with host bits.
+
+    ``tokens``: the workspace's token table, through which CSV addresses that are tokens map.
+    """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
     if text.lstrip().startswith("{"):
         rows = read_misp(path, text)
     elif first.split(" ", 1)[0] in ("create", "add"):
         rows = read_ipset(path, text)
     else:
-        rows = read_csv(path, text)
-    if strict and rows.host_bits:
+        rows = read_csv(path, text, tokens)
+    if strict:
+        refuse_host_bits(rows, path)
+    return rows
+
+
+def refuse_host_bits(rows: SourceRows, path: Path) -> None:
+    """The ``strict`` rule: one error line when any address has host bits set under its prefix."""
+    if rows.host_bits:
         many = f"{rows.host_bits} addresses have" if rows.host_bits > 1 else "1 address has"
         raise InputFormatError(f"{many} host bits set under the prefix ({'; '.join(rows.host_bit_examples)}); "
                                "write the network address, or leave out --strict / labels.strict", path)
-    return rows
 
 
 def _name(path: Path) -> str:
@@ -113,7 +133,17 @@ def _name(path: Path) -> str:
     return Path(path.stem).stem if path.suffix.lower() in (".gz", ".bz2", ".xz") else path.stem
 
 
-def read_csv(path: Path, text: str) -> SourceRows:
+def _token_addresses(texts: list[str], tokens: TokenMap | None) -> dict[str, ipaddress.IPv4Interface]:
+    """Address texts that are source tokens of ``tokens`` → their mapped address (as a /32)."""
+    if tokens is None or not texts:
+        return {}
+    candidates = pa.array(sorted(set(texts)), pa.string())
+    candidates = candidates.filter(pa.array(is_token(candidates)))
+    ips, found = tokens.lookup(candidates)
+    return {name: ipaddress.IPv4Interface(int(ip)) for name, ip, ok in zip(candidates.to_pylist(), ips, found) if ok}
+
+
+def read_csv(path: Path, text: str, tokens: TokenMap | None = None) -> SourceRows:
     rows = SourceRows(_name(path))
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
@@ -125,14 +155,17 @@ def read_csv(path: Path, text: str) -> SourceRows:
                                f"(header has: {','.join(header)[:200]})", path)
     ai, li = header.index(addr), header.index(lab)
     vi = next(((header.index(a), header.index(b)) for a, b in VALIDITY_COLUMNS if a in header and b in header), None)
-    for record in reader:
-        if not any(c.strip() for c in record):
-            continue
-        where = f"line {reader.line_num}"
+    records = [(reader.line_num, record) for record in reader if any(c.strip() for c in record)]
+    mapped = _token_addresses([r[ai].strip() for _, r in records if len(r) == len(header)], tokens)
+    for line, record in records:
+        where = f"line {line}"
         if len(record) != len(header):
             rows.skip(SKIP_FIELDS, where, ",".join(record))
             continue
-        address = _address(record[ai])
+        address = parse_address(record[ai])
+        via_token = address is None and record[ai].strip() in mapped
+        if via_token:
+            address = mapped[record[ai].strip()]
         label = record[li].strip()
         if address is None:
             rows.skip(SKIP_ADDRESS, where, record[ai])
@@ -149,6 +182,7 @@ def read_csv(path: Path, text: str) -> SourceRows:
                 rows.skip(SKIP_DAY, where, f"{record[vi[0]]},{record[vi[1]]}")
                 continue
         rows.add(address, label, where, start, end)
+        rows.from_tokens += via_token
     if not rows.network and not rows.skipped:
         raise InputFormatError("no label rows", path)
     return rows
@@ -164,7 +198,7 @@ def read_ipset(path: Path, text: str) -> SourceRows:
         if parts[0] != "add" or len(parts) < 3:
             rows.skip(SKIP_IPSET, where, line)
             continue
-        address = _address(parts[2])
+        address = parse_address(parts[2])
         if address is None:
             rows.skip(SKIP_ADDRESS, where, parts[2])
             continue
@@ -182,7 +216,7 @@ def read_misp(path: Path, text: str) -> SourceRows:
     rows = SourceRows(_name(path))
     for number, entry in enumerate(obj["list"], 1):
         where = f"entry {number}"
-        address = _address(entry) if isinstance(entry, str) else None
+        address = parse_address(entry) if isinstance(entry, str) else None
         if address is None:
             rows.skip(SKIP_MISP_ENTRY, where, str(entry))
             continue

@@ -94,7 +94,7 @@ class SourceConfig(_Section):
 class LabelsConfig(_Section):
     sources: list[Path] = Field(
         default_factory=list,
-        description="Ground-truth files (CSV ip,label[,first_day,last_day]; ipset; MISP JSON). Empty with the simulator: "
+        description="Ground-truth files (CSV ip,label[,first_day,last_day]; ipset; MISP JSON) or OpenFilters folders. Empty with the simulator: "
         "its published sim/labels.csv (and sim/acknowledged_scanners.ipset when written).",
     )
     org_map: Path | None = Field(None, description="Organisation → class mapping CSV (None: the built-in data/org_classes.csv).")
@@ -103,6 +103,10 @@ class LabelsConfig(_Section):
     keep_unmapped: bool = Field(True, description="Keep labels the organisation map does not know under their own name (False: drop them).")
     strict: bool = Field(False, description="Refuse a label file with an address whose host bits are set under its prefix (1.2.3.4/24); "
                          "False: take the network (1.2.3.0/24) and report it.")
+    snapshot_date: dt.date | None = Field(None, description="Validity start of an OpenFilters label folder whose name has no date "
+                                          "(None: such a snapshot is valid on every day).")
+    backdate_first_snapshot: bool = Field(False, description="The earliest OpenFilters snapshot also labels the days before its date "
+                                          "(False: a snapshot labels from its date on, as the lists change over time).")
 
 
 class RunConfig(_Section):

@@ -186,7 +186,7 @@ def build_labels_for(ws: Workspace, config: PipelineConfig) -> list[Path]:
     labels = config.labels
     build_labels(
         ws, label_sources(ws, config), org_map=labels.org_map, mirai_rule=labels.mirai_rule, anonymise_key=labels.anonymise_key, keep_unmapped=labels.keep_unmapped,
-        strict=labels.strict,
+        strict=labels.strict, snapshot_date=labels.snapshot_date, backdate_first_snapshot=labels.backdate_first_snapshot,
     )
     return [ws.labels_table]
 

@@ -20,7 +20,7 @@ def command(
         list[Path] | None,
         typer.Argument(help="Capture/log files and folders to ingest (format detected; one sensor per kind, see docs/pipeline.md).", show_default=False),
     ] = None,
-    labels: Annotated[list[Path] | None, typer.Option("--labels", "-l", help="Ground-truth list(s) (CSV, ipset, MISP JSON; repeatable).")] = None,
+    labels: Annotated[list[Path] | None, typer.Option("--labels", "-l", help="Ground-truth list(s) (CSV, ipset, MISP JSON, OpenFilters folder; repeatable).")] = None,
     config: ConfigOption = None,
     workspace: WorkspaceOption = None,
     force: Annotated[

@@ -9,7 +9,7 @@ import typer
 
 from darkstack.options import WorkspaceOption
 
-SHOWN = {"address": "address", "predicted": "class", "probability": "p", "runner_up": "runner-up", "runner_up_probability": "p"}
+SHOWN = {"address": "address", "token": "token", "predicted": "class", "probability": "p", "runner_up": "runner-up", "runner_up_probability": "p"}
 """Prediction columns printed, with their headers (the files hold every column, e.g. the driving bases)."""
 
 

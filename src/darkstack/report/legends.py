@@ -81,6 +81,7 @@ BY_SOURCE: dict[str, dict[str, str]] = {
     "predictions": {
         "address": "IPv4 address of the unlabelled host",
         "ip": "the host's address",
+        "token": "the host's token in a trace whose addresses are tokens (mapped into 240.0.0.0/5, docs/ingest.md)",
         "predicted": "class given by the meta-learner stack (display name)",
         "probability": "the meta-learner's probability of the predicted class",
         "runner_up": "second most probable class",

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from darkstack import atomic, skips
 from darkstack.evaluate.knn import vote
+from darkstack.ingest.tokens import token_columns
 from darkstack.log import get_logger
 from darkstack.schema import int_to_ip
 from darkstack.stack import explain
@@ -79,6 +80,7 @@ def predict(
     columns = {
         "ip": pa.array(inputs.ips[target], pa.uint32()),
         "address": pa.array(int_to_ip(inputs.ips[target]).tolist(), pa.string()),
+        **token_columns(ws, inputs.ips[target]),
         "predicted": pa.array(classes[best].tolist(), pa.string()),
         "probability": pa.array(proba[np.arange(len(target)), best], pa.float64()),
         "runner_up": pa.array(classes[second].tolist(), pa.string()),
