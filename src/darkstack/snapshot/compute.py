@@ -10,6 +10,7 @@ from darkstack.snapshot.settings import SnapshotSettings
 from darkstack.snapshot.tables import SCHEMAS, conform, empty
 
 COUNT_NAMES = (
+    "records_read",
     "packets_read",
     "packets_selected",
     "hosts_selected",

@@ -1,12 +1,17 @@
 """THE definition of a daily snapshot, as SQL text that both engines (DuckDB and Spark SQL) run unchanged.
 
 The engine registers the day's canonical records as the view ``packets`` (docs/schema.md); then, in
-order: the table ``selected`` (protocol/flag filter, feature fields with null → 0), the view ``kept``
+order: the table ``selected`` (protocol/flag filter, feature fields with null → 0, the record's weight
+``w`` = the packets it stands for, null → 1), the view ``kept``
 (host filter), the table ``port_ranks`` (ranking for the top-N cut) and the table ``folded`` (kept
 packets, port folded into -1 = other) and the table ``edges``; the output queries read ``folded`` and
 ``edges``. The only dialect difference (how views and cached tables are created) is the engine's job;
 every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
 repeats in the sorted tokens and numbers them.
+
+Every packet count is a sum of ``w``, so a flow record of n packets weighs as n packet records with its
+fields (docs/snapshot.md, "Records that stand for several packets"); per-packet sources leave ``packets``
+null and every ``w`` is 1.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ _SOURCE_FIELDS = {"size": "ip_len", "ttl": "ttl", "mss": "tcp_mss", "win": "tcp_
 
 
 def selected(settings: SnapshotSettings) -> str:
-    """Packets passing the protocol and flag filters, with the feature fields as BIGINT (null → 0)."""
-    where = ["dst_port IS NOT NULL"]
+    """Records passing the protocol and flag filters, with the feature fields as BIGINT (null → 0) and the
+    weight ``w`` (packets the record stands for, null → 1; a record of 0 packets is dropped)."""
+    where = ["dst_port IS NOT NULL", "(packets IS NULL OR packets > 0)"]
     if settings.tcp_only:
         where.append(f"proto = {PROTO_TCP}")
     if settings.syn_only:
@@ -29,46 +35,48 @@ def selected(settings: SnapshotSettings) -> str:
     fields = ", ".join(f"CAST(coalesce({_SOURCE_FIELDS[f]}, 0) AS BIGINT) AS {f}" for f in FIELDS)
     return (
         "SELECT ts, CAST(src_ip AS BIGINT) AS ip, CAST(dst_ip AS BIGINT) AS dst_ip, "
-        f"CAST(dst_port AS INT) AS dst_port, {fields} FROM packets WHERE {' AND '.join(where)}"
+        f"CAST(dst_port AS INT) AS dst_port, CAST(coalesce(packets, 1) AS BIGINT) AS w, {fields} "
+        f"FROM packets WHERE {' AND '.join(where)}"
     )
 
 
 def kept(settings: SnapshotSettings) -> str:
-    """Host filter: packets of hosts with at least ``settings.min_host_packets`` selected packets."""
+    """Host filter: records of hosts with at least ``settings.min_host_packets`` selected packets (sum of ``w``)."""
     return (
         "SELECT * FROM selected WHERE ip IN "
-        f"(SELECT ip FROM selected GROUP BY ip HAVING count(*) >= {settings.min_host_packets})"
+        f"(SELECT ip FROM selected GROUP BY ip HAVING sum(w) >= {settings.min_host_packets})"
     )
 
 
 PORT_RANKS = (
     "SELECT dst_port, packets, row_number() OVER (ORDER BY packets DESC, dst_port ASC) AS port_rank "
-    "FROM (SELECT dst_port, count(*) AS packets FROM kept GROUP BY dst_port) AS per_port"
+    "FROM (SELECT dst_port, sum(w) AS packets FROM kept GROUP BY dst_port) AS per_port"
 )
 """Ports ranked by packets after the host filter; ties broken by the lower port number."""
 
 
 def folded(settings: SnapshotSettings) -> str:
-    """Kept packets with ``port`` (-1 beyond the top N) and ``sentence`` (corpus order: rank, other last)."""
+    """Kept records with ``port`` (-1 beyond the top N) and ``sentence`` (corpus order: rank, other last)."""
     n = settings.top_ports
     return (
         f"SELECT k.ts, k.ip, k.dst_ip, CASE WHEN r.port_rank <= {n} THEN k.dst_port ELSE -1 END AS port, "
         f"CASE WHEN r.port_rank <= {n} THEN r.port_rank ELSE {n + 1} END AS sentence, "
-        f"{', '.join('k.' + f for f in FIELDS)} FROM kept AS k JOIN port_ranks AS r ON k.dst_port = r.dst_port"
+        f"k.w, {', '.join('k.' + f for f in FIELDS)} FROM kept AS k JOIN port_ranks AS r ON k.dst_port = r.dst_port"
     )
 
 
 COUNTS = (
-    "SELECT * FROM (SELECT count(*) AS packets_read FROM packets) AS r "
-    "CROSS JOIN (SELECT count(*) AS packets_selected, count(DISTINCT ip) AS hosts_selected FROM selected) AS s "
+    "SELECT * FROM (SELECT count(*) AS records_read, coalesce(sum(coalesce(packets, 1)), 0) AS packets_read "
+    "FROM packets) AS r "
+    "CROSS JOIN (SELECT coalesce(sum(w), 0) AS packets_selected, count(DISTINCT ip) AS hosts_selected FROM selected) AS s "
     "CROSS JOIN (SELECT count(*) AS ports_distinct FROM port_ranks) AS p "
-    "CROSS JOIN (SELECT count(*) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
+    "CROSS JOIN (SELECT coalesce(sum(w), 0) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
     "count(DISTINCT CASE WHEN port <> -1 THEN port END) AS ports_kept, "
-    "count(CASE WHEN port = -1 THEN 1 END) AS packets_other FROM folded) AS f"
+    "coalesce(sum(CASE WHEN port = -1 THEN w END), 0) AS packets_other FROM folded) AS f"
 )
-"""One row of day counts for meta.json."""
+"""One row of day counts for meta.json (``records_read`` rows; every ``packets_*`` a sum of weights)."""
 
-EDGES = "SELECT ip, port, count(*) AS packets FROM folded GROUP BY ip, port"
+EDGES = "SELECT ip, port, sum(w) AS packets FROM folded GROUP BY ip, port"
 """The weighted bipartite graph: packets per (host, port); materialised as the table ``edges``."""
 
 EDGES_SORTED = "SELECT ip, port, packets FROM edges ORDER BY ip, port"
@@ -85,15 +93,33 @@ def _count_stats(first: int) -> str:
     )
 
 
+def _field_sums(key: str) -> str:
+    """Per ``key``: the weight ``n_w`` and each packet field's weighted sum, min and max (first pass)."""
+    parts = ["sum(w) AS n_w"]
+    for f in FIELDS:
+        parts.append(f"sum(w * {f}) AS {f}_sum, min({f}) AS {f}_min, max({f}) AS {f}_max")
+    return f"SELECT {key}, {', '.join(parts)} FROM folded GROUP BY {key}"
+
+
+def _field_squares(key: str) -> str:
+    """Per ``key``: each field's weighted sum of squared deviations from its weighted mean (second pass:
+    two-pass, so the std of values near 2^32 keeps its precision, which sum(w·x²) − (sum(w·x))²/n would not)."""
+    dev = [f"sum(k.w * (k.{f} - CAST(m.{f}_sum AS DOUBLE) / m.n_w) * (k.{f} - CAST(m.{f}_sum AS DOUBLE) / m.n_w)) AS {f}_ss"
+           for f in FIELDS]
+    return f"SELECT k.{key}, {', '.join(dev)} FROM folded AS k JOIN m ON k.{key} = m.{key} GROUP BY k.{key}"
+
+
 def _field_stats(first: int) -> str:
-    """sum, min, max, mean, std of each packet field (columns f<first>…f<first+24>)."""
+    """sum, min, max, mean, std of each packet field over the node's packets (columns f<first>…f<first+24>)
+    from the tables ``m`` (sums) and ``v`` (squares): sums and means weigh each record by ``w``, std is the
+    frequency-weighted sample std (divisor n − 1, 0 for one packet), min and max ignore weights."""
     out = []
     for j, f in enumerate(FIELDS):
         c = [f"f{first + 5 * j + i:02d}" for i in range(5)]
         out.append(
-            f"CAST(sum({f}) AS DOUBLE) AS {c[0]}, CAST(min({f}) AS DOUBLE) AS {c[1]}, "
-            f"CAST(max({f}) AS DOUBLE) AS {c[2]}, CAST(sum({f}) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS {c[3]}, "
-            f"coalesce(stddev_samp({f}), 0.0) AS {c[4]}"
+            f"CAST(m.{f}_sum AS DOUBLE) AS {c[0]}, CAST(m.{f}_min AS DOUBLE) AS {c[1]}, "
+            f"CAST(m.{f}_max AS DOUBLE) AS {c[2]}, CAST(m.{f}_sum AS DOUBLE) / CAST(m.n_w AS DOUBLE) AS {c[3]}, "
+            f"CASE WHEN m.n_w > 1 THEN sqrt(v.{f}_ss / CAST(m.n_w - 1 AS DOUBLE)) ELSE 0.0 END AS {c[4]}"
         )
     return ", ".join(out)
 
@@ -104,22 +130,22 @@ def _columns(prefix: str, first: int, last: int) -> str:
 
 HOST_FEATURES = (
     "WITH per_port AS (SELECT ip, packets AS n FROM edges), "
-    "per_address AS (SELECT ip, dst_ip, count(*) AS n FROM folded GROUP BY ip, dst_ip), "
+    "per_address AS (SELECT ip, dst_ip, sum(w) AS n FROM folded GROUP BY ip, dst_ip), "
     f"a AS (SELECT ip, {_count_stats(0)} FROM per_port GROUP BY ip), "
     f"b AS (SELECT ip, {_count_stats(6)} FROM per_address GROUP BY ip), "
-    f"c AS (SELECT ip, {_field_stats(12)} FROM folded GROUP BY ip) "
-    f"SELECT a.ip, {_columns('a', 0, 5)}, {_columns('b', 6, 11)}, {_columns('c', 12, 36)} "
-    "FROM a JOIN b ON a.ip = b.ip JOIN c ON a.ip = c.ip ORDER BY a.ip"
+    f"m AS ({_field_sums('ip')}), v AS ({_field_squares('ip')}) "
+    f"SELECT a.ip, {_columns('a', 0, 5)}, {_columns('b', 6, 11)}, {_field_stats(12)} "
+    "FROM a JOIN b ON a.ip = b.ip JOIN m ON a.ip = m.ip JOIN v ON a.ip = v.ip ORDER BY a.ip"
 )
 """Host features f00…f36 (Table 1 order, reference-notes §2.1), one row per kept host."""
 
 PORT_FEATURES = (
     "WITH per_host AS (SELECT port, packets AS n FROM edges), "
     f"a AS (SELECT port, {_count_stats(0)} FROM per_host GROUP BY port), "
-    f"c AS (SELECT port, {_field_stats(12)} FROM folded GROUP BY port) "
+    f"m AS ({_field_sums('port')}), v AS ({_field_squares('port')}) "
     f"SELECT a.port, {_columns('a', 0, 5)}, "
     + ", ".join(f"0.0 AS f{i:02d}" for i in range(6, 12))
-    + f", {_columns('c', 12, 36)} FROM a JOIN c ON a.port = c.port ORDER BY a.port"
+    + f", {_field_stats(12)} FROM a JOIN m ON a.port = m.port JOIN v ON a.port = v.port ORDER BY a.port"
 )
 """Port features f00…f36 (reference-notes §2.2: f06…f11 are 0-valued dummies), one row per port node."""
 
