@@ -70,11 +70,11 @@ COUNTS = (
     "FROM packets) AS r "
     "CROSS JOIN (SELECT coalesce(sum(w), 0) AS packets_selected, count(DISTINCT ip) AS hosts_selected FROM selected) AS s "
     "CROSS JOIN (SELECT count(*) AS ports_distinct FROM port_ranks) AS p "
-    "CROSS JOIN (SELECT coalesce(sum(w), 0) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
+    "CROSS JOIN (SELECT count(*) AS records_kept, coalesce(sum(w), 0) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
     "count(DISTINCT CASE WHEN port <> -1 THEN port END) AS ports_kept, "
     "coalesce(sum(CASE WHEN port = -1 THEN w END), 0) AS packets_other FROM folded) AS f"
 )
-"""One row of day counts for meta.json (``records_read`` rows; every ``packets_*`` a sum of weights)."""
+"""One row of day counts for meta.json (``records_*`` rows; every ``packets_*`` a sum of weights)."""
 
 EDGES = "SELECT ip, port, sum(w) AS packets FROM folded GROUP BY ip, port"
 """The weighted bipartite graph: packets per (host, port); materialised as the table ``edges``."""
@@ -93,61 +93,106 @@ def _count_stats(first: int) -> str:
     )
 
 
-def _field_sums(key: str) -> str:
-    """Per ``key``: the weight ``n_w`` and each packet field's weighted sum, min and max (first pass)."""
-    parts = ["sum(w) AS n_w"]
-    for f in FIELDS:
-        parts.append(f"sum(w * {f}) AS {f}_sum, min({f}) AS {f}_min, max({f}) AS {f}_max")
-    return f"SELECT {key}, {', '.join(parts)} FROM folded GROUP BY {key}"
-
-
-def _field_squares(key: str) -> str:
-    """Per ``key``: each field's weighted sum of squared deviations from its weighted mean (second pass:
-    two-pass, so the std of values near 2^32 keeps its precision, which sum(w·x²) − (sum(w·x))²/n would not)."""
-    dev = [f"sum(k.w * (k.{f} - CAST(m.{f}_sum AS DOUBLE) / m.n_w) * (k.{f} - CAST(m.{f}_sum AS DOUBLE) / m.n_w)) AS {f}_ss"
-           for f in FIELDS]
-    return f"SELECT k.{key}, {', '.join(dev)} FROM folded AS k JOIN m ON k.{key} = m.{key} GROUP BY k.{key}"
-
-
-def _field_stats(first: int) -> str:
-    """sum, min, max, mean, std of each packet field over the node's packets (columns f<first>…f<first+24>)
-    from the tables ``m`` (sums) and ``v`` (squares): sums and means weigh each record by ``w``, std is the
-    frequency-weighted sample std (divisor n − 1, 0 for one packet), min and max ignore weights."""
+def _record_stats(first: int) -> str:
+    """sum, min, max, mean, std of each packet field over the records (columns f<first>…f<first+24>): the
+    statistics over the packets when every kept record is one packet."""
     out = []
     for j, f in enumerate(FIELDS):
         c = [f"f{first + 5 * j + i:02d}" for i in range(5)]
         out.append(
-            f"CAST(m.{f}_sum AS DOUBLE) AS {c[0]}, CAST(m.{f}_min AS DOUBLE) AS {c[1]}, "
-            f"CAST(m.{f}_max AS DOUBLE) AS {c[2]}, CAST(m.{f}_sum AS DOUBLE) / CAST(m.n_w AS DOUBLE) AS {c[3]}, "
-            f"CASE WHEN m.n_w > 1 THEN sqrt(v.{f}_ss / CAST(m.n_w - 1 AS DOUBLE)) ELSE 0.0 END AS {c[4]}"
+            f"CAST(sum({f}) AS DOUBLE) AS {c[0]}, CAST(min({f}) AS DOUBLE) AS {c[1]}, "
+            f"CAST(max({f}) AS DOUBLE) AS {c[2]}, CAST(sum({f}) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS {c[3]}, "
+            f"coalesce(stddev_samp({f}), 0.0) AS {c[4]}"
         )
     return ", ".join(out)
+
+
+MULTI = "SELECT * FROM folded WHERE w > 1"
+"""The kept records of several packets (table ``multi``): the w − 1 packets of each beyond the record itself
+are the node's *extra* packets, which the weighted statistics add to the records' own."""
+
+
+def _record_sums(key: str) -> str:
+    """Per ``key``, over the records (each once): ``n_r`` records, ``n_w`` packets, and per field the sum, min,
+    max, mean and sum of squared deviations."""
+    parts = ["count(*) AS n_r", "sum(w) AS n_w"]
+    for f in FIELDS:
+        parts.append(f"sum({f}) AS {f}_sum, min({f}) AS {f}_min, max({f}) AS {f}_max, avg({f}) AS {f}_mean, "
+                     f"coalesce(var_samp({f}) * (count(*) - 1), 0.0) AS {f}_m2")
+    return f"SELECT {key}, {', '.join(parts)} FROM folded GROUP BY {key}"
+
+
+def _extra_sums(key: str) -> str:
+    """Per ``key``: the extra packets ``n_x`` and per field their sum and mean."""
+    sums = ", ".join(f"sum((w - 1) * {f}) AS {f}_sum, CAST(sum((w - 1) * {f}) AS DOUBLE) / sum(w - 1) AS {f}_mean"
+                     for f in FIELDS)
+    return f"SELECT {key}, sum(w - 1) AS n_x, {sums} FROM multi GROUP BY {key}"
+
+
+def _extra_squares(key: str) -> str:
+    """Per ``key``: the extra packets' sum of squared deviations from their mean, per field (a second pass, so
+    the std of values near 2^32 keeps its precision, which sum(w·x²) − (sum(w·x))²/n would not)."""
+    dev = ", ".join(f"sum((k.w - 1) * (k.{f} - xm.{f}_mean) * (k.{f} - xm.{f}_mean)) AS {f}_m2" for f in FIELDS)
+    return f"SELECT k.{key}, {dev} FROM multi AS k JOIN xm ON k.{key} = xm.{key} GROUP BY k.{key}"
+
+
+def _weighted_stats(first: int) -> str:
+    """sum, min, max, mean, std of each packet field over the node's packets from ``m`` (records), ``xm`` and
+    ``x`` (extra packets): sums, means and std count a record of w packets w times (frequency weights), min and
+    max are over the records, and the std's sums of squares are combined by Chan, Golub and LeVeque's
+    pairwise update."""
+    out = []
+    for j, f in enumerate(FIELDS):
+        c = [f"f{first + 5 * j + i:02d}" for i in range(5)]
+        total = f"CAST(m.{f}_sum + coalesce(xm.{f}_sum, 0) AS DOUBLE)"
+        between = f"coalesce((xm.{f}_mean - m.{f}_mean) * (xm.{f}_mean - m.{f}_mean) * m.n_r * xm.n_x / m.n_w, 0.0)"
+        m2 = f"m.{f}_m2 + coalesce(x.{f}_m2, 0.0) + {between}"
+        out.append(
+            f"{total} AS {c[0]}, CAST(m.{f}_min AS DOUBLE) AS {c[1]}, CAST(m.{f}_max AS DOUBLE) AS {c[2]}, "
+            f"{total} / m.n_w AS {c[3]}, CASE WHEN m.n_w > 1 THEN sqrt(({m2}) / (m.n_w - 1)) ELSE 0.0 END AS {c[4]}"
+        )
+    return ", ".join(out)
+
+
+def _field_block(key: str, weighted: bool) -> tuple[str, str, str]:
+    """(CTEs, select list f12…f36, joins to ``a``) of the packet-field statistics per ``key``. ``weighted``: some
+    kept record stands for several packets (the table ``multi`` is not empty); a day without one (every
+    per-packet source) takes the one-pass statistics over the records, which are then the packets."""
+    if not weighted:
+        return (f"c AS (SELECT {key}, {_record_stats(12)} FROM folded GROUP BY {key})", _columns("c", 12, 36),
+                f"JOIN c ON a.{key} = c.{key}")
+    ctes = f"m AS ({_record_sums(key)}), xm AS ({_extra_sums(key)}), x AS ({_extra_squares(key)})"
+    joins = f"JOIN m ON a.{key} = m.{key} LEFT JOIN xm ON a.{key} = xm.{key} LEFT JOIN x ON a.{key} = x.{key}"
+    return ctes, _weighted_stats(12), joins
 
 
 def _columns(prefix: str, first: int, last: int) -> str:
     return ", ".join(f"{prefix}.f{i:02d}" for i in range(first, last + 1))
 
 
-HOST_FEATURES = (
-    "WITH per_port AS (SELECT ip, packets AS n FROM edges), "
-    "per_address AS (SELECT ip, dst_ip, sum(w) AS n FROM folded GROUP BY ip, dst_ip), "
-    f"a AS (SELECT ip, {_count_stats(0)} FROM per_port GROUP BY ip), "
-    f"b AS (SELECT ip, {_count_stats(6)} FROM per_address GROUP BY ip), "
-    f"m AS ({_field_sums('ip')}), v AS ({_field_squares('ip')}) "
-    f"SELECT a.ip, {_columns('a', 0, 5)}, {_columns('b', 6, 11)}, {_field_stats(12)} "
-    "FROM a JOIN b ON a.ip = b.ip JOIN m ON a.ip = m.ip JOIN v ON a.ip = v.ip ORDER BY a.ip"
-)
-"""Host features f00…f36 (Table 1 order, reference-notes §2.1), one row per kept host."""
+def host_features(weighted: bool) -> str:
+    """Host features f00…f36 (Table 1 order, reference-notes §2.1), one row per kept host."""
+    ctes, fields, joins = _field_block("ip", weighted)
+    return (
+        "WITH per_port AS (SELECT ip, packets AS n FROM edges), "
+        "per_address AS (SELECT ip, dst_ip, sum(w) AS n FROM folded GROUP BY ip, dst_ip), "
+        f"a AS (SELECT ip, {_count_stats(0)} FROM per_port GROUP BY ip), "
+        f"b AS (SELECT ip, {_count_stats(6)} FROM per_address GROUP BY ip), {ctes} "
+        f"SELECT a.ip, {_columns('a', 0, 5)}, {_columns('b', 6, 11)}, {fields} "
+        f"FROM a JOIN b ON a.ip = b.ip {joins} ORDER BY a.ip"
+    )
 
-PORT_FEATURES = (
-    "WITH per_host AS (SELECT port, packets AS n FROM edges), "
-    f"a AS (SELECT port, {_count_stats(0)} FROM per_host GROUP BY port), "
-    f"m AS ({_field_sums('port')}), v AS ({_field_squares('port')}) "
-    f"SELECT a.port, {_columns('a', 0, 5)}, "
-    + ", ".join(f"0.0 AS f{i:02d}" for i in range(6, 12))
-    + f", {_field_stats(12)} FROM a JOIN m ON a.port = m.port JOIN v ON a.port = v.port ORDER BY a.port"
-)
-"""Port features f00…f36 (reference-notes §2.2: f06…f11 are 0-valued dummies), one row per port node."""
+
+def port_features(weighted: bool) -> str:
+    """Port features f00…f36 (reference-notes §2.2: f06…f11 are 0-valued dummies), one row per port node."""
+    ctes, fields, joins = _field_block("port", weighted)
+    dummies = ", ".join(f"0.0 AS f{i:02d}" for i in range(6, 12))
+    return (
+        "WITH per_host AS (SELECT port, packets AS n FROM edges), "
+        f"a AS (SELECT port, {_count_stats(0)} FROM per_host GROUP BY port), {ctes} "
+        f"SELECT a.port, {_columns('a', 0, 5)}, {dummies}, {fields} FROM a {joins} ORDER BY a.port"
+    )
+
 
 CORPUS_TOKENS = "SELECT port, ip, ts FROM folded ORDER BY sentence, ts, ip"
 """i-DarkVec tokens: one per kept packet, grouped by port (sentences in port-rank order, ``other`` last),
