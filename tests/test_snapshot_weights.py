@@ -61,9 +61,9 @@ def packet_table(seed: int = 3, n: int = 3000) -> pa.Table:
     )
 
 
-def _snapshot(ws: Workspace, table: pa.Table, settings: SnapshotSettings):
+def _snapshot(ws: Workspace, table: pa.Table, settings: SnapshotSettings, engine: str = "duckdb"):
     write_records(ws, "dn", "darknet", table, part="t")
-    build_snapshots(ws, "dn", settings=settings)
+    build_snapshots(ws, "dn", settings=settings, engine=engine)
     return [load_day(ws, "dn", d) for d in ws.store_days("dn")]
 
 
@@ -101,6 +101,22 @@ def test_flows_give_the_snapshot_of_their_packets(tmp_path, settings):
         assert_same_snapshot(a, b)
         assert b.meta["counts"]["records_read"] < a.meta["counts"]["records_read"] == a.meta["counts"]["packets_read"]
     assert any(s.meta["counts"]["packets_other"] > 0 for s in weighted) or settings.top_ports > 40
+
+
+@pytest.mark.slow
+@pytest.mark.requires("pyspark", "java")
+def test_spark_weighs_flow_records_like_duckdb(tmp_path):
+    flows = aggregate_to_flows(packet_table())
+    settings = SnapshotSettings(top_ports=8)
+    duck = _snapshot(Workspace(tmp_path / "duck"), flows, settings)
+    spark = _snapshot(Workspace(tmp_path / "spark"), flows, settings, engine="spark")
+    for a, b in zip(duck, spark, strict=True):
+        assert a.meta["counts"] == b.meta["counts"] and a.meta["counts"]["records_kept"] < a.meta["counts"]["packets_kept"]
+        assert a.edges.equals(b.edges) and a.corpus.equals(b.corpus)
+        for name in ("host_features", "port_features"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.column(0).equals(y.column(0))
+            np.testing.assert_allclose(_features(x), _features(y), rtol=1e-9, atol=0)
 
 
 def _by_port(snapshot) -> dict[int, list[int]]:
