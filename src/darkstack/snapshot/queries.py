@@ -2,11 +2,11 @@
 
 The engine registers the day's canonical records as the view ``packets`` (docs/schema.md); then, in
 order: the table ``selected`` (protocol/flag filter, feature fields with null → 0, the record's weight
-``w`` = the packets it stands for, null → 1), the view ``kept``
-(host filter), the table ``port_ranks`` (ranking for the top-N cut) and the table ``folded`` (kept
-packets, port folded into -1 = other) and the table ``edges``; the output queries read ``folded`` and
-``edges``. The only dialect difference (how views and cached tables are created) is the engine's job;
-every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
+``w`` = the packets it stands for, null → 1), the view ``kept`` (host filter), the table ``port_ranks``
+(ranking for the top-N cut), the table ``folded`` (kept records, port folded into -1 = other), the table
+``edges`` and, on a day with a record of several packets, the table ``multi``; the output queries read
+``folded``, ``edges`` and ``multi``. The only dialect difference (how views and cached tables are created)
+is the engine's job; every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
 repeats in the sorted tokens and numbers them.
 
 Every packet count is a sum of ``w``, so a flow record of n packets weighs as n packet records with its
@@ -195,7 +195,7 @@ def port_features(weighted: bool) -> str:
 
 
 CORPUS_TOKENS = "SELECT port, ip, ts FROM folded ORDER BY sentence, ts, ip"
-"""i-DarkVec tokens: one per kept packet, grouped by port (sentences in port-rank order, ``other`` last),
-senders in time order within a port (ties by IP). ``corpus.drop_repeats`` then removes consecutive
-repeats of a sender within a sentence and turns ``ts`` into the UTC hour (a vectorised step shared by both
-engines)."""
+"""i-DarkVec tokens: one per kept record (a flow record at its first packet), grouped by port (sentences in
+port-rank order, ``other`` last), senders in time order within a port (ties by IP). ``corpus.drop_repeats``
+then removes consecutive repeats of a sender within a sentence and turns ``ts`` into the UTC hour (a vectorised
+step shared by both engines)."""
