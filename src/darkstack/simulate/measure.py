@@ -17,7 +17,7 @@ from darkstack.schema import TCP_ACK, TCP_SYN, UNKNOWN, ip_to_int
 from darkstack.simulate.profiles import MIN_PACKETS, TABLE2
 from darkstack.workspace import Workspace, parse_day
 
-COLUMNS = ["src_ip", "dst_ip", "dst_port", "proto", "tcp_flags", "tcp_seq"]
+COLUMNS = ["src_ip", "dst_ip", "dst_port", "proto", "tcp_flags", "tcp_seq", "packets"]
 
 
 def published_labels(ws: Workspace) -> pd.DataFrame:
@@ -29,11 +29,12 @@ def published_labels(ws: Workspace) -> pd.DataFrame:
 
 
 def day_table(ws: Workspace, sensor: str, day: dt.date, labels: pd.DataFrame) -> pd.DataFrame:
-    """One row per TCP packet of hosts with ≥ MIN_PACKETS TCP packets, with the host's labelled class."""
+    """One row per TCP record of hosts with ≥ MIN_PACKETS TCP packets, with the host's labelled class and
+    ``weight``, the packets the record stands for."""
     t = store.read_day(ws, sensor, day, columns=COLUMNS)
     df = t.to_pandas()
-    df = df[df["proto"] == 6]
-    counts = df["src_ip"].value_counts()
+    df = df[df["proto"] == 6].assign(weight=lambda d: d["packets"].fillna(1).astype("int64"))
+    counts = df.groupby("src_ip")["weight"].sum()
     df = df[df["src_ip"].isin(counts.index[counts >= MIN_PACKETS])]
     valid = labels[(labels["first_day"] <= day) & (labels["last_day"] >= day)]
     label = pd.Series(valid["label"].to_numpy(), index=valid["ip"].to_numpy())
@@ -55,9 +56,9 @@ def class_stats(ws: Workspace, sensor: str = "darknet", days: list[dt.date] | No
         df = day_table(ws, sensor, day, labels)
         g = df.groupby("cls")
         daily.append(pd.DataFrame({"hosts": g["src_ip"].nunique(), "ports": g["dst_port"].nunique(),
-                                   "packets": g.size()}).assign(day=day))
+                                   "packets": g["weight"].sum()}).assign(day=day))
         daily.append(pd.DataFrame({"hosts": [df["src_ip"].nunique()], "ports": [df["dst_port"].nunique()],
-                                   "packets": [len(df)]}, index=["total"]).assign(day=day))
+                                   "packets": [df["weight"].sum()]}, index=["total"]).assign(day=day))
         for cls, ips in g["src_ip"]:
             hosts.setdefault(cls, set()).update(ips.unique().tolist())
         hosts.setdefault("total", set()).update(df["src_ip"].unique().tolist())
@@ -84,9 +85,9 @@ def sensor_overlap(ws: Workspace, day: dt.date) -> dict[str, int]:
     """Hosts with ≥ MIN_PACKETS TCP SYNs that day on the darknet, on the honeypot, and on both."""
     active = {}
     for sensor in ("darknet", "honeypot"):
-        df = store.read_day(ws, sensor, day, columns=["src_ip", "proto", "tcp_flags"]).to_pandas()
+        df = store.read_day(ws, sensor, day, columns=["src_ip", "proto", "tcp_flags", "packets"]).to_pandas()
         df = df[(df["proto"] == 6) & (df["tcp_flags"] == TCP_SYN)]
-        counts = df["src_ip"].value_counts()
+        counts = df["packets"].fillna(1).groupby(df["src_ip"]).sum()
         active[sensor] = set(counts.index[counts >= MIN_PACKETS].tolist())
     both = active["darknet"] & active["honeypot"]
     return {"darknet": len(active["darknet"]), "honeypot": len(active["honeypot"]), "both": len(both),

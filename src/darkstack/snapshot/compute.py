@@ -10,9 +10,11 @@ from darkstack.snapshot.settings import SnapshotSettings
 from darkstack.snapshot.tables import SCHEMAS, conform, empty
 
 COUNT_NAMES = (
+    "records_read",
     "packets_read",
     "packets_selected",
     "hosts_selected",
+    "records_kept",
     "packets_kept",
     "hosts_kept",
     "ports_distinct",
@@ -36,14 +38,17 @@ def compute_day(engine, parquet_glob: str | None, settings: SnapshotSettings) ->
         engine.materialise("folded", queries.folded(settings))
         counts = {k: int(v[0]) for k, v in engine.query(queries.COUNTS).to_pydict().items()}
         engine.materialise("edges", queries.EDGES)
+        weighted = counts["packets_kept"] > counts["records_kept"]  # some kept record stands for several packets
+        if weighted:
+            engine.materialise("multi", queries.MULTI)
         tables = {
             "edges": engine.query(queries.EDGES_SORTED),
-            "host_features": engine.query(queries.HOST_FEATURES),
-            "port_features": engine.query(queries.PORT_FEATURES),
+            "host_features": engine.query(queries.host_features(weighted)),
+            "port_features": engine.query(queries.port_features(weighted)),
         }
         tokens = engine.query(queries.CORPUS_TOKENS)
     finally:
-        for name in ("edges", "folded", "port_ranks", "selected"):
+        for name in ("multi", "edges", "folded", "port_ranks", "selected"):
             engine.release(name)
     tables["corpus"] = drop_repeats(tokens)
     counts["corpus_tokens"] = tables["corpus"].num_rows

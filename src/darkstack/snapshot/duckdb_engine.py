@@ -7,6 +7,8 @@ import tempfile
 
 import pyarrow as pa
 
+from darkstack.snapshot.queries import LATER_COLUMNS
+
 
 class DuckDBEngine:
     """One in-memory DuckDB connection with bounded threads and memory."""
@@ -31,7 +33,10 @@ class DuckDBEngine:
     def register_packets(self, parquet_glob: str) -> None:
         """Expose the day's canonical records as the view ``packets``."""
         path = parquet_glob.replace("'", "''")
-        self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW packets AS SELECT * FROM read_parquet('{path}')")
+        source = f"read_parquet('{path}', union_by_name = true)"  # parts written before a column was added lack it
+        present = {row[0] for row in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        added = "".join(f", NULL::{types[0]} AS {name}" for name, types in LATER_COLUMNS.items() if name not in present)
+        self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW packets AS SELECT *{added} FROM {source}")
 
     def view(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")

@@ -1,12 +1,17 @@
 """THE definition of a daily snapshot, as SQL text that both engines (DuckDB and Spark SQL) run unchanged.
 
 The engine registers the day's canonical records as the view ``packets`` (docs/schema.md); then, in
-order: the table ``selected`` (protocol/flag filter, feature fields with null → 0), the view ``kept``
-(host filter), the table ``port_ranks`` (ranking for the top-N cut) and the table ``folded`` (kept
-packets, port folded into -1 = other) and the table ``edges``; the output queries read ``folded`` and
-``edges``. The only dialect difference (how views and cached tables are created) is the engine's job;
-every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
+order: the table ``selected`` (protocol/flag filter, feature fields with null → 0, the record's weight
+``w`` = the packets it stands for, null → 1), the view ``kept`` (host filter), the table ``port_ranks``
+(ranking for the top-N cut), the table ``folded`` (kept records, port folded into -1 = other), the table
+``edges`` and, on a day with a record of several packets, the table ``multi``; the output queries read
+``folded``, ``edges`` and ``multi``. The only dialect difference (how views and cached tables are created)
+is the engine's job; every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
 repeats in the sorted tokens and numbers them.
+
+Every packet count is a sum of ``w``, so a flow record of n packets weighs as n packet records with its
+fields (docs/snapshot.md, "Records that stand for several packets"); per-packet sources leave ``packets``
+null and every ``w`` is 1.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ from darkstack.snapshot.features import PACKET_FIELDS
 from darkstack.snapshot.settings import SnapshotSettings
 
 FIELDS = [name for name, _, _ in PACKET_FIELDS]
+LATER_COLUMNS = {"honeypot": ("VARCHAR", "string"), "packets": ("UINTEGER", "bigint")}
+"""Canonical columns added after the first stores were written (name → DuckDB, Spark type): an engine's
+``packets`` view gives them as null where a store's parts lack them, so older stores need no re-ingest."""
 _SOURCE_FIELDS = {"size": "ip_len", "ttl": "ttl", "mss": "tcp_mss", "win": "tcp_win", "tsval": "tcp_ts"}
 
 
 def selected(settings: SnapshotSettings) -> str:
-    """Packets passing the protocol and flag filters, with the feature fields as BIGINT (null → 0)."""
-    where = ["dst_port IS NOT NULL"]
+    """Records passing the protocol and flag filters, with the feature fields as BIGINT (null → 0) and the
+    weight ``w`` (packets the record stands for, null → 1; a record of 0 packets is dropped)."""
+    where = ["dst_port IS NOT NULL", "(packets IS NULL OR packets > 0)"]
     if settings.tcp_only:
         where.append(f"proto = {PROTO_TCP}")
     if settings.syn_only:
@@ -29,46 +38,48 @@ def selected(settings: SnapshotSettings) -> str:
     fields = ", ".join(f"CAST(coalesce({_SOURCE_FIELDS[f]}, 0) AS BIGINT) AS {f}" for f in FIELDS)
     return (
         "SELECT ts, CAST(src_ip AS BIGINT) AS ip, CAST(dst_ip AS BIGINT) AS dst_ip, "
-        f"CAST(dst_port AS INT) AS dst_port, {fields} FROM packets WHERE {' AND '.join(where)}"
+        f"CAST(dst_port AS INT) AS dst_port, CAST(coalesce(packets, 1) AS BIGINT) AS w, {fields} "
+        f"FROM packets WHERE {' AND '.join(where)}"
     )
 
 
 def kept(settings: SnapshotSettings) -> str:
-    """Host filter: packets of hosts with at least ``settings.min_host_packets`` selected packets."""
+    """Host filter: records of hosts with at least ``settings.min_host_packets`` selected packets (sum of ``w``)."""
     return (
         "SELECT * FROM selected WHERE ip IN "
-        f"(SELECT ip FROM selected GROUP BY ip HAVING count(*) >= {settings.min_host_packets})"
+        f"(SELECT ip FROM selected GROUP BY ip HAVING sum(w) >= {settings.min_host_packets})"
     )
 
 
 PORT_RANKS = (
     "SELECT dst_port, packets, row_number() OVER (ORDER BY packets DESC, dst_port ASC) AS port_rank "
-    "FROM (SELECT dst_port, count(*) AS packets FROM kept GROUP BY dst_port) AS per_port"
+    "FROM (SELECT dst_port, sum(w) AS packets FROM kept GROUP BY dst_port) AS per_port"
 )
 """Ports ranked by packets after the host filter; ties broken by the lower port number."""
 
 
 def folded(settings: SnapshotSettings) -> str:
-    """Kept packets with ``port`` (-1 beyond the top N) and ``sentence`` (corpus order: rank, other last)."""
+    """Kept records with ``port`` (-1 beyond the top N) and ``sentence`` (corpus order: rank, other last)."""
     n = settings.top_ports
     return (
         f"SELECT k.ts, k.ip, k.dst_ip, CASE WHEN r.port_rank <= {n} THEN k.dst_port ELSE -1 END AS port, "
         f"CASE WHEN r.port_rank <= {n} THEN r.port_rank ELSE {n + 1} END AS sentence, "
-        f"{', '.join('k.' + f for f in FIELDS)} FROM kept AS k JOIN port_ranks AS r ON k.dst_port = r.dst_port"
+        f"k.w, {', '.join('k.' + f for f in FIELDS)} FROM kept AS k JOIN port_ranks AS r ON k.dst_port = r.dst_port"
     )
 
 
 COUNTS = (
-    "SELECT * FROM (SELECT count(*) AS packets_read FROM packets) AS r "
-    "CROSS JOIN (SELECT count(*) AS packets_selected, count(DISTINCT ip) AS hosts_selected FROM selected) AS s "
+    "SELECT * FROM (SELECT count(*) AS records_read, coalesce(sum(coalesce(packets, 1)), 0) AS packets_read "
+    "FROM packets) AS r "
+    "CROSS JOIN (SELECT coalesce(sum(w), 0) AS packets_selected, count(DISTINCT ip) AS hosts_selected FROM selected) AS s "
     "CROSS JOIN (SELECT count(*) AS ports_distinct FROM port_ranks) AS p "
-    "CROSS JOIN (SELECT count(*) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
+    "CROSS JOIN (SELECT count(*) AS records_kept, coalesce(sum(w), 0) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
     "count(DISTINCT CASE WHEN port <> -1 THEN port END) AS ports_kept, "
-    "count(CASE WHEN port = -1 THEN 1 END) AS packets_other FROM folded) AS f"
+    "coalesce(sum(CASE WHEN port = -1 THEN w END), 0) AS packets_other FROM folded) AS f"
 )
-"""One row of day counts for meta.json."""
+"""One row of day counts for meta.json (``records_*`` rows; every ``packets_*`` a sum of weights)."""
 
-EDGES = "SELECT ip, port, count(*) AS packets FROM folded GROUP BY ip, port"
+EDGES = "SELECT ip, port, sum(w) AS packets FROM folded GROUP BY ip, port"
 """The weighted bipartite graph: packets per (host, port); materialised as the table ``edges``."""
 
 EDGES_SORTED = "SELECT ip, port, packets FROM edges ORDER BY ip, port"
@@ -85,8 +96,9 @@ def _count_stats(first: int) -> str:
     )
 
 
-def _field_stats(first: int) -> str:
-    """sum, min, max, mean, std of each packet field (columns f<first>…f<first+24>)."""
+def _record_stats(first: int) -> str:
+    """sum, min, max, mean, std of each packet field over the records (columns f<first>…f<first+24>): the
+    statistics over the packets when every kept record is one packet."""
     out = []
     for j, f in enumerate(FIELDS):
         c = [f"f{first + 5 * j + i:02d}" for i in range(5)]
@@ -98,33 +110,95 @@ def _field_stats(first: int) -> str:
     return ", ".join(out)
 
 
+MULTI = "SELECT * FROM folded WHERE w > 1"
+"""The kept records of several packets (table ``multi``): the w − 1 packets of each beyond the record itself
+are the node's *extra* packets, which the weighted statistics add to the records' own."""
+
+
+def _record_sums(key: str) -> str:
+    """Per ``key``, over the records (each once): ``n_r`` records, ``n_w`` packets, and per field the sum, min,
+    max, mean and sum of squared deviations."""
+    parts = ["count(*) AS n_r", "sum(w) AS n_w"]
+    for f in FIELDS:
+        parts.append(f"sum({f}) AS {f}_sum, min({f}) AS {f}_min, max({f}) AS {f}_max, avg({f}) AS {f}_mean, "
+                     f"coalesce(var_samp({f}) * (count(*) - 1), 0.0) AS {f}_m2")
+    return f"SELECT {key}, {', '.join(parts)} FROM folded GROUP BY {key}"
+
+
+def _extra_sums(key: str) -> str:
+    """Per ``key``: the extra packets ``n_x`` and per field their sum and mean."""
+    sums = ", ".join(f"sum((w - 1) * {f}) AS {f}_sum, CAST(sum((w - 1) * {f}) AS DOUBLE) / sum(w - 1) AS {f}_mean"
+                     for f in FIELDS)
+    return f"SELECT {key}, sum(w - 1) AS n_x, {sums} FROM multi GROUP BY {key}"
+
+
+def _extra_squares(key: str) -> str:
+    """Per ``key``: the extra packets' sum of squared deviations from their mean, per field (a second pass, so
+    the std of values near 2^32 keeps its precision, which sum(w·x²) − (sum(w·x))²/n would not)."""
+    dev = ", ".join(f"sum((k.w - 1) * (k.{f} - xm.{f}_mean) * (k.{f} - xm.{f}_mean)) AS {f}_m2" for f in FIELDS)
+    return f"SELECT k.{key}, {dev} FROM multi AS k JOIN xm ON k.{key} = xm.{key} GROUP BY k.{key}"
+
+
+def _weighted_stats(first: int) -> str:
+    """sum, min, max, mean, std of each packet field over the node's packets from ``m`` (records), ``xm`` and
+    ``x`` (extra packets): sums, means and std count a record of w packets w times (frequency weights), min and
+    max are over the records, and the std's sums of squares are combined by Chan, Golub and LeVeque's
+    pairwise update."""
+    out = []
+    for j, f in enumerate(FIELDS):
+        c = [f"f{first + 5 * j + i:02d}" for i in range(5)]
+        total = f"CAST(m.{f}_sum + coalesce(xm.{f}_sum, 0) AS DOUBLE)"
+        between = f"coalesce((xm.{f}_mean - m.{f}_mean) * (xm.{f}_mean - m.{f}_mean) * m.n_r * xm.n_x / m.n_w, 0.0)"
+        m2 = f"m.{f}_m2 + coalesce(x.{f}_m2, 0.0) + {between}"
+        out.append(
+            f"{total} AS {c[0]}, CAST(m.{f}_min AS DOUBLE) AS {c[1]}, CAST(m.{f}_max AS DOUBLE) AS {c[2]}, "
+            f"{total} / m.n_w AS {c[3]}, CASE WHEN m.n_w > 1 THEN sqrt(({m2}) / (m.n_w - 1)) ELSE 0.0 END AS {c[4]}"
+        )
+    return ", ".join(out)
+
+
+def _field_block(key: str, weighted: bool) -> tuple[str, str, str]:
+    """(CTEs, select list f12…f36, joins to ``a``) of the packet-field statistics per ``key``. ``weighted``: some
+    kept record stands for several packets (the table ``multi`` is not empty); a day without one (every
+    per-packet source) takes the one-pass statistics over the records, which are then the packets."""
+    if not weighted:
+        return (f"c AS (SELECT {key}, {_record_stats(12)} FROM folded GROUP BY {key})", _columns("c", 12, 36),
+                f"JOIN c ON a.{key} = c.{key}")
+    ctes = f"m AS ({_record_sums(key)}), xm AS ({_extra_sums(key)}), x AS ({_extra_squares(key)})"
+    joins = f"JOIN m ON a.{key} = m.{key} LEFT JOIN xm ON a.{key} = xm.{key} LEFT JOIN x ON a.{key} = x.{key}"
+    return ctes, _weighted_stats(12), joins
+
+
 def _columns(prefix: str, first: int, last: int) -> str:
     return ", ".join(f"{prefix}.f{i:02d}" for i in range(first, last + 1))
 
 
-HOST_FEATURES = (
-    "WITH per_port AS (SELECT ip, packets AS n FROM edges), "
-    "per_address AS (SELECT ip, dst_ip, count(*) AS n FROM folded GROUP BY ip, dst_ip), "
-    f"a AS (SELECT ip, {_count_stats(0)} FROM per_port GROUP BY ip), "
-    f"b AS (SELECT ip, {_count_stats(6)} FROM per_address GROUP BY ip), "
-    f"c AS (SELECT ip, {_field_stats(12)} FROM folded GROUP BY ip) "
-    f"SELECT a.ip, {_columns('a', 0, 5)}, {_columns('b', 6, 11)}, {_columns('c', 12, 36)} "
-    "FROM a JOIN b ON a.ip = b.ip JOIN c ON a.ip = c.ip ORDER BY a.ip"
-)
-"""Host features f00…f36 (Table 1 order, reference-notes §2.1), one row per kept host."""
+def host_features(weighted: bool) -> str:
+    """Host features f00…f36 (Table 1 order, reference-notes §2.1), one row per kept host."""
+    ctes, fields, joins = _field_block("ip", weighted)
+    return (
+        "WITH per_port AS (SELECT ip, packets AS n FROM edges), "
+        "per_address AS (SELECT ip, dst_ip, sum(w) AS n FROM folded GROUP BY ip, dst_ip), "
+        f"a AS (SELECT ip, {_count_stats(0)} FROM per_port GROUP BY ip), "
+        f"b AS (SELECT ip, {_count_stats(6)} FROM per_address GROUP BY ip), {ctes} "
+        f"SELECT a.ip, {_columns('a', 0, 5)}, {_columns('b', 6, 11)}, {fields} "
+        f"FROM a JOIN b ON a.ip = b.ip {joins} ORDER BY a.ip"
+    )
 
-PORT_FEATURES = (
-    "WITH per_host AS (SELECT port, packets AS n FROM edges), "
-    f"a AS (SELECT port, {_count_stats(0)} FROM per_host GROUP BY port), "
-    f"c AS (SELECT port, {_field_stats(12)} FROM folded GROUP BY port) "
-    f"SELECT a.port, {_columns('a', 0, 5)}, "
-    + ", ".join(f"0.0 AS f{i:02d}" for i in range(6, 12))
-    + f", {_columns('c', 12, 36)} FROM a JOIN c ON a.port = c.port ORDER BY a.port"
-)
-"""Port features f00…f36 (reference-notes §2.2: f06…f11 are 0-valued dummies), one row per port node."""
+
+def port_features(weighted: bool) -> str:
+    """Port features f00…f36 (reference-notes §2.2: f06…f11 are 0-valued dummies), one row per port node."""
+    ctes, fields, joins = _field_block("port", weighted)
+    dummies = ", ".join(f"0.0 AS f{i:02d}" for i in range(6, 12))
+    return (
+        "WITH per_host AS (SELECT port, packets AS n FROM edges), "
+        f"a AS (SELECT port, {_count_stats(0)} FROM per_host GROUP BY port), {ctes} "
+        f"SELECT a.port, {_columns('a', 0, 5)}, {dummies}, {fields} FROM a {joins} ORDER BY a.port"
+    )
+
 
 CORPUS_TOKENS = "SELECT port, ip, ts FROM folded ORDER BY sentence, ts, ip"
-"""i-DarkVec tokens: one per kept packet, grouped by port (sentences in port-rank order, ``other`` last),
-senders in time order within a port (ties by IP). ``corpus.drop_repeats`` then removes consecutive
-repeats of a sender within a sentence and turns ``ts`` into the UTC hour (a vectorised step shared by both
-engines)."""
+"""i-DarkVec tokens: one per kept record (a flow record at its first packet), grouped by port (sentences in
+port-rank order, ``other`` last), senders in time order within a port (ties by IP). ``corpus.drop_repeats``
+then removes consecutive repeats of a sender within a sentence and turns ``ts`` into the UTC hour (a vectorised
+step shared by both engines)."""

@@ -10,6 +10,7 @@ import warnings
 import pyarrow as pa
 
 from darkstack.errors import ConfigError
+from darkstack.snapshot.queries import LATER_COLUMNS
 
 NO_PYSPARK = "--engine spark needs pyspark, which is not installed: pip install 'darkstack[spark]'"
 NO_JAVA = "--engine spark needs a Java runtime (java on PATH or JAVA_HOME), e.g. apt-get install default-jre-headless"
@@ -60,7 +61,13 @@ class SparkEngine:
 
     def register_packets(self, parquet_glob: str) -> None:
         """Expose the day's canonical records as the view ``packets``."""
-        self.spark.read.parquet(parquet_glob).createOrReplaceTempView("packets")
+        from pyspark.sql import functions as F
+
+        frame = self.spark.read.option("mergeSchema", "true").parquet(parquet_glob)  # parts written before a column was added lack it
+        for name, (_, spark_type) in LATER_COLUMNS.items():
+            if name not in frame.columns:
+                frame = frame.withColumn(name, F.lit(None).cast(spark_type))
+        frame.createOrReplaceTempView("packets")
 
     def view(self, name: str, sql: str) -> None:
         self.spark.sql(sql).createOrReplaceTempView(name)
