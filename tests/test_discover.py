@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from darkstack import atomic, skips
+from darkstack import atomic, skips, store
 from darkstack.cli import NOTHING_COMPUTED, main
 from darkstack.discover import DiscoverSettings, discover
 from darkstack.discover.cluster import NOISE, cluster_hosts
@@ -45,11 +45,9 @@ def planted(seed: int = 0, spread: float = 0.15):
 
 
 def write_world(ws, ips, names, X, days=DAYS, variant="ds", labelled=("mirai", "censys")):
-    """Embeddings, labels, snapshot tables and node index of a small planted world, in the workspace layout."""
-    ws.register_sensor("darknet", "darknet")
+    """Store, embeddings, labels, snapshot tables and node index of a small planted world, in the workspace layout."""
     for day, Xd in zip(days, X):
-        keep = np.ones(len(ips), bool) if Xd.shape[0] == len(ips) else None
-        day_ips, day_names = (ips, names) if keep is not None else (ips[: len(Xd)], names[: len(Xd)])
+        day_ips, day_names = ips, names
         emb = pa.FixedSizeListArray.from_arrays(pa.array(Xd.astype(np.float32).ravel(), pa.float32()), DIM)
         atomic.write_parquet(ws.embedding_path("darknet", variant, day), pa.table({"ip": pa.array(day_ips, pa.uint32()), "embedding": emb}))
         lab = np.isin(day_names, list(labelled))
@@ -72,6 +70,10 @@ def write_world(ws, ips, names, X, days=DAYS, variant="ds", labelled=("mirai", "
                                 "ip": pa.array(c_ip, pa.uint32()), "hour": pa.array(c_hour, pa.uint8())}),
         }, {"day": str(day)})
         update_node_index(ws, "darknet", {day: day_ips})
+        ts = pa.array([dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)] * len(day_ips), pa.timestamp("us", tz="UTC"))
+        store.write_records(ws, "darknet", "darknet", pa.table({"ts": ts, "src_ip": pa.array(day_ips, pa.uint32()),
+                                                               "dst_ip": pa.array(np.zeros(len(day_ips)), pa.uint32()),
+                                                               "proto": pa.array(np.full(len(day_ips), 6), pa.uint8())}), part=variant)
 
 
 @pytest.fixture
@@ -229,11 +231,60 @@ def test_command_writes_the_outputs(world, capsys):
 
 
 def test_stacked_probability_space(world):
-    ws, ips, names, = world
-    ips, names, X = planted(seed=3)
+    ws, ips, names = world
+    _, _, X = planted(seed=3)
     for variant in ("idarkvec", "igcngru"):
         write_world(ws, ips, names, X, variant=variant)
     result = discover(ws, "darknet", DiscoverSettings(space="stack"))
     frame = pq.read_table(hosts_path(ws, "darknet", DAYS[0])).to_pandas()
     known = frame["label"] != UNKNOWN
     assert result.space == "stack" and adjusted_rand_score(frame.loc[known, "label"], frame.loc[known, "cluster"]) > 0.9
+
+
+# --- report and pipeline -------------------------------------------------------------------------
+HOSTILE = "</script><img src=x onerror=alert(1)>"
+
+
+def test_report_lists_new_unknown_groups_escaped(ws):
+    from darkstack.report.build import build_report
+
+    ips, names, X = planted()
+    names = np.where(names == "censys", HOSTILE, names)
+    GROUPS[HOSTILE] = GROUPS["censys"]
+    try:
+        write_world(ws, ips, names, X, labelled=("mirai", HOSTILE))
+        discover(ws, "darknet", DiscoverSettings(space="ds"), days=DAYS[:1])
+    finally:
+        del GROUPS[HOSTILE]
+    page = build_report(ws, run_id="r").read_text()
+    assert 'id="groups"' in page and "New and growing groups of unknown hosts" in page
+    fresh = page.split('<table id="groups-darknet-t1"')[1].split("</table>")[0]
+    assert fresh.count("<tr>") == 1 + 2 and "5555, 6666" in fresh and "7777" in fresh  # header + the two unknown groups
+    assert "0.0.195.80" in fresh or "0.3.13.64" in fresh  # member addresses (200000 + i) are listed
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_report_says_when_no_group_is_new(world):
+    from darkstack.report.build import build_report
+
+    ws, *_ = world
+    discover(ws, "darknet", DiscoverSettings(space="ds"))
+    page = build_report(ws, run_id="r").read_text()
+    assert f"no new or growing group of mostly unknown hosts on {DAYS[-1]}" in page
+
+
+def test_pipeline_step_is_cached(world):
+    from darkstack.pipeline.config import config_from_dict
+    from darkstack.pipeline.plan import discover_step
+    from darkstack.pipeline.steps import Step, run_steps
+
+    ws, *_ = world
+    config = config_from_dict({"run": {"variants": ["ds"], "evaluate": False, "scenarios": []}, "discover": {"space": "ds"}})
+    upstream = [Step(name, lambda: None) for name in ("labels", "snapshot:darknet", "embed:darknet:ds")]
+    first = run_steps(ws, [*upstream, discover_step(ws, config, "darknet")])
+    assert "discover:darknet" in first.ran and hosts_path(ws, "darknet", DAYS[-1]).exists()
+    assert "discover:darknet" in run_steps(ws, [*upstream, discover_step(ws, config, "darknet")]).skipped
+    changed = config.model_copy(update={"discover": config.discover.model_copy(update={"match_jaccard": 0.5})})
+    assert run_steps(ws, [*upstream, discover_step(ws, changed, "darknet")]).ran == ["discover:darknet"]
+    best = config.model_copy(update={"discover": DiscoverSettings(), "run": config.run.model_copy(update={"evaluate": True})})
+    assert discover_step(ws, best, "darknet").after[-1] == "evaluate:darknet"  # the best variant waits for the evaluation
