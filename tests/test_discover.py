@@ -137,7 +137,7 @@ def test_tracking_same_grown_shrunk_and_new():
 def test_tracking_ignores_hosts_absent_on_one_of_the_days():
     """Half the members churned out, new ones came in: still the same group (Jaccard over hosts of both days)."""
     previous = _prev({"G0001": range(0, 20)})
-    found, _ = _match(previous, _today({0: range(10, 30)}))
+    found, _ = _match(previous, _today({0: range(14, 34)}))  # over all hosts: Jaccard 6 / 34
     assert found[0] == ("G0001", "same", ["G0001"])
 
 

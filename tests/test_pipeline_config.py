@@ -95,7 +95,7 @@ def test_demo_config_is_valid_and_plans_every_stage(tmp_path):
     names = [s.name for s in build_plan(Workspace(tmp_path), config, "r")]
     assert names[:3] == ["simulate", "labels", "snapshot:darknet"]
     assert "embed:honeypot:igcngru" in names and "evaluate:darknet" in names
-    assert names[-7:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "report"]
+    assert names[-9:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "discover:darknet", "discover:honeypot", "report"]
 
 
 def test_every_option_is_documented():

@@ -20,6 +20,8 @@ def command(
     min_hosts: Annotated[int, typer.Option(help="Days with fewer embedded hosts are not clustered.")] = 20,
     match_jaccard: Annotated[float, typer.Option(help="Jaccard index (over hosts seen both days) at which a cluster continues a group.")] = 0.3,
     size_change: Annotated[float, typer.Option(help="Relative size change beyond which a continued group has grown or shrunk.")] = 0.2,
+    top_ports: Annotated[int, typer.Option(help="Ports listed per group (most packets first).")] = 5,
+    members_listed: Annotated[int, typer.Option(help="Member addresses listed per group in groups-day=….json.")] = 20,
     day: Annotated[list[str] | None, typer.Option("--day", help="Only these UTC days, YYYY-MM-DD (default: every embedded day).")] = None,
 ) -> None:
     """Cluster each day's hosts (HDBSCAN, cosine), describe the groups and track them from day to day."""
@@ -33,7 +35,7 @@ def command(
 
     ws = resolve_workspace(workspace)
     options = {"space": space, "min_cluster_size": min_cluster_size, "min_samples": min_samples, "min_hosts": min_hosts,
-               "match_jaccard": match_jaccard, "size_change": size_change}
+               "match_jaccard": match_jaccard, "size_change": size_change, "top_ports": top_ports, "members_listed": members_listed}
     try:
         settings = DiscoverSettings(**options)
     except ValidationError as exc:
