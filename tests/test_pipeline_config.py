@@ -129,7 +129,8 @@ def _keys(config, ws):
 
 
 STACKS = {f"{k}:{s}" for k in ("stack", "predict") for s in ("D", "H", "DH")} | {"report"}
-RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS
+DISCOVER = {"discover:darknet", "discover:honeypot"}
+RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS | DISCOVER
 EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "idarkvec", "igcngru")}
 
 
@@ -139,8 +140,9 @@ EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "ida
         ("embed", {"history": 3}, {"embed:darknet:igcngru", "embed:honeypot:igcngru"} | RESULTS),
         ("embed", {"w2v_window": 10}, {"embed:darknet:idarkvec", "embed:honeypot:idarkvec"} | RESULTS),
         ("snapshot", {"top_ports": 1000}, {"snapshot:darknet", "snapshot:honeypot"} | EMBEDS | RESULTS),
-        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"}),
+        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"} | DISCOVER),  # the best variant may change
         ("stack", {"folds": 5}, STACKS),
+        ("discover", {"match_jaccard": 0.5}, DISCOVER | {"report"}),
         ("report", {"title": "x"}, {"report"}),
     ],
 )
