@@ -205,11 +205,18 @@ def test_best_space_is_read_from_the_evaluation(world):
     assert discover(ws, "darknet").space == "idarkvec"
 
 
+def test_without_an_evaluation_best_is_the_first_variant_embedded(world):
+    ws, *_ = world
+    result = discover(ws, "darknet", candidates=("igcngru", "ds"))
+    assert result.space == "ds" and json.loads((ws.results_dir / "discover" / "darknet" / "run.json").read_text())["why"] == (
+        "no scored evaluation: the first variant embedded")
+
+
 def test_skips_name_the_option(world, capsys):
     ws, *_ = world
     with pytest.raises(skips.StageSkipped) as caught:
-        discover(ws, "darknet")  # no evaluation yet
-    assert "--space / discover.space" in caught.value.skip.line()
+        discover(ws, "darknet", candidates=("igcngru",))
+    assert caught.value.skip.line() == "discover sensor darknet: no embeddings: run `darkstack embed` first (change: --space / discover.space)"
     with skips.collect() as found:
         with pytest.raises(skips.StageSkipped):
             discover(ws, "darknet", DiscoverSettings(space="ds", min_hosts=500))

@@ -13,7 +13,7 @@ def command(
     workspace: WorkspaceOption = None,
     sensor: SensorOption = None,
     space: Annotated[
-        str, typer.Option("--space", help="'best' (the variant the evaluation scores highest), a variant name, or 'stack' (the stacked probability space).")
+        str, typer.Option("--space", help="'best' (the variant the evaluation scores highest; without one, the first embedded), a variant name, or 'stack' (the stacked probability space).")
     ] = "best",
     min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN's smallest group of hosts (scikit-learn's default).")] = 5,
     min_samples: Annotated[int | None, typer.Option(help="HDBSCAN's core neighbourhood (default: --min-cluster-size).")] = None,

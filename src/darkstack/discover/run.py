@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from darkstack.discover.describe import describe_clusters, host_labels
 from darkstack.discover.settings import DiscoverSettings
 from darkstack.discover.space import SPACE_OPTION, day_vectors, resolve_space
 from darkstack.discover.track import match_clusters
+from darkstack.evaluate.tables import METHOD_ORDER as STANDARD_VARIANTS
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.stack.settings import StackSettings
@@ -68,15 +70,19 @@ def discover(
     stack: StackSettings | None = None,
     *,
     days: list[dt.date] | None = None,
+    candidates: Sequence[str] = STANDARD_VARIANTS,
 ) -> DiscoverResult:
     """Cluster, describe and track the hosts of ``sensor`` on every day its space has (or on ``days``).
+
+    ``candidates``: the variants ``space = "best"`` falls back on, in order, without a scored evaluation.
 
     A day that cannot be clustered (too few hosts, a base missing) is left out with a skip line and the
     tracking goes on from the day before it; :class:`darkstack.skips.StageSkipped` when no day is left.
     """
     settings = settings or DiscoverSettings()
     stack = stack or StackSettings()
-    space = resolve_space(ws, sensor, settings, stack)
+    space = resolve_space(ws, sensor, settings, stack, candidates)
+    log.info(f"discover sensor {sensor}: variant {space.name} ({space.why})", extra={"sensor": sensor, "variant": space.name})
     have = space.days(ws)
     todo = [d for d in have if days is None or d in set(days)]
     if not todo:
@@ -113,7 +119,7 @@ def discover(
     if not described:
         raise skips.skip_stage("discover", "no day could be clustered (see the lines above)", sensor=sensor, variant=space.name, days=todo)
     run = atomic.write_json(discover_dir(ws, sensor) / "run.json", {
-        "sensor": sensor, "space": space.name, "bases": list(space.bases), "settings": settings.model_dump(mode="json"),
+        "sensor": sensor, "space": space.name, "why": space.why, "bases": list(space.bases), "settings": settings.model_dump(mode="json"),
         "days": [day_str(d) for d in described], "groups": next_number - 1, "seconds": round(time.perf_counter() - started, 3),
     })
     return DiscoverResult(sensor, space.name, list(described), described, [*paths, run])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 BEST = "best"
-"""``space`` value: the variant with the highest macro-F1 in the sensor's evaluation (``results/evaluate``)."""
+"""``space`` value: the variant with the highest macro-F1 in the sensor's evaluation (``results/evaluate``), else the first embedded."""
 STACK = "stack"
 """``space`` value: the sensor's stacked probability space (every base's 3-NN class shares side by side)."""
 
@@ -21,7 +21,8 @@ class DiscoverSettings(BaseModel):
 
     space: str = Field(
         BEST,
-        description="Vectors clustered: 'best' (the variant scoring the highest macro-F1 in the sensor's evaluation), "
+        description="Vectors clustered: 'best' (the variant scoring the highest macro-F1 in the sensor's evaluation; "
+        "without a scored evaluation, the first of run.variants embedded), "
         "a variant name (ds, idarkvec, igcngru, ...), or 'stack' (the stacked probability space of the sensor's bases, "
         "stack.base_variants: the meta-learner's inputs).",
     )

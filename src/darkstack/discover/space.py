@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,8 @@ class Space:
     sensor: str
     name: str
     """The variant, or ``stack``."""
+    why: str
+    """Why this space (shown in the report)."""
     bases: tuple[str, ...] = ()
     """Variants whose 3-NN class shares make up the stacked space (empty for a variant)."""
 
@@ -33,35 +36,42 @@ class Space:
         return sorted(set.intersection(*(set(ws.embedding_days(self.sensor, v)) for v in variants)))
 
 
-def best_variant(ws: Workspace, sensor: str) -> tuple[str, float]:
-    """The variant with the highest mean daily macro-F1 in ``results/evaluate/<sensor>/table.json`` (ties: first listed)."""
+def best_variant(ws: Workspace, sensor: str, candidates: Sequence[str]) -> tuple[str, str]:
+    """The variant to cluster for ``space = "best"`` and why it was chosen.
+
+    The variant with the highest mean daily macro-F1 in ``results/evaluate/<sensor>/table.json`` among
+    those with embeddings (ties: the first listed); without a scored evaluation (none run, or no class
+    large enough to score, as on a few unlabelled days), the first of ``candidates`` with embeddings:
+    unknown groups matter most where labels are scarce.
+    """
     from darkstack.evaluate.metrics import MACRO
     from darkstack.evaluate.run import evaluate_dir
 
     path = evaluate_dir(ws, sensor) / "table.json"
-    if not path.exists():
-        raise skips.skip_stage(
-            "discover", "no evaluation results to pick the best variant from: run `darkstack evaluate`, or name a variant",
-            sensor=sensor, option=SPACE_OPTION,
-        )
-    try:
-        result = json.loads(path.read_text())
-        scores = {r["variant"]: r["f1_mean"] for r in result["summary"] if r["label"] == MACRO and r["f1_mean"] is not None}
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise DamagedFileError(f"not an evaluation table ({exc})", path) from exc
+    scores: dict[str, float] = {}
+    if path.exists():
+        try:
+            result = json.loads(path.read_text())
+            scores = {r["variant"]: r["f1_mean"] for r in result["summary"] if r["label"] == MACRO and r["f1_mean"] is not None}
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise DamagedFileError(f"not an evaluation table ({exc})", path) from exc
     embedded = {v: f1 for v, f1 in scores.items() if ws.embedding_days(sensor, v)}
-    if not embedded:
-        raise skips.skip_stage("discover", "no evaluated variant has embeddings", sensor=sensor, option=SPACE_OPTION)
-    best = max(embedded, key=lambda v: (embedded[v], -list(embedded).index(v)))
-    return best, float(embedded[best])
+    if embedded:
+        best = max(embedded, key=lambda v: (embedded[v], -list(embedded).index(v)))
+        return best, f"the highest macro-F1 of the evaluation, {embedded[best]:.3f}"
+    found = [v for v in candidates if ws.embedding_days(sensor, v)]
+    if not found:
+        raise skips.skip_stage("discover", "no embeddings: run `darkstack embed` first", sensor=sensor, option=SPACE_OPTION)
+    return found[0], "no scored evaluation: the first variant embedded"
 
 
-def resolve_space(ws: Workspace, sensor: str, settings: DiscoverSettings, stack: StackSettings) -> Space:
-    """The :class:`Space` ``settings.space`` names for ``sensor`` (``best`` read from its evaluation)."""
+def resolve_space(ws: Workspace, sensor: str, settings: DiscoverSettings, stack: StackSettings, candidates: Sequence[str]) -> Space:
+    """The :class:`Space` ``settings.space`` names for ``sensor`` (``best``: :func:`best_variant` among ``candidates``)."""
     if settings.space == STACK:
-        return Space(sensor, STACK, tuple(stack.base_variants))
-    name = best_variant(ws, sensor)[0] if settings.space == BEST else settings.space
-    return Space(sensor, name)
+        return Space(sensor, STACK, "the stacked probability space", tuple(stack.base_variants))
+    if settings.space == BEST:
+        return Space(sensor, *best_variant(ws, sensor, candidates))
+    return Space(sensor, settings.space, "chosen by --space / discover.space")
 
 
 def day_vectors(

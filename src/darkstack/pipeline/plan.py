@@ -259,11 +259,12 @@ def discover_sensor(ws: Workspace, config: PipelineConfig, sensor: str) -> list[
     from darkstack.discover import discover
 
     days = processed_days(ws, config, sensor)
-    return discover(ws, sensor, config.discover, config.stack, days=days).paths
+    return discover(ws, sensor, config.discover, config.stack, days=days, candidates=config.run.variants).paths
 
 
 def discover_step(ws: Workspace, config: PipelineConfig, sensor: str) -> Step:
-    """The ``discover:<sensor>`` step: after the sensor's embeddings, and its evaluation when the best variant is clustered."""
+    """The ``discover:<sensor>`` step: after the sensor's embeddings, and its evaluation when the best variant is clustered
+    (an evaluation that scored nothing does not block it: the first variant is clustered then)."""
     from darkstack.discover.settings import BEST, STACK
 
     space = config.discover.space
@@ -273,7 +274,6 @@ def discover_step(ws: Workspace, config: PipelineConfig, sensor: str) -> Step:
     after = ("labels", f"snapshot:{sensor}", *embeds)
     if space == BEST and config.run.evaluate:
         after += (f"evaluate:{sensor}",)
-        needs += ((f"evaluate:{sensor}",),)
     settings = config.discover.model_dump(mode="json") | {"first_day": config.run.first_day, "last_day": config.run.last_day}
     if space == STACK:
         settings["stack"] = config.stack.model_dump(mode="json", include={"base_variants", "k", "metric", "min_class_hosts"})

@@ -41,8 +41,11 @@ def _groups(path: Path) -> list[dict]:
 
 
 def _space(folder: Path) -> str:
+    """``ds (why it was chosen)`` from the sensor's run.json."""
     run = _load(folder / "run.json")
-    return str(run.get("space", "?")) if isinstance(run, dict) else "?"
+    if not isinstance(run, dict):
+        return "?"
+    return f"{run.get('space', '?')} ({run['why']})" if run.get("why") else str(run.get("space", "?"))
 
 
 def _members(group: dict) -> str:
@@ -88,7 +91,7 @@ def groups_section(ws: Workspace) -> Section:
         groups = _groups(files[-1])
         space = _space(folder)
         child = Section(f"groups-{folder.name}", f"Sensor {folder.name}, {day}",
-                        f"{len(groups)} groups in the {space} space; the hosts of every group: "
+                        f"{len(groups)} groups in the space {space}; the hosts of every group: "
                         f"{(folder / f'day={day}.parquet').relative_to(ws.root)}.")
         frame = groups_frame(groups)
         fresh = frame[frame["status"].isin(FRESH) & (frame["unknown_share"].astype(float) >= 0.5)]
