@@ -19,9 +19,9 @@ from darkstack.discover.cluster import NOISE, cluster_hosts
 from darkstack.discover.run import groups_path, hosts_path
 from darkstack.discover.track import match_clusters
 from darkstack.schema import UNKNOWN
+from darkstack.snapshot.features import FEATURE_COLUMNS
 from darkstack.snapshot.node_index import update_node_index
 from darkstack.snapshot.tables import write_day
-from darkstack.snapshot.features import FEATURE_COLUMNS
 
 DAYS = [dt.date(2022, 3, 1) + dt.timedelta(days=i) for i in range(3)]
 DIM = 12

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from darkstack.damage import read_parquet
-from darkstack.discover.cluster import NOISE, Clusters
+from darkstack.discover.cluster import Clusters
 from darkstack.discover.settings import DiscoverSettings
 from darkstack.schema import UNKNOWN, int_to_ip
 from darkstack.workspace import Workspace, day_str

@@ -24,9 +24,6 @@ import pandas as pd
 
 from darkstack.discover.cluster import NOISE
 
-STATUSES = ("new", "same", "grown", "shrunk", "split", "merged")
-
-
 def group_id(number: int) -> str:
     """``G0007``: the stable name of the 7th group found on a sensor."""
     return f"G{number:04d}"
