@@ -108,9 +108,13 @@ def test_full_run_writes_every_artefact(full_run):
         labelled = set(pq.read_table(ws.labels_day(DAYS[-1])).column("ip").to_pylist())
         assert not labelled & set(predicted.column("ip").to_pylist())  # only unknown hosts are predicted
 
+    groups = json.loads((ws.results_dir / "discover" / "darknet" / f"groups-day={DAYS[-1]}.json").read_text())
+    hosts = pq.read_table(ws.results_dir / "discover" / "darknet" / f"day={DAYS[-1]}.parquet")
+    assert {"src_ip", "cluster", "group"} <= set(hosts.column_names) and len(groups) == len(set(hosts.column("group").drop_null().to_pylist()))
+
     report = ws.root / state["steps"]["report"]["outputs"][0]
     page = report.read_text()
-    for section in ("summary", "overview", "evaluate", "stack", "predictions", "settings", "timings"):
+    for section in ("summary", "overview", "evaluate", "stack", "predictions", "groups", "settings", "timings"):
         assert f'id="{section}"' in page
     assert "macro-f1.png" in page and (report.parent / "macro-f1.png").exists()
     config = json.loads((ws.root / "pipeline" / "config.json").read_text())
