@@ -38,6 +38,7 @@ def benches(workspace: str) -> list[Bench]:
         Bench("knn", [*py, "bench_knn.py"], "generated: 50,000 clustered hosts x 128 dims", "under 1"),
         Bench("ingest", [*py, "bench_ingest.py"], "generated: a 5 M-packet capture written by write_pcap", "1-2"),
         Bench("stack", [*py, "bench_stack.py"], "generated: 50,000 hosts, 3 synthetic embeddings", "under 1"),
+        Bench("discover", [*py, "bench_discover.py"], "builds its own: a simulated demo week (darknet, DS and i-DarkVec)", "3-5"),
         Bench("simulate", [*py, "bench_simulate.py", "--workspace", workspace],
               f"builds {workspace}: the simulated paper month", "1-4", long=True),
         Bench("snapshot", [*py, "bench_snapshot.py", "--store-workspace", workspace],

@@ -107,10 +107,13 @@ def test_run_on_the_real_samples_exits_0_writes_the_report_and_lists_what_was_no
     steps = _steps(ws)
     assert steps["evaluate:darknet"]["empty"] and "evaluate.min_class_hosts" in " ".join(lines)
     assert not steps["predict:H"]["empty"]  # the honeypot days gave predictions
+    # groups of hosts on the Spoki day, in the first variant embedded (no evaluation scored there)
+    assert not steps["discover:darknet"]["empty"] and "results/discover/darknet/groups-day=2021-10-13.json" in steps["discover:darknet"]["outputs"]
     assert f"not computed: {len(lines)} item(s), see the report's \"not computed\" section" in out
     assert "configuration used: " in out and (ws / "darkstack.toml").exists()
     html = _report(ws).read_text()
     assert "Not computed" in html and "no day with traffic of every sensor of the scenario" in html
+    assert 'id="groups-darknet"' in html and "no scored evaluation: the first variant embedded" in html
 
 
 def test_one_day_darknet_only_workspace_skips_the_honeypot_scenarios_and_its_config_reruns(one_day, tmp_path, capsys):

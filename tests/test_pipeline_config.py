@@ -95,7 +95,7 @@ def test_demo_config_is_valid_and_plans_every_stage(tmp_path):
     names = [s.name for s in build_plan(Workspace(tmp_path), config, "r")]
     assert names[:3] == ["simulate", "labels", "snapshot:darknet"]
     assert "embed:honeypot:igcngru" in names and "evaluate:darknet" in names
-    assert names[-7:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "report"]
+    assert names[-9:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "discover:darknet", "discover:honeypot", "report"]
 
 
 def test_every_option_is_documented():
@@ -129,7 +129,8 @@ def _keys(config, ws):
 
 
 STACKS = {f"{k}:{s}" for k in ("stack", "predict") for s in ("D", "H", "DH")} | {"report"}
-RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS
+DISCOVER = {"discover:darknet", "discover:honeypot"}
+RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS | DISCOVER
 EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "idarkvec", "igcngru")}
 
 
@@ -139,8 +140,9 @@ EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "ida
         ("embed", {"history": 3}, {"embed:darknet:igcngru", "embed:honeypot:igcngru"} | RESULTS),
         ("embed", {"w2v_window": 10}, {"embed:darknet:idarkvec", "embed:honeypot:idarkvec"} | RESULTS),
         ("snapshot", {"top_ports": 1000}, {"snapshot:darknet", "snapshot:honeypot"} | EMBEDS | RESULTS),
-        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"}),
+        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"} | DISCOVER),  # the best variant may change
         ("stack", {"folds": 5}, STACKS),
+        ("discover", {"match_jaccard": 0.5}, DISCOVER | {"report"}),
         ("report", {"title": "x"}, {"report"}),
     ],
 )

@@ -41,12 +41,12 @@ def test_ingest_source_reruns_only_what_changed_files_affect(tmp_path):
     config = load_config(config_path)
 
     first = run_pipeline(config).record
-    assert first.ran == ["ingest:darknet", "labels", "snapshot:darknet", "embed:darknet:ds"]
+    assert first.ran == ["ingest:darknet", "labels", "snapshot:darknet", "embed:darknet:ds", "discover:darknet"]
     ws = Workspace(tmp_path / "ws")
     assert len(ws.snapshot_days("darknet")) == 2 and ws.labels_table.exists()
 
     labels.write_text(labels.read_text() + "203.0.113.7,censys,2021-12-01,2021-12-02\n")
-    assert run_pipeline(config).record.ran == ["labels"]  # a label file changed: only the labels
+    assert run_pipeline(config).record.ran == ["labels", "discover:darknet"]  # a label file changed: the labels and what describes them
 
     stat = pcaps[0].stat()
     os.utime(pcaps[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))

@@ -150,6 +150,9 @@ def test_truth_files(demo):
     truth = pd.read_csv(demo.truth_dir / "truth.csv")
     assert set(truth["label"]) == set(CLASSES) | {UNKNOWN}
     assert truth["ip"].is_unique
+    orgs = truth.loc[truth["group"].str.startswith("unk_scanner_org"), "group"]  # the hidden groups discover is measured on
+    assert orgs.str.fullmatch(r"unk_scanner_org/\d+").all() and orgs.nunique() > 5
+    assert (truth.loc[truth["label"] == "mirai", "group"] == "mirai").all()
     lines = (demo.truth_dir / "acknowledged_scanners.ipset").read_text().splitlines()
     adds = [line.split() for line in lines if line.startswith("add ")]
     assert {a[1] for a in adds} >= {"censys.io", "shadowserver.org", "rapid7.com", "umich.edu"}

@@ -43,7 +43,7 @@ def standardise(X: np.ndarray) -> np.ndarray:
     return (X - X.mean(axis=0)) / std
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
+def unit_rows(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (zero rows stay zero: cosine similarity 0 to everything)."""
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -94,7 +94,7 @@ def neighbours(
         return np.zeros((0, k), dtype=np.int64)
     if pool_idx.size - 1 < k:
         raise ConfigError(f"{k} neighbours need at least {k + 1} hosts in the pool, got {pool_idx.size}")
-    unit64 = _unit_rows(np.asarray(X, dtype=np.float64))
+    unit64 = unit_rows(np.asarray(X, dtype=np.float64))
     unit32 = np.ascontiguousarray(unit64, dtype=np.float32)
     n_cand = min(k + CANDIDATE_PAD, pool_idx.size)
     if pool_idx.size > exact_max:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from darkstack.discover.settings import DiscoverSettings
 from darkstack.embed.settings import GNN_METHODS, METHODS, EmbedSettings
 from darkstack.errors import ConfigError
 from darkstack.evaluate.settings import EvalSettings
@@ -135,6 +136,7 @@ class RunConfig(_Section):
     epoch_values: list[int] | None = Field(None, description="Epochs per day in the epochs study (None: the paper's 1, 5, 10, …, 30).")
     evaluate: bool = Field(True, description="Score every variant by 3-NN leave-one-out (needs labelled classes on the test days).")
     predict: bool = Field(True, description="Predict the classes of the unknown hosts of the last day with each scenario's stack.")
+    discover: bool = Field(True, description="Cluster every sensor's hosts per day and track the groups from day to day (docs/discover.md).")
     first_day: dt.date | None = Field(None, description="First day processed (None: the first day in the store).")
     last_day: dt.date | None = Field(None, description="Last day processed (None: the last day in the store).")
 
@@ -194,6 +196,7 @@ class PipelineConfig(_Section):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     evaluate: EvalSettings = Field(default_factory=EvalSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    discover: DiscoverSettings = Field(default_factory=DiscoverSettings)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     @model_validator(mode="after")
@@ -210,6 +213,11 @@ class PipelineConfig(_Section):
             absent = [v for v in stack.base_variants if v not in run.variants]
             if absent:
                 raise ValueError(f"stack.base_variants {', '.join(absent)} are not in run.variants")
+        space = self.discover.space
+        wanted = list(stack.base_variants) if space == "stack" else [] if space == "best" else [space]
+        absent = [v for v in wanted if v not in run.variants]
+        if run.discover and absent:
+            raise ValueError(f"discover.space {space} needs variant(s) {', '.join(absent)} in run.variants")
         if run.studies and run.sensors != AUTO and run.study_sensors != AUTO:
             unknown = [s for s in run.study_sensors if s not in run.sensors]
             if unknown:

@@ -2,7 +2,7 @@
 
 Steps (names as recorded in ``pipeline/steps.json``): ``simulate`` or ``ingest:<sensor>``, ``labels``,
 ``snapshot:<sensor>``, ``embed:<sensor>:<variant>``, ``evaluate:<sensor>``, ``study:<sensor>:<kind>``,
-``stack:<scenario>``, ``predict:<scenario>``, ``report``. Each step's settings hold exactly the options
+``stack:<scenario>``, ``predict:<scenario>``, ``discover:<sensor>``, ``report``. Each step's settings hold exactly the options
 that change its outputs, so changing one option reruns only the steps that depend on it.
 """
 
@@ -254,6 +254,32 @@ def predict_scenario(ws: Workspace, config: PipelineConfig, scenario: str, setti
     return _files_in(ws.results_dir / "predict" / scenario, f"day={day_str(day)}.*")
 
 
+def discover_sensor(ws: Workspace, config: PipelineConfig, sensor: str) -> list[Path]:
+    """Cluster and track the sensor's hosts over the processed days (``config.discover``; the stacked space uses ``config.stack``)."""
+    from darkstack.discover import discover
+
+    days = processed_days(ws, config, sensor)
+    return discover(ws, sensor, config.discover, config.stack, days=days, candidates=config.run.variants).paths
+
+
+def discover_step(ws: Workspace, config: PipelineConfig, sensor: str) -> Step:
+    """The ``discover:<sensor>`` step: after the sensor's embeddings, and its evaluation when the best variant is clustered
+    (an evaluation that scored nothing does not block it: the first variant is clustered then)."""
+    from darkstack.discover.settings import BEST, STACK
+
+    space = config.discover.space
+    variants = config.stack.base_variants if space == STACK else config.run.variants if space == BEST else (space,)
+    embeds = tuple(f"embed:{sensor}:{v}" for v in variants)
+    needs: tuple[tuple[str, ...], ...] = (embeds,) if space != STACK else tuple((e,) for e in embeds)
+    after = ("labels", f"snapshot:{sensor}", *embeds)
+    if space == BEST and config.run.evaluate:
+        after += (f"evaluate:{sensor}",)
+    settings = config.discover.model_dump(mode="json") | {"first_day": config.run.first_day, "last_day": config.run.last_day}
+    if space == STACK:
+        settings["stack"] = config.stack.model_dump(mode="json", include={"base_variants", "k", "metric", "min_class_hosts"})
+    return Step(f"discover:{sensor}", lambda: discover_sensor(ws, config, sensor), settings, after, needs=needs, where={"sensor": sensor})
+
+
 # --- the plan ------------------------------------------------------------------------------------
 def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]:
     """The ordered steps of one run of ``config`` on ``ws``.
@@ -321,6 +347,9 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         steps.append(Step(f"stack:{scenario}", lambda sc=scenario, st=stack_settings: stack_scenario(ws, config, sc, st), settings, after, needs=needs, where={"scenario": scenario}))
         if run.predict:
             steps.append(Step(f"predict:{scenario}", lambda sc=scenario, st=stack_settings: predict_scenario(ws, config, sc, st), settings, after, needs=needs, where={"scenario": scenario}))
+
+    for sensor in sensors if run.discover else []:
+        steps.append(discover_step(ws, config, sensor))
 
     if config.report.enabled:
         from darkstack.report.build import build_report

@@ -2,9 +2,10 @@
 
 The day's traffic is ingested (or simulated), the labels are refreshed, the day's snapshot is built,
 every embedding advances from its last checkpoint by the missing day(s) only (incremental models are
-fine-tuned, never retrained from scratch), and each configured stack predicts the classes of the
-day's unlabelled hosts. Because every stage resumes from its per-day outputs and checkpoints, an
-update after a run over days 1..N gives the same embeddings as a full run over days 1..N+1.
+fine-tuned, never retrained from scratch), each configured stack predicts the classes of the day's
+unlabelled hosts, and each sensor's groups of hosts are clustered and tracked up to the day. Because
+every stage resumes from its per-day outputs and checkpoints, an update after a run over days 1..N gives
+the same embeddings as a full run over days 1..N+1.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def _update(
                 result.embeddings += made or []
         for scenario in plan.run_scenarios(config) if config.run.predict else []:
             _predict(ws, config, scenario, day, with_day, result, timed)
+        for name in with_day if config.run.discover else []:
+            _skipped(lambda s=name: timed(f"discover:{s}", lambda: plan.discover_sensor(ws, config, s)))
     result.not_computed = list(found)
     return result
 

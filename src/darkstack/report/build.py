@@ -24,6 +24,7 @@ from darkstack.errors import DarkstackError
 from darkstack.evaluate.split import days_phrase
 from darkstack.log import get_logger
 from darkstack.report import figures, record
+from darkstack.report.groups import groups_section
 from darkstack.report.model import Figure, Section, table_from_frame
 from darkstack.report.tables import class_display, file_title, result_tables, with_display_names
 from darkstack.schema import int_to_ip
@@ -362,6 +363,7 @@ def build_report(
         _study_section(ws, staging),
         _stack_section(ws, staging),
         _predictions_section(ws, top_predictions),
+        groups_section(ws),
         record.not_computed_section(pipeline),
         _settings_section(ws),
         record.timings_section(pipeline),

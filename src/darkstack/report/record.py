@@ -19,7 +19,7 @@ from darkstack.report.model import Section, table_from_frame
 from darkstack.skips import Skip
 from darkstack.workspace import Workspace
 
-STAGE_ORDER = ("simulate", "ingest", "labels", "snapshot", "embed", "evaluate", "study", "stack", "predict", "report")
+STAGE_ORDER = ("simulate", "ingest", "labels", "snapshot", "embed", "evaluate", "study", "stack", "predict", "discover", "report")
 """Step kinds in the order ``darkstack run`` runs them (``darkstack.pipeline.plan``)."""
 SCENARIO_ORDER = ("D", "H", "DH")
 """The stacking paper's order of scenarios (others follow by name)."""
@@ -73,7 +73,7 @@ def pipeline_order(names: Sequence[str], order: dict[str, list[str]] | None = No
             return (STAGE_ORDER.index("snapshot"), rank(parts[0], "sensors"), variant)
         if kind in ("stack", "predict") and parts:
             return (STAGE_ORDER.index("stack"), rank(parts[0], "scenarios"), STAGE_ORDER.index(kind))
-        if kind in ("evaluate", "study") and parts:
+        if kind in ("evaluate", "study", "discover") and parts:
             return (stage, rank(parts[0], "sensors"), tuple(parts[1:]))
         return (stage, (0, name), ())
 

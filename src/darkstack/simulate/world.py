@@ -53,6 +53,15 @@ class World:
     window_hours: np.ndarray  # float: length of the daily activity window, hours
     pools: dict               # behaviour name (or "wide") → base tail port pool
     blocks: dict              # organisation domain → list of /24 network ints
+    org_group: np.ndarray     # int16: unlisted organisation of a behaviour with org_groups (-1: none)
+
+    @property
+    def group(self) -> np.ndarray:
+        """Hidden coordinated group of every host: its behaviour, and ``/k`` for the k-th unlisted organisation."""
+        names = np.array([b.name for b in self.profile.behaviours], dtype=object)[self.behaviour]
+        org = self.org_group >= 0
+        names[org] = names[org] + "/" + self.org_group[org].astype(str).astype(object)
+        return names
 
     @property
     def label(self) -> np.ndarray:
@@ -179,7 +188,7 @@ def build_world(profile: Profile, seed: int, start: dt.date, days: int) -> World
         codes = np.array([TOOL_NAMES.index(t) for t in b.tools], np.int8)
         tool[m] = codes[rng.choice(len(codes), int(m.sum()), p=w / w.sum())]
     traits = host_traits(tool, rng)
-    _organisation_fingerprints(profile, behaviour, labelled, ip, traits, rng)
+    org_group = _organisation_fingerprints(profile, behaviour, labelled, ip, traits, rng)
     intensity = np.concatenate(parts["intensity"])
     hp_intensity = np.exp(rng.normal(-0.32, 0.8, n))
     rhythm = [b.rhythm for b in profile.behaviours]
@@ -196,7 +205,7 @@ def build_world(profile: Profile, seed: int, start: dt.date, days: int) -> World
         active=np.concatenate(parts["cal"]), rank=np.concatenate(parts["rank"]), tool=tool,
         traits=traits, intensity=intensity, hp_intensity=hp_intensity,
         window_start=window_start, window_hours=window_hours, pools=pools,
-        blocks={org: [int(x) for x in nets] for org, nets in blocks.items()},
+        blocks={org: [int(x) for x in nets] for org, nets in blocks.items()}, org_group=org_group,
     )
 
 
@@ -205,14 +214,16 @@ ORG_WINDOWS = (65535, 65535, 1024, 14600, 29200, 16384, 42340, 8192, 32120, 5840
 
 
 def _organisation_fingerprints(profile: Profile, behaviour: np.ndarray, labelled: np.ndarray, ip: np.ndarray,
-                               traits: dict, rng: np.random.Generator) -> None:
+                               traits: dict, rng: np.random.Generator) -> np.ndarray:
     """Scanner organisations run one configured tool (one window) from a few sites (one hop count each).
 
     Most members (``ORG_CONFIGURED``) of an acknowledged organisation use its window, the rest the
     tool's default; members in its published /24
     blocks share that block's hop count (±1), those in unlisted space keep their own. Behaviours
-    with ``org_groups`` are split into that many unlisted organisations fingerprinted the same way.
+    with ``org_groups`` are split into that many unlisted organisations fingerprinted the same way;
+    returns each host's unlisted organisation (-1: none).
     """
+    org_group = np.full(len(behaviour), -1, np.int16)
     for bi, b in enumerate(profile.behaviours):
         members = np.flatnonzero(behaviour == bi)
         if b.org is not None:
@@ -223,8 +234,10 @@ def _organisation_fingerprints(profile: Profile, behaviour: np.ndarray, labelled
             traits["hops"][sites] = rng.integers(6, 22, len(blocks))[site] + rng.integers(0, 2, len(sites))
         elif b.org_groups:
             group = rng.integers(0, b.org_groups, len(members))
+            org_group[members] = group
             traits["win"][members] = np.asarray(ORG_WINDOWS)[rng.integers(0, len(ORG_WINDOWS), b.org_groups)][group]
             traits["hops"][members] = rng.integers(6, 22, b.org_groups)[group] + rng.integers(0, 2, len(members))
+    return org_group
 
 
 def _csv(rows: list[list], header: list[str]) -> str:
@@ -236,7 +249,7 @@ def _csv(rows: list[list], header: list[str]) -> str:
 
 
 def write_truth(ws: Workspace, world: World) -> dict[str, int]:
-    """Write labels.csv (published, partial, no mirai), truth.csv (every host) and the scanners' ipset.
+    """Write labels.csv (published, partial, no mirai), truth.csv (every host: class and hidden group) and the scanners' ipset.
 
     Returns the number of published labels per class.
     """
@@ -250,8 +263,9 @@ def write_truth(ws: Workspace, world: World) -> dict[str, int]:
     rows = [[dotted[i], labels[i], day_str(world.day(int(first[i]))), day_str(world.day(int(last[i])))]
             for i in published]
     atomic.write_text(ws.truth_dir / "labels.csv", _csv(rows, ["ip", "label", "first_day", "last_day"]))
-    truth = [[dotted[i], labels[i]] for i in order if active_any[i]]
-    atomic.write_text(ws.truth_dir / "truth.csv", _csv(truth, ["ip", "label"]))
+    groups = world.group
+    truth = [[dotted[i], labels[i], groups[i]] for i in order if active_any[i]]
+    atomic.write_text(ws.truth_dir / "truth.csv", _csv(truth, ["ip", "label", "group"]))
     lines = []
     for org, nets in sorted(world.blocks.items()):
         lines.append(f"create {org} hash:net family inet")
