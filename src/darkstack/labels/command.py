@@ -25,15 +25,26 @@ def command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Refuse a file with an address whose host bits are set under its prefix (1.2.3.4/24) "
                          "instead of taking the network (1.2.3.0/24).")] = False,
+    activity_rules: Annotated[bool, typer.Option(
+        "--activity-rules", help="Also label bruteforcer, spammer and exploiter hosts per day from their honeypot "
+                                 "events, with the shipped rules (darkstack/data/activity_rules.toml).")] = False,
+    activity_rules_file: Annotated[Path | None, typer.Option(
+        "--activity-rules-file", help="The activity rules from this TOML file (its keys replace the shipped ones; "
+                                      "implies --activity-rules).")] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Build ground-truth labels (merged table and per-day views) from label files and the Mirai rule."""
+    """Build ground-truth labels (merged table and per-day views) from label files, the Mirai rule and the
+    honeypot-activity rules."""
+    from collections import Counter
+
+    from darkstack.labels.activity import ACTIVITY_CLASSES
     from darkstack.labels.build import build_labels, summary_path
     from darkstack.log import console
 
     ws = resolve_workspace(workspace)
     summary = build_labels(ws, list(source or []), org_map=org_map, mirai_rule=not no_mirai,
-                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped, strict=strict)
+                           anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped, strict=strict,
+                           activity_rules=activity_rules_file or activity_rules)
     for name, info in summary["sources"].items():
         extra = f"; skipped {sum(info['skipped'].values()):,}" if info["skipped"] else ""
         if info["host_bits"]["count"]:
@@ -46,6 +57,15 @@ def command(
         left_out = len(summary["mirai_skips"])
         extra = f" ({left_out} sensor{'s' if left_out > 1 else ''} skipped, see above)" if left_out else ""
         console.print(f"mirai rule: {summary['mirai_hosts']:,} hosts{extra}", highlight=False, soft_wrap=True)
+    if "activity" in summary:
+        kept = Counter()
+        for info in summary["activity"]["days"].values():
+            kept.update(info["kept"])
+        found = ", ".join(f"{kept[c]:,} {c}" for c in ACTIVITY_CLASSES) + " host-days"
+        left_out = len(summary["activity_skips"])
+        extra = f"; {left_out} sensor{'s' if left_out > 1 else ''} skipped, see above" if left_out else ""
+        console.print(f"activity rules: {found} ({summary['activity']['overridden']:,} left to a source or the "
+                      f"Mirai rule{extra})", highlight=False, soft_wrap=True)
     days = summary["days"]
     console.print(f"{summary['rows']:,} rows in {ws.labels_table}; {len(days)} day views "
                   f"({sum(days.values()):,} labelled host-days); summary in {summary_path(ws)}",

@@ -103,6 +103,9 @@ class LabelsConfig(_Section):
     keep_unmapped: bool = Field(True, description="Keep labels the organisation map does not know under their own name (False: drop them).")
     strict: bool = Field(False, description="Refuse a label file with an address whose host bits are set under its prefix (1.2.3.4/24); "
                          "False: take the network (1.2.3.0/24) and report it.")
+    activity_rules: bool | Path = Field(False, description="Honeypot-activity labels (bruteforcer, spammer, exploiter per day "
+                                        "from the honeypot events; source iv): true = the shipped rules, a path = a rules file. "
+                                        "Off: the simulator's labels.csv already stands for source iv (docs/labels.md).")
 
 
 class RunConfig(_Section):
@@ -222,13 +225,14 @@ class PipelineConfig(_Section):
             update={"ingest": [i.model_copy(update={"paths": [fix(p) for p in i.paths], "anonymise_key": fix(i.anonymise_key)}) for i in self.source.ingest]}
         )
         labels = self.labels.model_copy(
-            update={"sources": [fix(p) for p in self.labels.sources], "org_map": fix(self.labels.org_map), "anonymise_key": fix(self.labels.anonymise_key)}
+            update={"sources": [fix(p) for p in self.labels.sources], "org_map": fix(self.labels.org_map), "anonymise_key": fix(self.labels.anonymise_key),
+                    "activity_rules": self.labels.activity_rules if isinstance(self.labels.activity_rules, bool) else fix(self.labels.activity_rules)}
         )
         workspace = WorkspaceConfig(path=fix(self.workspace.path))
         return self.model_copy(update={"workspace": workspace, "source": source, "labels": labels})
 
 
-def _error_line(exc: ValidationError) -> str:
+def validation_error_line(exc: ValidationError) -> str:
     """The first validation error as ``key: problem (got value)``, plus how many more there are."""
     errors = exc.errors()
     first = errors[0]
@@ -246,7 +250,7 @@ def config_from_dict(data: dict, origin: Path | str = "config") -> PipelineConfi
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_error_line(exc), origin) from None
+        raise ConfigError(validation_error_line(exc), origin) from None
 
 
 def load_config(path: Path) -> PipelineConfig:
