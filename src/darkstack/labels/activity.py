@@ -115,11 +115,14 @@ def _read(path: Path) -> dict:
         raise ConfigError(f"activity rules are not valid TOML: {exc}", path) from None
 
 
-def _matches(detail: pa.ChunkedArray, patterns: list[str]) -> np.ndarray:
-    if not patterns:
-        return np.zeros(len(detail), bool)
-    hit = pc.match_substring_regex(detail, "|".join(f"(?:{p})" for p in patterns), ignore_case=True)
-    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+def _matches(detail: pa.ChunkedArray, patterns: list[str], rows: np.ndarray) -> np.ndarray:
+    """``rows`` whose detail matches any of ``patterns`` (only those rows are searched)."""
+    out = np.zeros(len(rows), bool)
+    if patterns and rows.any():
+        hit = pc.match_substring_regex(detail.filter(pa.array(rows)), "|".join(f"(?:{p})" for p in patterns),
+                                       ignore_case=True)
+        out[rows] = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _in(column: pa.ChunkedArray, values: list[str]) -> np.ndarray:
@@ -132,21 +135,25 @@ def activity_counts(events: pa.Table, rules: ActivityRules) -> tuple[np.ndarray,
     """(hosts, criterion → count per host) of one sensor-day's events, for the criteria of ``rules``."""
     ips = events.column("src_ip").to_numpy(zero_copy_only=False).astype(np.uint32)
     hosts, owner = np.unique(ips, return_inverse=True)
-    kind = events.column("event").to_numpy(zero_copy_only=False).astype(str)
+    kind = events.column("event")
+
+    def of(*names: str) -> np.ndarray:
+        return _in(kind, list(names))
+
     detail = events.column("detail")
     ts = events.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
     first_login = np.full(len(hosts), np.iinfo(np.int64).max)
-    success = kind == "login_success"
+    success = of("login_success")
     np.minimum.at(first_login, owner[success], ts[success])
     ex = rules.exploiter
     selected = {
-        "failed_logins": (kind == "login_failed") & _in(events.column("service"), rules.bruteforcer.services),
-        "mails": (kind == "mail") & _in(events.column("service"), rules.spammer.services),
-        "exploits": kind == "exploit",
-        "downloads": (kind == "download") | (kind == "upload"),
-        "commands": (kind == "command") & (ts >= first_login[owner]) & _matches(detail, ex.command_patterns),
-        "web_exploits": (kind == "web_request") & _matches(detail, ex.web_patterns),
-        "alerts": (kind == "alert") & _matches(detail, ex.alert_patterns),
+        "failed_logins": of("login_failed") & _in(events.column("service"), rules.bruteforcer.services),
+        "mails": of("mail") & _in(events.column("service"), rules.spammer.services),
+        "exploits": of("exploit"),
+        "downloads": of("download", "upload"),
+        "commands": _matches(detail, ex.command_patterns, of("command") & (ts >= first_login[owner])),
+        "web_exploits": _matches(detail, ex.web_patterns, of("web_request")),
+        "alerts": _matches(detail, ex.alert_patterns, of("alert")),
     }
     return hosts, {name: np.bincount(owner[mask], minlength=len(hosts)) for name, mask in selected.items()}
 
