@@ -2,8 +2,8 @@
 
 1. Section ``activity``: precision and recall per class (bruteforcer, spammer, exploiter) of the activity rules
    against the simulator's truth (host-days of the honeypot; the Mirai rule on, no list, as the precedence
-   needs), the rules' run time, and the labels per class and day on the 7 real Cowrie days (when
-   ``../shared/data/real/cowrie`` is present).
+   needs), the rules' run time, and the labels per class and day on the 7 real Cowrie days and the T-Pot
+   day's Cowrie log (when ``../shared/data/real`` is present).
        nice -n 10 .venv/bin/python benchmarks/bench_activity.py [--days 7] [--profile demo]
    Acceptance (issue 13): precision and recall ≥ 0.9 for each of the three classes.
 2. Section ``activity-app-features`` (``--app-features``, slow: snapshots and the three honeypot embeddings):
@@ -56,25 +56,35 @@ def rules_section(args: argparse.Namespace, root: Path) -> str:
 
 
 def cowrie_lines(root: Path) -> list[str]:
-    """The activity labels per class and day of the real Cowrie days (none when the samples are absent)."""
+    """The activity labels per class and day of the real Cowrie days and of the T-Pot day's Cowrie log."""
     if not REAL_COWRIE.is_dir():
         return ["\nReal Cowrie days: not measured (`../shared/data/real/cowrie` absent)."]
-    from darkstack.ingest import ingest
-
-    ws = Workspace(root / "cowrie")
-    ingest(ws, sorted(REAL_COWRIE.iterdir()), "cowrie")
-    summary = build_labels(ws, [], mirai_rule=False, activity_rules=True)
-    lines = ["\nReal Cowrie days (`../shared/data/real/cowrie`, 7 files; `darkstack ingest -s cowrie …` then "
-             "`darkstack labels --no-mirai --activity-rules`), labelled hosts per class and day:\n",
+    lines = ["\nReal Cowrie logs (`darkstack ingest -s cowrie …` then `darkstack labels --no-mirai --activity-rules`), "
+             "labelled hosts per class and day — the 7 days of `../shared/data/real/cowrie`, and the Cowrie log of "
+             "the T-Pot folder (`tpot/cowrie.json.2022-06-01`, read by the Cowrie reader):\n",
              "| day | " + " | ".join(ACTIVITY_CLASSES) + " |", "|---|" + "---|" * len(ACTIVITY_CLASSES)]
     totals = dict.fromkeys(ACTIVITY_CLASSES, 0)
-    for day, info in sorted(summary["activity"]["days"].items()):
-        lines.append(f"| {day} | " + " | ".join(str(info["kept"].get(c, 0)) for c in ACTIVITY_CLASSES) + " |")
+    for day, kept in _real_days(root / "cowrie", sorted(REAL_COWRIE.iterdir())):
+        lines.append(f"| {day} | " + " | ".join(str(kept.get(c, 0)) for c in ACTIVITY_CLASSES) + " |")
         for c in ACTIVITY_CLASSES:
-            totals[c] += info["kept"].get(c, 0)
-    lines.append("| all | " + " | ".join(str(totals[c]) for c in ACTIVITY_CLASSES) + " |")
-    lines.append("\nA Cowrie SSH/Telnet honeypot has no SMTP service: no spammer can be seen there.")
+            totals[c] += kept.get(c, 0)
+    lines.append("| 7 days | " + " | ".join(str(totals[c]) for c in ACTIVITY_CLASSES) + " |")
+    tpot = REAL_COWRIE.parent / "tpot" / "cowrie.json.2022-06-01"
+    if tpot.exists():
+        for day, kept in _real_days(root / "tpot", [tpot]):
+            lines.append(f"| T-Pot {day} | " + " | ".join(str(kept.get(c, 0)) for c in ACTIVITY_CLASSES) + " |")
+    lines.append("\nCowrie is an SSH/Telnet honeypot: no mail, so no spammer can be seen there. On the T-Pot day nearly "
+                 "every host that fails ≥ 10 logins also gets in and installs an SSH key (an exploiter by precedence).")
     return lines
+
+
+def _real_days(folder: Path, files: list[Path]) -> list[tuple[str, dict]]:
+    from darkstack.ingest import ingest
+
+    ws = Workspace(folder)
+    ingest(ws, files, "cowrie")
+    summary = build_labels(ws, [], mirai_rule=False, activity_rules=True)
+    return [(day, info["kept"]) for day, info in sorted(summary["activity"]["days"].items())]
 
 
 def app_features_section(args: argparse.Namespace, root: Path) -> str:

@@ -169,6 +169,10 @@ def test_real_cowrie_days(tmp_path, real_data):
     assert len(kept) == 7 and kept["2018-05-20"] == {"bruteforcer": 10, "exploiter": 1}
     assert sum(k.get("bruteforcer", 0) for k in kept.values()) == 40
     assert sum(k.get("exploiter", 0) for k in kept.values()) == 6
+    tpot = Workspace(tmp_path / "tpot")
+    ingest(tpot, [real_data / "tpot" / "cowrie.json.2022-06-01"], "cowrie")
+    summary = build_labels(tpot, [], mirai_rule=False, activity_rules=True)
+    assert summary["activity"]["days"]["2022-06-01"]["kept"] == {"exploiter": 60}
 
 
 # --- the simulator's honeypot events ------------------------------------------------------------------
@@ -220,7 +224,7 @@ def test_simulated_events_are_deterministic_and_leave_the_sessions_alone(tiny_wo
 
 
 def test_app_feature_counts_and_block():
-    from darkstack.stack.app_features import APP_FEATURES, app_feature_block, app_feature_counts
+    from darkstack.stack.app_features import APP_FEATURES, app_feature_counts
 
     table = events([("6.0.0.1", "connect", "ssh"), ("6.0.0.1", "login_failed", "ssh"), ("6.0.0.1", "login_failed", "ssh"),
                     ("6.0.0.1", "login_success", "ssh"), ("6.0.0.1", "command", "ssh", "ls"),

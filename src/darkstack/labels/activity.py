@@ -197,12 +197,16 @@ def activity_labels(ws: Workspace, rules: ActivityRules, days: list[dt.date]) ->
             continue
         for day in with_events:
             found = classify(read_events(ws, sensor, day), rules)
-            counts = dict(zip(*np.unique(found.column("label").to_numpy(zero_copy_only=False).astype(str),
-                                         return_counts=True)))
-            log.debug(f"activity rules, sensor {sensor}, {day_str(day)}: {counts or 'no host'}",
+            log.debug(f"activity rules, sensor {sensor}, {day_str(day)}: {class_counts(found) or 'no host'}",
                       extra={"sensor": sensor, "day": day_str(day)})
             out.setdefault(day, {})[sensor] = found
     return out
+
+
+def class_counts(table: pa.Table) -> dict[str, int]:
+    """Hosts per label of an ``ip, label`` table."""
+    names, counts = np.unique(table.column("label").to_numpy(zero_copy_only=False).astype(str), return_counts=True)
+    return {str(k): int(v) for k, v in zip(names, counts)}
 
 
 def merge_sensors(per_sensor: dict[str, pa.Table], rules: ActivityRules) -> pa.Table:

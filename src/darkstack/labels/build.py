@@ -17,7 +17,14 @@ import pyarrow.parquet as pq
 from darkstack import atomic, skips
 from darkstack.anonymise import CryptoPAn
 from darkstack.errors import DarkstackError
-from darkstack.labels.activity import ACTIVITY_SOURCE, DEFAULT_RULES, ActivityRules, activity_labels, merge_sensors
+from darkstack.labels.activity import (
+    ACTIVITY_SOURCE,
+    DEFAULT_RULES,
+    ActivityRules,
+    activity_labels,
+    class_counts,
+    merge_sensors,
+)
 from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view, match, valid_on
 from darkstack.labels.mirai import mirai_hosts
 from darkstack.labels.orgmap import OrgMap
@@ -137,8 +144,8 @@ def _activity_rows(ws: Workspace, rules: ActivityRules, table: pa.Table, precede
         taken = match(ips, valid_on(table, day))[0] >= 0
         info["overridden"] += int(taken.sum())
         found = found.filter(pa.array(~taken))
-        info["days"][day_str(day)] = {"sensors": {sensor: _class_counts(t) for sensor, t in per_sensor.items()},
-                                      "kept": _class_counts(found)}
+        info["days"][day_str(day)] = {"sensors": {sensor: class_counts(t) for sensor, t in per_sensor.items()},
+                                      "kept": class_counts(found)}
         rows.append(found.append_column("day", pa.array(np.full(found.num_rows, day), pa.date32())))
     n = sum(r.num_rows for r in rows)
     if not n:
@@ -154,11 +161,6 @@ def _activity_rows(ws: Workspace, rules: ActivityRules, table: pa.Table, precede
         "valid_to": found.column("day"),
         "precedence": pa.array(np.arange(precedence, precedence + n), pa.int32()),
     }, schema=LABELS_SCHEMA), info
-
-
-def _class_counts(table: pa.Table) -> dict[str, int]:
-    names, counts = np.unique(table.column("label").to_numpy(zero_copy_only=False).astype(str), return_counts=True)
-    return {str(k): int(v) for k, v in zip(names, counts)}
 
 
 def _log_fixes(path: Path, rows: SourceRows) -> None:

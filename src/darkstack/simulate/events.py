@@ -24,7 +24,6 @@ EVENTS_STREAM = 2
 """``day_rng`` sensor index of the event stream (0: darknet packets, 1: honeypot sessions)."""
 LOGIN_SERVICES = ("ssh", "telnet", "rdp", "smb", "mssql", "mysql", "ftp", "vnc", "pop3", "imap", "postgres")
 WEB_SERVICES = ("http", "https")
-PAYLOAD_SERVICES = ("elasticsearch", "redis", "docker", "adb", "dpipot", "memcached", "mqtt", "modbus", "s7comm")
 HONEYPOT_OF = {"ssh": "cowrie", "telnet": "cowrie", "http": "tanner", "https": "tanner", "smtp": "mailoney",
                "rdp": "rdpy"}
 """Honeypot program per service (others: the prefix of the service's simulated event, e.g. ``dionaea``)."""
