@@ -73,8 +73,8 @@ def cowrie_lines(root: Path) -> list[str]:
     if tpot.exists():
         for day, kept in _real_days(root / "tpot", [tpot]):
             lines.append(f"| T-Pot {day} | " + " | ".join(str(kept.get(c, 0)) for c in ACTIVITY_CLASSES) + " |")
-    lines.append("\nCowrie is an SSH/Telnet honeypot: no mail, so no spammer can be seen there. On the T-Pot day nearly "
-                 "every host that fails ≥ 10 logins also gets in and installs an SSH key (an exploiter by precedence).")
+    lines.append("\nCowrie is an SSH/Telnet honeypot: no mail, so no spammer can be seen there. On the T-Pot day every "
+                 "host that fails ≥ 10 logins (55) also gets in and installs an SSH key: an exploiter by precedence.")
     return lines
 
 
