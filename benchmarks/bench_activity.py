@@ -104,14 +104,20 @@ def app_features_section(args: argparse.Namespace, root: Path) -> str:
     rows = []
     for on in (False, True):
         result = stack(ws, "H", StackSettings(app_features=on, figures=False), seed=args.seed)
-        macro = result.summary[result.summary["class"] == "macro"].set_index("method")
-        rows.append((on, macro.loc["DS"], macro.loc["ML"], len(result.days)))
+        summary = result.summary
+        macro = summary[summary["class"] == "macro"].set_index("method")
+        ml = summary[summary["method"] == "ML"].set_index("class")["f1_mean"]
+        others = ml.drop(["macro", *ACTIVITY_CLASSES], errors="ignore").mean()
+        rows.append((on, macro.loc["DS"], macro.loc["ML"], [ml.get(c, float("nan")) for c in ACTIVITY_CLASSES], others,
+                     len(result.days)))
     lines = [f"## Honeypot application features (`benchmarks/bench_activity.py --app-features`, {args.profile} "
              f"profile, {args.days} days)\n",
              "Scenario H, macro-F1 (mean ± std over the test days) with the simulator's published labels:\n",
-             "| stack.app_features | DS base | ML (stack) | test days |", "|---|---|---|---|"]
+             "| stack.app_features | DS base | ML (stack) | ML: " + " | ML: ".join(ACTIVITY_CLASSES)
+             + " | ML: other classes (mean F1) | test days |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {'on' if on else 'off'} | {ds['f1_mean']:.3f} ± {ds['f1_std']:.3f} | {ml['f1_mean']:.3f} ± "
-              f"{ml['f1_std']:.3f} | {days} |" for on, ds, ml, days in rows]
+              f"{ml['f1_std']:.3f} | " + " | ".join(f"{f:.3f}" for f in per_class) + f" | {others:.3f} | {days} |"
+              for on, ds, ml, per_class, others, days in rows]
     lines.append(f"\nEmbeddings (DS, i-DarkVec, i-GCN-GRU of the honeypot) took {embedded / 60:.1f} min; peak memory "
                  f"{peak_rss_gib():.1f} GiB. Command: `nice -n 10 .venv/bin/python benchmarks/bench_activity.py "
                  f"--app-features --days {args.days} --profile {args.profile}`.\n\n"
