@@ -110,6 +110,20 @@ def test_labels_per_day_lists_and_mirai_first_and_sensors_merged(tmp_path):
     assert main(["labels", "-w", str(ws.root), "--no-mirai", "--activity-rules"]) == 0
 
 
+def test_the_mirai_fingerprint_wins_over_the_activity_rules(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    store(ws, events([("8.0.0.1", "login_failed", "telnet")] * 10 + [("8.0.0.2", "login_failed", "telnet")] * 10))
+    start = int(dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=dt.UTC).timestamp() * 1e6)
+    dst = ip_to_int(["10.0.0.9"])
+    write_records(ws, "dark", "darknet", pa.table({
+        "ts": pa.array([start], pa.int64()).cast(TS), "src_ip": pa.array(ip_to_int(["8.0.0.1"]), pa.uint32()),
+        "dst_ip": pa.array(dst, pa.uint32()), "proto": pa.array([6], pa.uint8()), "tcp_flags": pa.array([2], pa.uint8()),
+        "tcp_seq": pa.array(dst, pa.uint32())}), part="d")
+    summary = build_labels(ws, [], activity_rules=True)
+    assert labels(ws) == {"8.0.0.1": ("mirai", "mirai-rule"), "8.0.0.2": ("bruteforcer", ACTIVITY_SOURCE)}
+    assert summary["activity"]["overridden"] == 1
+
+
 def test_a_honeypot_without_events_is_skipped_with_a_reason(tmp_path):
     ws = Workspace(tmp_path / "ws")
     store(ws, events([("4.0.0.1", "login_failed", "ssh")] * 10))
