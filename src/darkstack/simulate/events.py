@@ -86,7 +86,7 @@ ACTIVITIES = {
     "unk_bruteforce_like": Activity(login_share=0.15),
     "spammer": Activity(extra_attempts=1.0, mail_share=1.0, mails=10.0),
     "unk_spam_like": Activity(mail_share=0.3),
-    "exploiter": Activity(exploit_share=0.7, download_share=0.25, payload_share=0.5),
+    "exploiter": Activity(exploit_share=0.7, download_share=0.25),
     "unk_exploit_like": Activity(exploit_share=0.01),
 }
 """Behaviour name → activity; every other behaviour (acknowledged and unknown scanners) is :data:`SCANNER`."""
@@ -138,7 +138,7 @@ def honeypot_events(world: World, d: int, sessions: pa.Table) -> pa.Table:
              ("login_success", succeeded.astype(np.int64)), ("command", n_commands), ("mail", mails),
              ("exploit", exploit.astype(np.int64)), ("download", (download | payload).astype(np.int64)),
              ("web_request", request.astype(np.int64)), ("other", (targets & ~exploit & ~web).astype(np.int64))]
-    parts = [_rows(kind, counts, rng, col, service, probe, payload) for kind, counts in kinds]
+    parts = [_rows(kind, counts, rng, service, probe, payload) for kind, counts in kinds]
     owner = np.concatenate([p["owner"] for p in parts])
     step = np.concatenate([p["step"] for p in parts])
     order = np.lexsort((step, owner))
@@ -162,8 +162,8 @@ def honeypot_events(world: World, d: int, sessions: pa.Table) -> pa.Table:
         [f.name for f in EVENT_SCHEMA])
 
 
-def _rows(kind: str, counts: np.ndarray, rng: np.random.Generator, col: dict, service: np.ndarray,
-          probe: np.ndarray, payload: np.ndarray) -> dict[str, np.ndarray]:
+def _rows(kind: str, counts: np.ndarray, rng: np.random.Generator, service: np.ndarray, probe: np.ndarray,
+          payload: np.ndarray) -> dict[str, np.ndarray]:
     """Events of one kind: ``counts[i]`` of them for session i, with their owner, order in the session and fields."""
     owner = np.repeat(np.arange(len(counts)), counts)
     rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
