@@ -35,6 +35,10 @@ DarknetSensorOption = Annotated[
 HoneypotSensorOption = Annotated[
     str | None, typer.Option("--honeypot-sensor", help="Sensor of scenario H (default: the one honeypot-kind sensor).", show_default=False)
 ]
+AppFeaturesOption = Annotated[
+    bool, typer.Option("--app-features", help="Append the honeypot application features (from the honeypot events) to "
+                                              "the DS base of honeypot sensors; beyond the papers (docs/stacking.md).")
+]
 
 
 def resolve_workspace(path: Path | None) -> Workspace:

@@ -1,4 +1,5 @@
-"""``build_labels``: merge label sources (and the Mirai rule) into ``labels/``; ``labels_for_day`` reads a day.
+"""``build_labels``: merge label sources, the Mirai rule and the activity rules into ``labels/``;
+``labels_for_day`` reads a day.
 
 What was read, skipped (by reason, with examples) and fixed (host bits) goes to ``labels/summary.json``.
 """
@@ -18,6 +19,15 @@ from darkstack.anonymise import CryptoPAn
 from darkstack.errors import DarkstackError
 from darkstack.ingest.tokens import TokenMap, token_file
 from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view
+from darkstack.labels.activity import (
+    ACTIVITY_SOURCE,
+    DEFAULT_RULES,
+    ActivityRules,
+    activity_labels,
+    class_counts,
+    merge_sensors,
+)
+from darkstack.labels.merge import LABELS_SCHEMA, cidr_strings, day_view, match, valid_on
 from darkstack.labels.mirai import mirai_hosts
 from darkstack.labels.openfilters import chain, read_openfilters
 from darkstack.labels.orgmap import OrgMap
@@ -39,9 +49,12 @@ def summary_path(ws: Workspace) -> Path:
 
 def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None, mirai_rule: bool = True,
                  anonymise_key: Path | None = None, keep_unmapped: bool = True, strict: bool = False,
-                 snapshot_date: dt.date | None = None, backdate_first_snapshot: bool = False) -> dict:
+                 snapshot_date: dt.date | None = None, backdate_first_snapshot: bool = False,
+                 activity_rules: Path | bool | None = None) -> dict:
     """Merge ``sources`` (and the Mirai rule over the store) into ``ws.labels_table`` and the per-day views.
 
+    ``activity_rules`` (a rules file, or True for the shipped one) adds the honeypot-activity labels
+    (:mod:`darkstack.labels.activity`) of every day, for hosts no source nor the Mirai rule labels that day.
     Labels go through the organisation map (``org_map``, default ``darkstack/data/org_classes.csv``);
     names it does not know keep their own name, or are dropped with ``keep_unmapped=False``. With
     ``anonymise_key`` the source networks are anonymised exactly as ``ingest`` anonymised the traffic.
@@ -53,8 +66,11 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
     skipped rows by reason (with examples), host-bit fixes, unmapped names, rows per class, Mirai hosts
     and the rule's skips, labelled hosts per day.
     """
-    if not sources and not mirai_rule:
-        raise DarkstackError("no label source given (and the Mirai rule is off)")
+    if not sources and not mirai_rule and not activity_rules:
+        raise DarkstackError("no label source given (and the Mirai rule and the activity rules are off)")
+    rules = None
+    if activity_rules:
+        rules = ActivityRules.load(None if activity_rules is True else activity_rules)
     orgs = OrgMap.load(org_map)
     cryptopan = CryptoPAn.from_file(anonymise_key) if anonymise_key is not None else None
     tokens = TokenMap.load(ws) if token_file(ws).exists() else None
@@ -115,7 +131,14 @@ def build_labels(ws: Workspace, sources: list[Path], org_map: Path | None = None
             "precedence": pa.array(np.arange(precedence, precedence + n), pa.int32()),
         }, schema=LABELS_SCHEMA))
         summary["mirai_hosts"] = int(n)
+        precedence += n
     table = pa.concat_tables(parts) if parts else LABELS_SCHEMA.empty_table()
+    if rules is not None:
+        with skips.collect() as found:
+            activity, summary["activity"] = _activity_rows(ws, rules, table, precedence)
+        summary["activity"]["rules"] = str(DEFAULT_RULES if activity_rules is True else activity_rules)
+        summary["activity_skips"] = [skip.as_dict() for skip in found]
+        table = pa.concat_tables([table, activity])
     atomic.write_parquet(ws.labels_table, table)
     summary["rows"] = table.num_rows
     summary["days"] = _write_days(ws, table)
@@ -146,6 +169,39 @@ def _note_late_snapshots(ws: Workspace, sources: list[SourceRows], backdated: bo
         skips.note("labels", f"every label snapshot is dated after the traffic (first snapshot {day_str(min(dated))}, "
                    f"last day of traffic {day_str(days[-1])}): the snapshots label no host",
                    option="--backdate-first-snapshot / labels.backdate_first_snapshot")
+
+
+def _activity_rows(ws: Workspace, rules: ActivityRules, table: pa.Table, precedence: int) -> tuple[pa.Table, dict]:
+    """Label rows (/32, valid that day only) of the activity labels, and their summary.
+
+    Hosts a source or the Mirai rule labels on the day keep that label (docs/labels.md, precedence):
+    they are counted as ``overridden`` instead.
+    """
+    per_day = activity_labels(ws, rules, store_days(ws))
+    rows, info = [], {"days": {}, "overridden": 0}
+    for day, per_sensor in sorted(per_day.items()):
+        found = merge_sensors(per_sensor, rules)
+        ips = found.column("ip").to_numpy(zero_copy_only=False)
+        taken = match(ips, valid_on(table, day))[0] >= 0
+        info["overridden"] += int(taken.sum())
+        found = found.filter(pa.array(~taken))
+        info["days"][day_str(day)] = {"sensors": {sensor: class_counts(t) for sensor, t in per_sensor.items()},
+                                      "kept": class_counts(found)}
+        rows.append(found.append_column("day", pa.array(np.full(found.num_rows, day), pa.date32())))
+    n = sum(r.num_rows for r in rows)
+    if not n:
+        return LABELS_SCHEMA.empty_table(), info
+    found = pa.concat_tables(rows)
+    ips = found.column("ip").to_numpy(zero_copy_only=False)
+    return pa.table({
+        "network": pa.array(cidr_strings(ips, np.full(n, 32)), pa.string()),
+        "prefix_len": pa.array(np.full(n, 32), pa.int8()),
+        "label": found.column("label"),
+        "source": pa.array([ACTIVITY_SOURCE] * n, pa.string()),
+        "valid_from": found.column("day"),
+        "valid_to": found.column("day"),
+        "precedence": pa.array(np.arange(precedence, precedence + n), pa.int32()),
+    }, schema=LABELS_SCHEMA), info
 
 
 def _log_fixes(path: str, rows: SourceRows) -> None:

@@ -31,9 +31,19 @@ def command(
     backdate_first_snapshot: Annotated[bool, typer.Option(
         "--backdate-first-snapshot", help="Let the earliest OpenFilters snapshot also label the days before its "
                                           "date (traffic older than every snapshot).")] = False,
+    activity_rules: Annotated[bool, typer.Option(
+        "--activity-rules", help="Also label bruteforcer, spammer and exploiter hosts per day from their honeypot "
+                                 "events, with the shipped rules (darkstack/data/activity_rules.toml).")] = False,
+    activity_rules_file: Annotated[Path | None, typer.Option(
+        "--activity-rules-file", help="The activity rules from this TOML file (its keys replace the shipped ones; "
+                                      "implies --activity-rules).")] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Build ground-truth labels (merged table and per-day views) from label files and the Mirai rule."""
+    """Build ground-truth labels (merged table and per-day views) from label files, the Mirai rule and the
+    honeypot-activity rules."""
+    from collections import Counter
+
+    from darkstack.labels.activity import ACTIVITY_CLASSES
     from darkstack.labels.build import build_labels, summary_path
     from darkstack.log import console
     from darkstack.workspace import parse_day
@@ -42,7 +52,8 @@ def command(
     summary = build_labels(ws, list(source or []), org_map=org_map, mirai_rule=not no_mirai,
                            anonymise_key=anonymise_key, keep_unmapped=not drop_unmapped, strict=strict,
                            snapshot_date=parse_day(snapshot_date) if snapshot_date else None,
-                           backdate_first_snapshot=backdate_first_snapshot)
+                           backdate_first_snapshot=backdate_first_snapshot,
+                           activity_rules=activity_rules_file or activity_rules)
     for name, info in summary["sources"].items():
         extra = f"; skipped {sum(info['skipped'].values()):,}" if info["skipped"] else ""
         if info["host_bits"]["count"]:
@@ -58,6 +69,15 @@ def command(
         left_out = len(summary["mirai_skips"])
         extra = f" ({left_out} sensor{'s' if left_out > 1 else ''} skipped, see above)" if left_out else ""
         console.print(f"mirai rule: {summary['mirai_hosts']:,} hosts{extra}", highlight=False, soft_wrap=True)
+    if "activity" in summary:
+        kept = Counter()
+        for info in summary["activity"]["days"].values():
+            kept.update(info["kept"])
+        found = ", ".join(f"{kept[c]:,} {c}" for c in ACTIVITY_CLASSES) + " host-days"
+        left_out = len(summary["activity_skips"])
+        extra = f"; {left_out} sensor{'s' if left_out > 1 else ''} skipped, see above" if left_out else ""
+        console.print(f"activity rules: {found} ({summary['activity']['overridden']:,} left to a source or the "
+                      f"Mirai rule{extra})", highlight=False, soft_wrap=True)
     days = summary["days"]
     console.print(f"{summary['rows']:,} rows in {ws.labels_table}; {len(days)} day views "
                   f"({sum(days.values()):,} labelled host-days); summary in {summary_path(ws)}",

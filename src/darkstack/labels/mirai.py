@@ -36,7 +36,7 @@ def mirai_hosts(ws: Workspace) -> np.ndarray:
             if not len(hosts):  # only then can the records lack sequence numbers: a second pass only here
                 tcp, with_seq = con.execute(COVERAGE, [files]).fetchone()
                 if tcp and not with_seq:
-                    skips.note("labels", f"Mirai rule needs TCP sequence numbers, which {_formats(ws, sensor)} of sensor "
+                    skips.note("labels", f"Mirai rule needs TCP sequence numbers, which {sensor_formats(ws, sensor)} of sensor "
                                f"{sensor} lack", sensor=sensor, option="labels.mirai_rule")
                     continue
             log.debug(f"mirai rule, sensor {sensor}: {len(hosts):,} hosts", extra={"sensor": sensor})
@@ -46,7 +46,7 @@ def mirai_hosts(ws: Workspace) -> np.ndarray:
     return np.unique(np.concatenate(found))
 
 
-def _formats(ws: Workspace, sensor: str) -> str:
+def sensor_formats(ws: Workspace, sensor: str) -> str:
     """``mhn records`` (the formats ingest read for ``sensor``), or ``the records`` when unknown."""
     names = sorted({per_sensor[sensor]["format"] for per_sensor in manifest.load(ws).values() if "format" in per_sensor.get(sensor, {})})
     return f"{', '.join(names)} records" if names else "the records"

@@ -108,6 +108,9 @@ class LabelsConfig(_Section):
                                           "(None: such a snapshot is valid on every day).")
     backdate_first_snapshot: bool = Field(False, description="The earliest OpenFilters snapshot also labels the days before its date "
                                           "(False: a snapshot labels from its date on, as the lists change over time).")
+    activity_rules: bool | Path = Field(False, description="Honeypot-activity labels (bruteforcer, spammer, exploiter per day "
+                                        "from the honeypot events; source iv): true = the shipped rules, a path = a rules file. "
+                                        "Off: the simulator's labels.csv already stands for source iv (docs/labels.md).")
 
 
 class RunConfig(_Section):
@@ -234,13 +237,14 @@ class PipelineConfig(_Section):
             update={"ingest": [i.model_copy(update={"paths": [fix(p) for p in i.paths], "anonymise_key": fix(i.anonymise_key)}) for i in self.source.ingest]}
         )
         labels = self.labels.model_copy(
-            update={"sources": [fix(p) for p in self.labels.sources], "org_map": fix(self.labels.org_map), "anonymise_key": fix(self.labels.anonymise_key)}
+            update={"sources": [fix(p) for p in self.labels.sources], "org_map": fix(self.labels.org_map), "anonymise_key": fix(self.labels.anonymise_key),
+                    "activity_rules": self.labels.activity_rules if isinstance(self.labels.activity_rules, bool) else fix(self.labels.activity_rules)}
         )
         workspace = WorkspaceConfig(path=fix(self.workspace.path))
         return self.model_copy(update={"workspace": workspace, "source": source, "labels": labels})
 
 
-def _error_line(exc: ValidationError) -> str:
+def validation_error_line(exc: ValidationError) -> str:
     """The first validation error as ``key: problem (got value)``, plus how many more there are."""
     errors = exc.errors()
     first = errors[0]
@@ -258,7 +262,7 @@ def config_from_dict(data: dict, origin: Path | str = "config") -> PipelineConfi
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_error_line(exc), origin) from None
+        raise ConfigError(validation_error_line(exc), origin) from None
 
 
 def load_config(path: Path) -> PipelineConfig:

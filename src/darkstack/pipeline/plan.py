@@ -187,6 +187,7 @@ def build_labels_for(ws: Workspace, config: PipelineConfig) -> list[Path]:
     build_labels(
         ws, label_sources(ws, config), org_map=labels.org_map, mirai_rule=labels.mirai_rule, anonymise_key=labels.anonymise_key, keep_unmapped=labels.keep_unmapped,
         strict=labels.strict, snapshot_date=labels.snapshot_date, backdate_first_snapshot=labels.backdate_first_snapshot,
+        activity_rules=labels.activity_rules,
     )
     return [ws.labels_table]
 
@@ -306,6 +307,8 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
             source_of[sensor] = (f"ingest:{sensor}",)
 
     label_inputs = tuple(config.labels.sources) + tuple(p for p in (config.labels.org_map, config.labels.anonymise_key) if p)
+    if not isinstance(config.labels.activity_rules, bool):
+        label_inputs += (config.labels.activity_rules,)
     steps.append(Step("labels", lambda: build_labels_for(ws, config), config.labels.model_dump(mode="json"), source_steps, label_inputs, needs=()))
 
     sensors = run_sensors(ws, config)

@@ -1,7 +1,8 @@
 """Built-in simulator of labelled darknet and honeypot traffic (``darkstack simulate``).
 
 :func:`simulate` draws a world of hosts (:mod:`.world`) from a profile (:mod:`.profiles`), then
-streams day by day the darknet packets and honeypot sessions (:mod:`.traffic`) into the store.
+streams day by day the darknet packets, honeypot sessions (:mod:`.traffic`) and the sessions' application
+events (:mod:`.events`) into the store.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from darkstack import atomic, store
 from darkstack.errors import ConfigError
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
+from darkstack.simulate.events import honeypot_events
 from darkstack.simulate.profiles import build_profile
 from darkstack.simulate.traffic import darknet_day, honeypot_day
 from darkstack.simulate.world import build_world, write_truth
@@ -34,7 +36,7 @@ def _remove_stale_days(ws: Workspace, keep: set[dt.date]) -> None:
     for sensor in (DARKNET, HONEYPOT):
         for day in ws.store_days(sensor):
             if day not in keep:
-                for f in ws.store_day_dir(sensor, day).glob(f"part-{PART}.parquet"):
+                for f in ws.store_day_dir(sensor, day).glob(f"*-{PART}.parquet"):
                     f.unlink()
 
 
@@ -60,11 +62,12 @@ def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.dat
         from darkstack.ingest.pcap import write_pcap
     summary: dict = {"profile": profile, "scale": prof.scale, "seed": seed, "start": day_str(start), "days": days,
                      "hosts": int(world.active.any(axis=1).sum()), "published_labels": published,
-                     DARKNET: {}, HONEYPOT: {}}
+                     DARKNET: {}, HONEYPOT: {}, "honeypot_events": {}}
 
-    def write(day: dt.date, dark: pa.Table, hp: pa.Table) -> None:
+    def write(day: dt.date, dark: pa.Table, hp: pa.Table, events: pa.Table) -> None:
         summary[DARKNET][day_str(day)] = store.write_records(ws, DARKNET, DARKNET, dark, part=PART).get(day, 0)
         summary[HONEYPOT][day_str(day)] = store.write_records(ws, HONEYPOT, HONEYPOT, hp, part=PART).get(day, 0)
+        summary["honeypot_events"][day_str(day)] = store.write_events(ws, HONEYPOT, events, part=PART).get(day, 0)
         if pcap:
             write_pcap(dark, ws.truth_dir / "pcap" / DARKNET / f"{day_str(day)}.pcap")
 
@@ -73,9 +76,10 @@ def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.dat
         pending = None
         for i, day in enumerate(dates):
             dark, hp = darknet_day(world, i), honeypot_day(world, i)
+            events = honeypot_events(world, i, hp)
             if pending is not None:
                 pending.result()
-            pending = writer.submit(write, day, dark, hp)
+            pending = writer.submit(write, day, dark, hp, events)
             advance(bar, 1, status=f"{day_str(day)}: {dark.num_rows:,} packets, {hp.num_rows:,} sessions")
         pending.result()
     summary["seconds"] = round(time.perf_counter() - began, 2)
@@ -88,5 +92,5 @@ def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.dat
     log.info("simulated %d days (%s profile): %s darknet packets, %s honeypot sessions, %s hosts",
              days, profile, f"{sum(summary[DARKNET].values()):,}", f"{sum(summary[HONEYPOT].values()):,}",
              f"{summary['hosts']:,}", extra={"stage": "simulate", "summary": {k: v for k, v in summary.items()
-                                                                                 if k not in (DARKNET, HONEYPOT)}})
+                                                                                 if k not in (DARKNET, HONEYPOT, "honeypot_events")}})
     return summary

@@ -92,3 +92,31 @@ def sensor_overlap(ws: Workspace, day: dt.date) -> dict[str, int]:
     both = active["darknet"] & active["honeypot"]
     return {"darknet": len(active["darknet"]), "honeypot": len(active["honeypot"]), "both": len(both),
             "union": len(active["darknet"] | active["honeypot"])}
+
+
+def activity_scores(ws: Workspace, sensor: str = "honeypot") -> pd.DataFrame:
+    """Precision and recall per activity class of the labels built in ``ws`` against the simulator's truth.
+
+    Counted over host-days of ``sensor``: a host-day is predicted as a class when that day's label view gives
+    it that class from the activity rules, and truly of it when ``truth.csv`` says so. Run
+    ``build_labels(ws, [], activity_rules=True)`` first (the Mirai rule on, as its precedence needs).
+    Columns: class, truth, predicted, correct, precision, recall.
+    """
+    from darkstack.labels import labels_for_day
+    from darkstack.labels.activity import ACTIVITY_CLASSES, ACTIVITY_SOURCE
+
+    truth = pd.read_csv(ws.truth_dir / "truth.csv")
+    true_label = pd.Series(truth["label"].to_numpy(), index=ip_to_int(truth["ip"].to_numpy(str)))
+    counts = {c: np.zeros(3, np.int64) for c in ACTIVITY_CLASSES}
+    for day in ws.store_days(sensor):
+        hosts = np.unique(store.read_day(ws, sensor, day, columns=["src_ip"]).column("src_ip").to_numpy())
+        view = labels_for_day(ws, day).to_pandas()
+        view = view[view["source"] == ACTIVITY_SOURCE]
+        predicted = pd.Series(view["label"].to_numpy(), index=view["ip"].to_numpy()).reindex(hosts).to_numpy(object)
+        actual = true_label.reindex(hosts).to_numpy(object)
+        for c in ACTIVITY_CLASSES:
+            counts[c] += [(actual == c).sum(), (predicted == c).sum(), ((actual == c) & (predicted == c)).sum()]
+    rows = [{"class": c, "truth": int(t), "predicted": int(p), "correct": int(k),
+             "precision": k / p if p else float("nan"), "recall": k / t if t else float("nan")}
+            for c, (t, p, k) in counts.items()]
+    return pd.DataFrame(rows)

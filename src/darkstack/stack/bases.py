@@ -204,6 +204,20 @@ def _load_base(ws: Workspace, base: Base, day: dt.date) -> tuple[np.ndarray, np.
     return ips[order], np.asarray(X)[order]
 
 
+def _with_app_features(ws: Workspace, base: Base, day: dt.date, ips: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The DS base of a honeypot-kind sensor with the application block appended (``stack.app_features``)."""
+    from darkstack import skips
+    from darkstack.stack.app_features import app_feature_block
+
+    if base.variant != "ds" or ws.sensors().get(base.sensor, {}).get("kind") != "honeypot":
+        return ips, X
+    block, found = app_feature_block(ws, base.sensor, day, ips)
+    if not found:
+        skips.note("stack", "no honeypot application events: its DS base has no application block",
+                   sensor=base.sensor, variant=base.variant, days=day, option="stack.app_features")
+    return ips, np.hstack([np.asarray(X, np.float32), block])
+
+
 def class_order(labels) -> list[str]:
     """Classes in the papers' order (unknown classes of other sources after, alphabetically)."""
     present = set(labels) - {UNKNOWN}
@@ -217,6 +231,8 @@ def load_day(ws: Workspace, scenario: Scenario, day: dt.date, settings: StackSet
     from darkstack.labels import labels_for_day
 
     loaded = [_load_base(ws, b, day) for b in scenario.bases]
+    if settings.app_features:
+        loaded = [_with_app_features(ws, b, day, ips, X) for b, (ips, X) in zip(scenario.bases, loaded)]
     ips = loaded[0][0]
     for other, _ in loaded[1:]:
         ips = np.intersect1d(ips, other, assume_unique=True)

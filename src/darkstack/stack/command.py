@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
+from darkstack.options import AppFeaturesOption, DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
 
 
 def command(
@@ -26,6 +26,7 @@ def command(
     k: Annotated[int, typer.Option("--k", min=1, help="Neighbours of each base kNN.")] = 3,
     confusion_day: Annotated[str | None, typer.Option("--confusion-day", help="Day of the confusion matrices and coefficient figures (default: the last).")] = None,
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Write the CSV tables only (no PNG figures).")] = False,
+    app_features: AppFeaturesOption = False,
     darknet_sensor: DarknetSensorOption = None,
     honeypot_sensor: HoneypotSensorOption = None,
     workspace: WorkspaceOption = None,
@@ -47,6 +48,7 @@ def command(
         k=k,
         confusion_day=parse_day(confusion_day) if confusion_day else None,
         figures=not no_figures,
+        app_features=app_features,
         darknet_sensor=darknet_sensor,
         honeypot_sensor=honeypot_sensor,
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
+from darkstack.options import AppFeaturesOption, DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
 
 
 def command(
@@ -14,6 +14,7 @@ def command(
     scenario: Annotated[str, typer.Option("--scenario", help="D, H, DH or sensor:variant,sensor:variant,...")] = "D",
     darknet_sensor: DarknetSensorOption = None,
     honeypot_sensor: HoneypotSensorOption = None,
+    app_features: AppFeaturesOption = False,
     workspace: WorkspaceOption = None,
     seed: SeedOption = 0,
 ) -> None:
@@ -27,7 +28,7 @@ def command(
 
     ws = resolve_workspace(workspace)
     when = parse_day(day)
-    settings = StackSettings(darknet_sensor=darknet_sensor, honeypot_sensor=honeypot_sensor)
+    settings = StackSettings(darknet_sensor=darknet_sensor, honeypot_sensor=honeypot_sensor, app_features=app_features)
     table = predict(ws, when, scenario, settings, seed=seed)
     counts = Counter(table.column("predicted").to_pylist())
     typer.echo(f"{table.num_rows} unlabelled hosts on {day_str(when)}:")

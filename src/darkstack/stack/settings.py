@@ -26,6 +26,12 @@ class StackSettings(BaseModel):
         description="Embedding variants stacked per sensor: domain-specific features, text (i-DarkVec), graph "
         "(i-GCN-GRU with features), as in the paper.",
     )
+    app_features: bool = Field(
+        False,
+        description="Append the honeypot application block (sessions, logins, usernames, passwords, commands, "
+        "downloads, services, payload bytes; from the honeypot events) to the DS base of honeypot-kind sensors. "
+        "Beyond the papers; scores of classes labelled from the same events are circular (docs/stacking.md).",
+    )
     k: int = Field(3, ge=1, description="Neighbours of each base kNN classifier.")
     metric: Literal["cosine"] = Field("cosine", description="kNN distance (the paper: cosine on standardised embeddings).")
     min_class_hosts: int = Field(
