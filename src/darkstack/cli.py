@@ -38,6 +38,7 @@ COMMANDS = [
     ("study", "darkstack.evaluate.study_command", True),
     ("stack", "darkstack.stack.command", True),
     ("predict", "darkstack.stack.predict_command", True),
+    ("export", "darkstack.export.command", True),
     ("run", "darkstack.pipeline.run_command", False),
     ("update", "darkstack.pipeline.update_command", False),
     ("report", "darkstack.report.command", True),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from darkstack.embed.settings import GNN_METHODS, METHODS, EmbedSettings
 from darkstack.errors import ConfigError
 from darkstack.evaluate.settings import EvalSettings
+from darkstack.export.settings import ExportSettings
 from darkstack.ingest.settings import IngestSettings
 from darkstack.snapshot.settings import SnapshotSettings
 from darkstack.stack.settings import StackSettings
@@ -176,6 +177,7 @@ class ReportConfig(_Section):
     enabled: bool = Field(True, description="Write the HTML report at the end of the run.")
     top_predictions: int = Field(500, ge=1, description="Rows of predictions shown per scenario (the files hold them all).")
     title: str = Field("darkstack report", description="Title of the report page.")
+    lookup_hosts: int = Field(20_000, ge=1, description="Exported hosts the report's host lookup holds (the most probable; the page grows with it).")
 
 
 class PipelineConfig(_Section):
@@ -190,6 +192,7 @@ class PipelineConfig(_Section):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     evaluate: EvalSettings = Field(default_factory=EvalSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     @model_validator(mode="after")
