@@ -33,7 +33,8 @@ def command(
     settings = ExportSettings(formats=tuple(fmt)) if fmt else ExportSettings()
     scenarios = list(scenario or scenarios_with_predictions(ws, when))
     if not scenarios:
-        raise skips.skip_stage("export", "no predictions in this workspace: run `darkstack predict` first", days=when)
+        what = "of this day" if when else "in this workspace"
+        raise skips.skip_stage("export", f"no predictions {what}: run `darkstack predict` first", days=when)
 
     def one(name: str) -> None:
         the_day = when or (predicted_days(ws, name) or [None])[-1]
