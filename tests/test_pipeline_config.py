@@ -95,7 +95,7 @@ def test_demo_config_is_valid_and_plans_every_stage(tmp_path):
     names = [s.name for s in build_plan(Workspace(tmp_path), config, "r")]
     assert names[:3] == ["simulate", "labels", "snapshot:darknet"]
     assert "embed:honeypot:igcngru" in names and "evaluate:darknet" in names
-    assert names[-7:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "report"]
+    assert names[-10:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "export:D", "export:H", "export:DH", "report"]
 
 
 def test_every_option_is_documented():
@@ -128,7 +128,7 @@ def _keys(config, ws):
     return keys
 
 
-STACKS = {f"{k}:{s}" for k in ("stack", "predict") for s in ("D", "H", "DH")} | {"report"}
+STACKS = {f"{k}:{s}" for k in ("stack", "predict", "export") for s in ("D", "H", "DH")} | {"report"}
 RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS
 EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "idarkvec", "igcngru")}
 
@@ -142,6 +142,7 @@ EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "ida
         ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"}),
         ("stack", {"folds": 5}, STACKS),
         ("report", {"title": "x"}, {"report"}),
+        ("export", {"formats": ("csv",)}, {"export:D", "export:H", "export:DH", "report"}),
     ],
 )
 def test_a_changed_setting_changes_the_keys_of_exactly_its_steps_and_their_dependants(tmp_path, section, change, affected):
