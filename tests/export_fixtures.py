@@ -29,7 +29,9 @@ MIRAI_LIKE = 5
 XSS = "</script><img src=x onerror=alert(1)>"
 XSS_ATTR = "\"><svg onload=alert(2)>"
 FORMULA = "=cmd|' /C calc'!A0"
-HOSTILE = [XSS, FORMULA, "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", XSS_ATTR]
+TERMINAL = "\x1b]0;owned\x07\x1b[2J\x00ssh"
+"""Terminal escapes (window title, clear screen) and a NUL: harmless in a browser, not in an analyst's console."""
+HOSTILE = [XSS, FORMULA, "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", XSS_ATTR, TERMINAL]
 """Strings attackers put in log fields; the unknown hosts 0..5 each carry one (as event and as service)."""
 
 

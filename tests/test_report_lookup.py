@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from darkstack.export import export
+from darkstack.export.hosts import clean_text
 from darkstack.report.build import build_report
 from darkstack.report.lookup import json_for_html
 from darkstack.schema import int_to_ip
@@ -110,7 +111,8 @@ def test_hostile_log_strings_are_shown_as_text_and_never_run(reported, tmp_path)
     for payload, seen in zip(HOSTILE, probe["seen"]):
         assert seen["found"] == "1" and seen["elements"] == 0
         facts = dict(zip(["class", "probability", "runner-up", "decided most by", "cluster", "first seen", "last seen", "services", "events"], seen["dd"]))
-        assert facts["services"] == payload.lower() and payload in facts["events"]  # Cowrie protocol / MHN protocol, Cowrie event id
+        shown = clean_text(payload)  # control characters as U+FFFD
+        assert facts["services"] == shown.lower() and shown in facts["events"]  # Cowrie protocol / MHN protocol, Cowrie event id
     assert XSS in probe["seen"][0]["dd"][4]  # the discover group name
     page = index.read_text()
     assert "<img src=x" not in page and "<svg onload" not in page  # escaped everywhere in the static page too
@@ -127,7 +129,8 @@ def test_hostile_log_strings_leave_every_export_valid_and_formulas_neutralised(r
     assert not [c for c in text_cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]  # no cell a spreadsheet evaluates
     assert "'" + FORMULA.lower() in text_cells and "'" + FORMULA + "; cowrie.login.failed" + FORMULA in text_cells
     lines = [json.loads(line) for line in files["hosts.jsonl"].splitlines()]
-    assert {line["services"] for line in lines} >= {p.lower() for p in HOSTILE}  # JSON keeps the strings as they were
+    assert {line["services"] for line in lines} >= {clean_text(p).lower() for p in HOSTILE}  # JSON keeps the strings (controls replaced)
+    assert not any(re.search(r"[\x00-\x1f\x7f]", c) for r in body for c in r)  # no terminal escape reaches a CSV cell
     event = json.loads(files["misp.json"])["Event"]
     assert any(XSS in a["comment"] for a in event["Attribute"])
     assert any(XSS in o.description for o in stix2.parse(files["stix.json"]).objects if o.type == "indicator")

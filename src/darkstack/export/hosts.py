@@ -88,7 +88,7 @@ def _clusters(ws: Workspace, ips: np.ndarray, sensors: list[str], day: dt.date) 
     best = every.sort_values(["noise", "order"], kind="stable").drop_duplicates("src_ip").set_index("src_ip")
     out.loc[best.index, "cluster_sensor"] = best["cluster_sensor"]
     out.loc[best.index, "cluster"] = best["cluster"].astype("int32")
-    out.loc[best.index, "group"] = [clean_text(g) if isinstance(g, str) else None for g in best["group"]]
+    out.loc[best.index, "group"] = best["group"]
     return out
 
 
@@ -122,8 +122,6 @@ def _store_facts(ws: Workspace, ips: np.ndarray, sensors: list[str], day: dt.dat
     for part in parts:
         part = part.set_index("src_ip")
         facts.update(part.reindex(facts.index).astype(object))
-    for column in ("services", "events"):
-        facts[column] = [clean_text(v) if isinstance(v, str) else None for v in facts[column]]
     return facts
 
 
@@ -168,6 +166,9 @@ def classified_hosts(ws: Workspace, scenario: str, day: dt.date) -> pa.Table:
         hosts = hosts.join(extra.reset_index(drop=True))
     hosts["scenario"], hosts["day"] = scenario, day_str(day)
     hosts["anonymised"] = bool(anonymised_sensors(ws) & set(sensors))
+    for field in _schema():  # logs, label lists, sensor names: any text may be hostile
+        if field.type == pa.string():
+            hosts[field.name] = [clean_text(v) if isinstance(v, str) else None for v in hosts[field.name]]
     table = pa.Table.from_pandas(hosts[COLUMNS], preserve_index=False, schema=_schema())
     table = table.append_column("ip", pa.array(ips, pa.uint32()))
     for sensor, variant in bases:

@@ -10,7 +10,7 @@ from darkstack.export import formats
 from darkstack.export.hosts import classified_hosts
 from darkstack.export.settings import ExportSettings
 from darkstack.log import get_logger
-from darkstack.workspace import Workspace, _dated_dirs, day_str
+from darkstack.workspace import Workspace, dated_entries, day_str
 
 log = get_logger(__name__)
 
@@ -25,11 +25,11 @@ def export_dir(ws: Workspace, scenario: str, day: dt.date) -> Path:
 
 def predicted_days(ws: Workspace, scenario: str) -> list[dt.date]:
     """Days ``darkstack predict`` wrote for ``scenario``."""
-    return _dated_dirs(ws.results_dir / "predict" / scenario)
+    return dated_entries(ws.results_dir / "predict" / scenario)
 
 
 def exported_days(ws: Workspace, scenario: str) -> list[dt.date]:
-    return [d for d in _dated_dirs(ws.results_dir / "export" / scenario) if (export_dir(ws, scenario, d) / HOSTS_TABLE).exists()]
+    return [d for d in dated_entries(ws.results_dir / "export" / scenario) if (export_dir(ws, scenario, d) / HOSTS_TABLE).exists()]
 
 
 def export(ws: Workspace, scenario: str, day: dt.date, settings: ExportSettings | None = None) -> list[Path]:
