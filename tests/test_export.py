@@ -95,11 +95,17 @@ def test_hosts_carry_class_deciding_base_cluster_and_store_times(world):
     store = pd.concat([read_day(ws, "honeypot", d).to_pandas() for d in DAYS])
     first = store.groupby("src_ip")["ts"].min()
     for address in table.index[:5]:
-        ip = int(np.uint32(sum(int(o) << s for o, s in zip(address.split("."), (24, 16, 8, 0)))))
-        assert table.at[address, "first_seen"] == first[ip].strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert table.at[address, "first_seen"] == first[table.at[address, "ip"]].strftime("%Y-%m-%dT%H:%M:%SZ")
         assert table.at[address, "last_seen"].startswith(str(DAY))
     assert table.at[unknown[1], "services"] == FORMULA.lower() and table.at[unknown[-1], "services"] == "ssh"
     assert not table["anonymised"].any()
+
+    near = pq.read_table(neighbours_path(ws, "H", DAY)).to_pandas()
+    for address, listed in table["neighbours"].items():  # each host's neighbours, base by base, nearest first
+        ip = int(table.at[address, "ip"])
+        rows = near[near["ip"] == ip]
+        assert [n["address"] for n in listed] == int_to_ip(rows["neighbour"].to_numpy()).tolist()
+        assert [n["base"] for n in listed] == rows["base"].tolist() and [n["label"] for n in listed] == rows["label"].tolist()
 
 
 def test_without_discover_output_the_cluster_columns_stay_empty(world, tmp_path):

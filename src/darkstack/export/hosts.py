@@ -94,14 +94,15 @@ def _clusters(ws: Workspace, ips: np.ndarray, sensors: list[str], day: dt.date) 
 
 def _store_facts(ws: Workspace, ips: np.ndarray, sensors: list[str], day: dt.date) -> pd.DataFrame:
     """first_seen, last_seen (up to the end of ``day``, every sensor of the scenario) and the day's services and events."""
-    import duckdb
+    from darkstack.snapshot.duckdb_engine import DuckDBEngine
 
     facts = pd.DataFrame(index=pd.Index(ips, name="src_ip"), columns=["first_seen", "last_seen", "services", "events"], dtype=object)
     globs = [parquet_glob(ws, s) for s in sensors if ws.store_days(s)]
     if not globs or len(ips) == 0:
         return facts
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-    con = duckdb.connect(":memory:", config={"threads": 1})
+    engine = DuckDBEngine()
+    con = engine.con
     con.register("hosts", pa.table({"ip": pa.array(ips, pa.uint32())}))
     files = ", ".join("'" + g.replace("'", "''") + "'" for g in globs)
     con.execute(
@@ -126,14 +127,24 @@ def _store_facts(ws: Workspace, ips: np.ndarray, sensors: list[str], day: dt.dat
 
 
 def _neighbours(path, ips: np.ndarray) -> pa.Array:
-    """Per host, its k nearest hosts in every base: a list of {base, address, label} (empty without the file)."""
-    empty = [[] for _ in ips]
+    """Per host (in ``ips`` order), its k nearest hosts in every base, base by base as predict wrote them:
+    a list of {base, address, label} (empty without the file)."""
     if not path.exists():
-        return pa.array(empty, NEIGHBOURS)
-    near = pq.read_table(path).to_pandas().sort_values(["ip", "base", "rank"], kind="stable")
-    near["address"] = int_to_ip(near["neighbour"].to_numpy())
-    grouped = {ip: rows[["base", "address", "label"]].to_dict("records") for ip, rows in near.groupby("ip", sort=False)}
-    return pa.array([grouped.get(ip, []) for ip in ips], NEIGHBOURS)
+        return pa.array([[] for _ in ips], NEIGHBOURS)
+    near = pq.read_table(path)
+    owner = near.column("ip").to_numpy()
+    order = np.argsort(owner, kind="stable")  # stable: base order and rank kept within a host
+    owner = owner[order]
+    starts, stops = np.searchsorted(owner, ips, "left"), np.searchsorted(owner, ips, "right")
+    offsets = np.concatenate([[0], np.cumsum(stops - starts)])
+    rows = order[np.repeat(starts - offsets[:-1], stops - starts) + np.arange(offsets[-1])]
+    take = pa.array(rows)
+    values = pa.StructArray.from_arrays(
+        [near.column("base").take(take).combine_chunks(), pa.array(int_to_ip(near.column("neighbour").take(take).to_numpy())),
+         near.column("label").take(take).combine_chunks()],
+        names=["base", "address", "label"],
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
 NEIGHBOURS = pa.list_(pa.struct([("base", pa.string()), ("address", pa.string()), ("label", pa.string())]))
