@@ -413,6 +413,7 @@ def _all_commands(ws: Path, config: Path) -> dict[str, list[str]]:
         "study": ["study", "history", *w],
         "stack": ["stack", *w],
         "predict": ["predict", "--day", "2021-12-01", *w],
+        "export": ["export", *w],
         "run": ["run", "-c", str(config)],
         "update": ["update", "--day", "2021-12-04", "-c", str(config)],
         "report": ["report", *w],
