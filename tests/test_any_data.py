@@ -107,6 +107,9 @@ def test_run_on_the_real_samples_exits_0_writes_the_report_and_lists_what_was_no
     steps = _steps(ws)
     assert steps["evaluate:darknet"]["empty"] and "evaluate.min_class_hosts" in " ".join(lines)
     assert not steps["predict:H"]["empty"]  # the honeypot days gave predictions
+    assert not steps["export:H"]["empty"] and steps["export:DH"]["empty"]  # exported as a feed; DH had nothing to export
+    (exported,) = (ws / "results" / "export" / "H").glob("day=*/hosts.jsonl")
+    assert [json.loads(line)["address"] for line in exported.read_text().splitlines()]
     assert f"not computed: {len(lines)} item(s), see the report's \"not computed\" section" in out
     assert "configuration used: " in out and (ws / "darkstack.toml").exists()
     html = _report(ws).read_text()
