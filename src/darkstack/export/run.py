@@ -29,6 +29,7 @@ def predicted_days(ws: Workspace, scenario: str) -> list[dt.date]:
 
 
 def exported_days(ws: Workspace, scenario: str) -> list[dt.date]:
+    """Days whose export of ``scenario`` is complete (its ``hosts.parquet`` written)."""
     return [d for d in dated_entries(ws.results_dir / "export" / scenario) if (export_dir(ws, scenario, d) / HOSTS_TABLE).exists()]
 
 
@@ -58,5 +59,7 @@ def scenarios_with_predictions(ws: Workspace, day: dt.date | None) -> list[str]:
 
     folder = ws.results_dir / "predict"
     names = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
-    return sorted((n for n in names if predicted_days(ws, n) and (day is None or day in predicted_days(ws, n))), key=lambda n: (SCENARIOS.index(n) if n in SCENARIOS else len(SCENARIOS), n))
+    predicted = {n: predicted_days(ws, n) for n in names}
+    wanted = [n for n, days in predicted.items() if days and (day is None or day in days)]
+    return sorted(wanted, key=lambda n: (SCENARIOS.index(n) if n in SCENARIOS else len(SCENARIOS), n))
 

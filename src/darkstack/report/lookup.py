@@ -13,7 +13,6 @@ import json
 import math
 
 import pyarrow.parquet as pq
-from markupsafe import Markup
 
 from darkstack.export.hosts import CONTRIB
 from darkstack.export.run import HOSTS_TABLE, export_dir, exported_days
@@ -27,10 +26,11 @@ FIELDS = ("class", "probability", "runner_up", "runner_up_probability", "top_sen
           "cluster_sensor", "cluster", "group", "first_seen", "last_seen", "services", "events", "anonymised")  # fmt: skip
 
 
-def json_for_html(data) -> Markup:
-    """``data`` as JSON that is inert inside an HTML ``<script type="application/json">`` element."""
+def json_for_html(data) -> str:
+    """``data`` as JSON that is inert inside an HTML ``<script type="application/json">`` element (the template
+    writes it unescaped: HTML entities are not decoded inside a script element)."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Markup("".join(HTML_ESCAPES.get(ch, ch) for ch in text))
+    return "".join(HTML_ESCAPES.get(ch, ch) for ch in text)
 
 
 def _value(value):
