@@ -109,6 +109,9 @@ def test_run_on_the_real_samples_exits_0_writes_the_report_and_lists_what_was_no
     assert not steps["predict:H"]["empty"]  # the honeypot days gave predictions
     # groups of hosts on the Spoki day, in the first variant embedded (no evaluation scored there)
     assert not steps["discover:darknet"]["empty"] and "results/discover/darknet/groups-day=2021-10-13.json" in steps["discover:darknet"]["outputs"]
+    assert not steps["export:H"]["empty"] and steps["export:DH"]["empty"]  # exported as a feed; DH had nothing to export
+    (exported,) = (ws / "results" / "export" / "H").glob("day=*/hosts.jsonl")
+    assert [json.loads(line)["address"] for line in exported.read_text().splitlines()]
     assert f"not computed: {len(lines)} item(s), see the report's \"not computed\" section" in out
     assert "configuration used: " in out and (ws / "darkstack.toml").exists()
     html = _report(ws).read_text()

@@ -415,6 +415,7 @@ def _all_commands(ws: Path, config: Path) -> dict[str, list[str]]:
         "stack": ["stack", *w],
         "predict": ["predict", "--day", "2021-12-01", *w],
         "discover": ["discover", *w],
+        "export": ["export", *w],
         "run": ["run", "-c", str(config)],
         "update": ["update", "--day", "2021-12-04", "-c", str(config)],
         "report": ["report", *w],

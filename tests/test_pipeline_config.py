@@ -95,7 +95,7 @@ def test_demo_config_is_valid_and_plans_every_stage(tmp_path):
     names = [s.name for s in build_plan(Workspace(tmp_path), config, "r")]
     assert names[:3] == ["simulate", "labels", "snapshot:darknet"]
     assert "embed:honeypot:igcngru" in names and "evaluate:darknet" in names
-    assert names[-9:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "discover:darknet", "discover:honeypot", "report"]
+    assert names[-12:] == ["stack:D", "predict:D", "stack:H", "predict:H", "stack:DH", "predict:DH", "discover:darknet", "discover:honeypot", "export:D", "export:H", "export:DH", "report"]
 
 
 def test_every_option_is_documented():
@@ -128,8 +128,9 @@ def _keys(config, ws):
     return keys
 
 
-STACKS = {f"{k}:{s}" for k in ("stack", "predict") for s in ("D", "H", "DH")} | {"report"}
+STACKS = {f"{k}:{s}" for k in ("stack", "predict", "export") for s in ("D", "H", "DH")} | {"report"}
 DISCOVER = {"discover:darknet", "discover:honeypot"}
+EXPORTS = {"export:D", "export:H", "export:DH"}  # an export carries the day's clusters: it follows discover
 RESULTS = {"evaluate:darknet", "evaluate:honeypot"} | STACKS | DISCOVER
 EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "idarkvec", "igcngru")}
 
@@ -140,10 +141,11 @@ EMBEDS = {f"embed:{s}:{v}" for s in ("darknet", "honeypot") for v in ("ds", "ida
         ("embed", {"history": 3}, {"embed:darknet:igcngru", "embed:honeypot:igcngru"} | RESULTS),
         ("embed", {"w2v_window": 10}, {"embed:darknet:idarkvec", "embed:honeypot:idarkvec"} | RESULTS),
         ("snapshot", {"top_ports": 1000}, {"snapshot:darknet", "snapshot:honeypot"} | EMBEDS | RESULTS),
-        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"} | DISCOVER),  # the best variant may change
+        ("evaluate", {"k": 5}, {"evaluate:darknet", "evaluate:honeypot", "report"} | DISCOVER | EXPORTS),  # the best variant may change
         ("stack", {"folds": 5}, STACKS),
-        ("discover", {"match_jaccard": 0.5}, DISCOVER | {"report"}),
+        ("discover", {"match_jaccard": 0.5}, DISCOVER | EXPORTS | {"report"}),
         ("report", {"title": "x"}, {"report"}),
+        ("export", {"formats": ("csv",)}, EXPORTS | {"report"}),
     ],
 )
 def test_a_changed_setting_changes_the_keys_of_exactly_its_steps_and_their_dependants(tmp_path, section, change, affected):

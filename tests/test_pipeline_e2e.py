@@ -81,7 +81,7 @@ def test_full_run_writes_every_artefact(full_run):
     for sensor in SENSORS:
         expected += [f"snapshot:{sensor}"] + [f"embed:{sensor}:{v}" for v in VARIANTS]
     expected += [f"evaluate:{s}" for s in SENSORS]
-    expected += [step for sc in SCENARIOS for step in (f"stack:{sc}", f"predict:{sc}")] + [f"discover:{s}" for s in SENSORS] + ["report"]
+    expected += [step for sc in SCENARIOS for step in (f"stack:{sc}", f"predict:{sc}")] + [f"discover:{s}" for s in SENSORS] + [f"export:{sc}" for sc in SCENARIOS] + ["report"]
     assert state["runs"][-1]["ran"] == expected and state["runs"][-1]["skipped"] == []
 
     assert (ws.truth_dir / "labels.csv").exists() and (ws.truth_dir / "world.json").exists()
@@ -107,6 +107,9 @@ def test_full_run_writes_every_artefact(full_run):
         assert predicted.num_rows > 0 and {"ip", "predicted", "probability"} <= set(predicted.column_names)
         labelled = set(pq.read_table(ws.labels_day(DAYS[-1])).column("ip").to_pylist())
         assert not labelled & set(predicted.column("ip").to_pylist())  # only unknown hosts are predicted
+        exported = ws.results_dir / "export" / scenario / f"day={DAYS[-1]}"
+        assert {p.name for p in exported.iterdir()} == {"hosts.parquet", "hosts.csv", "hosts.jsonl", "misp.json", "stix.json"}
+        assert pq.read_table(exported / "hosts.parquet").num_rows == predicted.num_rows
 
     groups = json.loads((ws.results_dir / "discover" / "darknet" / f"groups-day={DAYS[-1]}.json").read_text())
     hosts = pq.read_table(ws.results_dir / "discover" / "darknet" / f"day={DAYS[-1]}.parquet")
@@ -114,8 +117,9 @@ def test_full_run_writes_every_artefact(full_run):
 
     report = ws.root / state["steps"]["report"]["outputs"][0]
     page = report.read_text()
-    for section in ("summary", "overview", "evaluate", "stack", "predictions", "groups", "settings", "timings"):
+    for section in ("summary", "overview", "evaluate", "stack", "predictions", "groups", "lookup", "settings", "timings"):
         assert f'id="{section}"' in page
+    assert 'id="lookup-data"' in page
     assert "macro-f1.png" in page and (report.parent / "macro-f1.png").exists()
     config = json.loads((ws.root / "pipeline" / "config.json").read_text())
     assert config["run"]["seed"] == 7 and config["source"]["simulate"]["seed"] == 3
@@ -136,11 +140,12 @@ def test_rerun_recomputes_only_what_a_changed_setting_affects(full_run):
     assert run_pipeline(config).record.ran == []  # nothing changed: nothing recomputed
 
     changed = config.model_copy(update={"evaluate": config.evaluate.model_copy(update={"k": 5})})
-    assert run_pipeline(changed).record.ran == ["evaluate:darknet", "evaluate:honeypot", "discover:darknet", "discover:honeypot", "report"]
+    assert run_pipeline(changed).record.ran == ["evaluate:darknet", "evaluate:honeypot", "discover:darknet", "discover:honeypot",
+                                                 "export:D", "export:H", "export:DH", "report"]
 
     changed = changed.model_copy(update={"report": config.report.model_copy(update={"title": "renamed"})})
     record = run_pipeline(changed).record
-    assert record.ran == ["report"] and len(record.skipped) == 20
+    assert record.ran == ["report"] and len(record.skipped) == 23
 
 
 def test_update_of_the_next_day_equals_the_full_run(full_run, tmp_path):

@@ -39,6 +39,7 @@ COMMANDS = [
     ("stack", "darkstack.stack.command", True),
     ("predict", "darkstack.stack.predict_command", True),
     ("discover", "darkstack.discover.command", True),
+    ("export", "darkstack.export.command", True),
     ("run", "darkstack.pipeline.run_command", False),
     ("update", "darkstack.pipeline.update_command", False),
     ("report", "darkstack.report.command", True),

@@ -37,7 +37,7 @@ def day_range(start: dt.date, n_days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range(n_days)]
 
 
-def _dated_dirs(folder: Path) -> list[dt.date]:
+def dated_entries(folder: Path) -> list[dt.date]:
     """Days of the ``day=YYYY-MM-DD`` (or plain ``YYYY-MM-DD``) entries directly under ``folder``."""
     days = []
     if folder.is_dir():
@@ -76,7 +76,7 @@ class Workspace:
         return self.store_dir / sensor / day_str(day)
 
     def store_days(self, sensor: str) -> list[dt.date]:
-        return [d for d in _dated_dirs(self.store_dir / sensor) if any(self.store_day_dir(sensor, d).glob("part-*.parquet"))]
+        return [d for d in dated_entries(self.store_dir / sensor) if any(self.store_day_dir(sensor, d).glob("part-*.parquet"))]
 
     def sensors(self) -> dict[str, dict]:
         """Registered sensors: name → {"kind": "darknet"|"honeypot", ...}."""
@@ -123,7 +123,7 @@ class Workspace:
         return base if day is None else base / f"day={day_str(day)}"
 
     def snapshot_days(self, sensor: str) -> list[dt.date]:
-        return [d for d in _dated_dirs(self.snapshot_dir(sensor)) if (self.snapshot_dir(sensor, d) / "meta.json").exists()]
+        return [d for d in dated_entries(self.snapshot_dir(sensor)) if (self.snapshot_dir(sensor, d) / "meta.json").exists()]
 
     def node_index(self, sensor: str) -> Path:
         return self.snapshot_dir(sensor) / "node_index.parquet"
@@ -136,7 +136,7 @@ class Workspace:
         return self.embedding_dir(sensor, variant) / f"day={day_str(day)}.parquet"
 
     def embedding_days(self, sensor: str, variant: str) -> list[dt.date]:
-        return _dated_dirs(self.embedding_dir(sensor, variant))
+        return dated_entries(self.embedding_dir(sensor, variant))
 
     def model_dir(self, sensor: str, variant: str, day: dt.date | None = None) -> Path:
         base = self.root / "models" / sensor / variant

@@ -19,6 +19,7 @@ from darkstack.discover.settings import DiscoverSettings
 from darkstack.embed.settings import GNN_METHODS, METHODS, EmbedSettings
 from darkstack.errors import ConfigError
 from darkstack.evaluate.settings import EvalSettings
+from darkstack.export.settings import ExportSettings
 from darkstack.ingest.settings import IngestSettings
 from darkstack.snapshot.settings import SnapshotSettings
 from darkstack.stack.settings import StackSettings
@@ -185,6 +186,7 @@ class ReportConfig(_Section):
     enabled: bool = Field(True, description="Write the HTML report at the end of the run.")
     top_predictions: int = Field(500, ge=1, description="Rows of predictions shown per scenario (the files hold them all).")
     title: str = Field("darkstack report", description="Title of the report page.")
+    lookup_hosts: int = Field(20_000, ge=1, description="Exported hosts the report's host lookup holds (the most probable; the page grows with it).")
 
 
 class PipelineConfig(_Section):
@@ -200,6 +202,7 @@ class PipelineConfig(_Section):
     evaluate: EvalSettings = Field(default_factory=EvalSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     discover: DiscoverSettings = Field(default_factory=DiscoverSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     @model_validator(mode="after")

@@ -2,7 +2,7 @@
 
 Steps (names as recorded in ``pipeline/steps.json``): ``simulate`` or ``ingest:<sensor>``, ``labels``,
 ``snapshot:<sensor>``, ``embed:<sensor>:<variant>``, ``evaluate:<sensor>``, ``study:<sensor>:<kind>``,
-``stack:<scenario>``, ``predict:<scenario>``, ``discover:<sensor>``, ``report``. Each step's settings hold exactly the options
+``stack:<scenario>``, ``predict:<scenario>``, ``discover:<sensor>``, ``export:<scenario>``, ``report``. Each step's settings hold exactly the options
 that change its outputs, so changing one option reruns only the steps that depend on it.
 """
 
@@ -249,10 +249,18 @@ def scenario_day(ws: Workspace, config: PipelineConfig, settings: StackSettings,
 def predict_scenario(ws: Workspace, config: PipelineConfig, scenario: str, settings: StackSettings, day: dt.date | None = None) -> list[Path]:
     """Predict ``day`` (default: the scenario's last common day) with the scenario's :func:`scenario_settings`."""
     from darkstack.stack import predict
+    from darkstack.stack.predict import neighbours_path
 
     day = day or scenario_day(ws, config, settings, scenario)
     predict(ws, day, scenario=scenario, settings=settings, seed=config.run.seed)
-    return _files_in(ws.results_dir / "predict" / scenario, f"day={day_str(day)}.*")
+    return [*_files_in(ws.results_dir / "predict" / scenario, f"day={day_str(day)}.*"), neighbours_path(ws, scenario, day)]
+
+
+def export_scenario(ws: Workspace, config: PipelineConfig, scenario: str, settings: StackSettings) -> list[Path]:
+    """Export the day ``predict:<scenario>`` labelled (the scenario's last common day)."""
+    from darkstack.export import export
+
+    return export(ws, scenario, scenario_day(ws, config, settings, scenario), config.export)
 
 
 def discover_sensor(ws: Workspace, config: PipelineConfig, sensor: str) -> list[Path]:
@@ -338,6 +346,7 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
             steps.append(Step(f"study:{sensor}:{kind}", lambda s=sensor, k=kind: study_sensor(ws, config, s, k), settings, ("labels", f"snapshot:{sensor}"),
                               needs=((f"snapshot:{sensor}",),), where={"sensor": sensor}))
 
+    predicted: list[tuple[str, StackSettings]] = []
     for scenario in run_scenarios(config):
         try:
             stack_settings = scenario_settings(ws, config, scenario)
@@ -350,9 +359,17 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         steps.append(Step(f"stack:{scenario}", lambda sc=scenario, st=stack_settings: stack_scenario(ws, config, sc, st), settings, after, needs=needs, where={"scenario": scenario}))
         if run.predict:
             steps.append(Step(f"predict:{scenario}", lambda sc=scenario, st=stack_settings: predict_scenario(ws, config, sc, st), settings, after, needs=needs, where={"scenario": scenario}))
+            predicted.append((scenario, stack_settings))
 
     for sensor in sensors if run.discover else []:
         steps.append(discover_step(ws, config, sensor))
+
+    # after every discover step: an export carries the clusters of the day when discover found them
+    discovered = tuple(s.name for s in steps if s.stage == "discover")
+    for scenario, stack_settings in predicted if config.export.enabled else []:
+        settings = config.export.model_dump(mode="json")
+        steps.append(Step(f"export:{scenario}", lambda sc=scenario, st=stack_settings: export_scenario(ws, config, sc, st), settings,
+                          (f"predict:{scenario}", *discovered), needs=((f"predict:{scenario}",),), where={"scenario": scenario}))
 
     if config.report.enabled:
         from darkstack.report.build import build_report
@@ -360,7 +377,8 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         report = config.report
         everything = tuple(s.name for s in steps)
         steps.append(
-            Step("report", lambda: [build_report(ws, run_id=run_id, top_predictions=report.top_predictions, title=report.title, steps=everything)],
+            Step("report", lambda: [build_report(
+                ws, run_id=run_id, top_predictions=report.top_predictions, title=report.title, steps=everything, lookup_hosts=report.lookup_hosts)],
                  report.model_dump(mode="json"), everything, needs=())
         )
     return steps

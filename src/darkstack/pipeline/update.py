@@ -155,3 +155,7 @@ def _predict(ws: Workspace, config: PipelineConfig, scenario: str, day: dt.date,
     made = _skipped(lambda: timed(f"predict:{scenario}", lambda: plan.predict_scenario(ws, config, scenario, settings, day)))
     if made is not None:
         result.predictions[scenario] = made
+        if config.export.enabled:
+            from darkstack.export import export
+
+            _skipped(lambda: timed(f"export:{scenario}", lambda: export(ws, scenario, day, config.export)))

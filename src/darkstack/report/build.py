@@ -25,6 +25,7 @@ from darkstack.evaluate.split import days_phrase
 from darkstack.log import get_logger
 from darkstack.report import figures, record
 from darkstack.report.groups import groups_section
+from darkstack.report.lookup import DEFAULT_LOOKUP_HOSTS, lookup_section
 from darkstack.report.model import Figure, Section, table_from_frame
 from darkstack.report.tables import class_display, file_title, result_tables, with_display_names
 from darkstack.schema import int_to_ip
@@ -340,11 +341,13 @@ def build_report(
     top_predictions: int = DEFAULT_TOP_PREDICTIONS,
     title: str = "darkstack report",
     steps: Sequence[str] | None = None,
+    lookup_hosts: int = DEFAULT_LOOKUP_HOSTS,
 ) -> Path:
     """Write ``ws.reports_dir/<run_id>/index.html`` with its figures; returns the path of index.html.
 
     ``steps``: the pipeline run's step names in the order they ran (``darkstack run`` passes its plan, and
     ``run_id`` is then that run's id); without it, every step recorded in ``pipeline/steps.json`` is shown.
+    ``lookup_hosts``: how many exported hosts the host lookup holds (the most probable).
     Every section is shown, saying what the workspace lacks; only a workspace with nothing at all is an error.
     """
     if not ws.root.is_dir():
@@ -364,6 +367,7 @@ def build_report(
         _stack_section(ws, staging),
         _predictions_section(ws, top_predictions),
         groups_section(ws),
+        lookup_section(ws, sorted(_sensor_dirs(ws.results_dir / "export"), key=_scenario_order), lookup_hosts),
         record.not_computed_section(pipeline),
         _settings_section(ws),
         record.timings_section(pipeline),

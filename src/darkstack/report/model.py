@@ -57,10 +57,12 @@ class Section:
     """Sub-sections (one per sensor or scenario), shown after this section's own content."""
     absent: list[str] = field(default_factory=list)
     """Sentences naming what this section would show but the workspace does not hold."""
+    lookup: str = ""
+    """The host lookup's data: JSON already escaped for an HTML script block (:func:`darkstack.report.lookup.json_for_html`)."""
 
     def is_empty(self) -> bool:
         """True when the section shows nothing read from the workspace (notes of absence do not count)."""
-        return not (self.tables or self.figures or self.text_blocks or any(not c.is_empty() for c in self.children))
+        return not (self.tables or self.figures or self.text_blocks or self.lookup or any(not c.is_empty() for c in self.children))
 
 
 NOT_AVAILABLE = "n/a"

@@ -29,6 +29,11 @@ def predictions_path(ws: Workspace, scenario: str, day: dt.date) -> Path:
     return ws.results_dir / "predict" / scenario / f"day={day_str(day)}"
 
 
+def neighbours_path(ws: Workspace, scenario: str, day: dt.date) -> Path:
+    """``results/predict/<scenario>/neighbours/day=<day>.parquet``: each labelled host's k nearest hosts per base."""
+    return ws.results_dir / "predict" / scenario / "neighbours" / f"day={day_str(day)}.parquet"
+
+
 def predict(
     ws: Workspace, day: dt.date, scenario: str = "D", settings: StackSettings | None = None, *, seed: int = 0
 ) -> pa.Table:
@@ -38,7 +43,8 @@ def predict(
     each base's probabilities by leave-one-out over all hosts; an unlabelled host's probabilities come
     from its neighbours among all other hosts. One row per unlabelled host: predicted class and
     probability, runner-up, each base's own vote and contribution, and the bases that drove the
-    decision. Written to ``ws.results_dir/predict/<scenario>/day=<day>.{parquet,csv}``.
+    decision. Written to ``ws.results_dir/predict/<scenario>/day=<day>.{parquet,csv}``; the k nearest
+    hosts behind each base's vote (and their classes that day) to :func:`neighbours_path`.
     :class:`darkstack.skips.StageSkipped` when the day does not allow it (a base without embeddings
     that day, no host in every base, no labelled class, too few hosts).
     """
@@ -88,19 +94,36 @@ def predict(
         "drivers": pa.array(explain.drivers(contributions, names), pa.string()),
         "in_training": pa.array(np.isin(target, train), pa.bool_()),
     }
+    near = []
     for i, (b, nl) in enumerate(zip(sc.bases, lists)):
         neigh = nl.within(None)[target]
         base_vote = vote(features[target][:, slices[i]], classes, neighbour_codes=codes[neigh])
         columns[f"vote_{b.name}"] = pa.array(base_vote.tolist(), pa.string())
         columns[f"contrib_{b.name}"] = pa.array(contributions[:, i], pa.float64())
+        near.append(_neighbour_rows(inputs.ips[target], b.name, inputs.ips[neigh], classes[codes[neigh]]))
     table = pa.table(columns).sort_by([("probability", "descending"), ("ip", "ascending")])
 
     out = predictions_path(ws, sc.name, day)
     atomic.write_parquet(out.with_suffix(".parquet"), table)
     atomic.write_text(out.with_suffix(".csv"), table.to_pandas().to_csv(index=False))
+    atomic.write_parquet(neighbours_path(ws, sc.name, day), pa.concat_tables(near))
     counts = dict(zip(*np.unique(classes[best].astype(str), return_counts=True)))
     log.info(
         f"scenario {sc.name}, {day_str(day)}: {len(target)} unlabelled hosts labelled",
         extra={"scenario": sc.name, "day": day_str(day), "hosts": len(target), "predicted": {k: int(v) for k, v in counts.items()}},
     )
     return table
+
+
+def _neighbour_rows(ips: np.ndarray, base: str, neighbours: np.ndarray, labels: np.ndarray) -> pa.Table:
+    """Long table ip, base, rank (1 = nearest), neighbour, label (the neighbour's class that day, unknown if none)."""
+    n, k = neighbours.shape
+    return pa.table(
+        {
+            "ip": pa.array(np.repeat(ips, k), pa.uint32()),
+            "base": pa.array([base] * (n * k), pa.string()),
+            "rank": pa.array(np.tile(np.arange(1, k + 1), n), pa.int16()),
+            "neighbour": pa.array(neighbours.ravel(), pa.uint32()),
+            "label": pa.array(labels.ravel().astype(str).tolist(), pa.string()),
+        }
+    )

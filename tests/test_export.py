@@ -1,0 +1,177 @@
+"""darkstack export: a day's classified hosts as CSV, JSON lines, MISP and STIX 2.1, each parsed back by its library."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from darkstack.cli import FAILED, NOTHING_COMPUTED, main
+from darkstack.export import export, export_dir
+from darkstack.export.formats import FORMULA_START, neutralise
+from darkstack.export.hosts import COLUMNS, clean_text
+from darkstack.schema import int_to_ip
+from darkstack.stack.predict import neighbours_path, predictions_path
+from darkstack.store import read_day
+from darkstack.workspace import Workspace
+from export_fixtures import DAYS, FORMULA, HOSTILE, MIRAI_LIKE, XSS, classified_world
+
+DAY = DAYS[-1]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The classified world of export_fixtures, exported once (scenario H, last day)."""
+    tmp = tmp_path_factory.mktemp("export")
+    ws = Workspace(tmp / "ws")
+    ips, labels = classified_world(ws, tmp)
+    return ws, ips, labels, export(ws, "H", DAY)
+
+
+def _files(world) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in world[3] if p.suffix != ".parquet"}
+
+
+def test_predict_keeps_the_neighbours_behind_each_base_vote(world):
+    ws = world[0]
+    near = pq.read_table(neighbours_path(ws, "H", DAY)).to_pandas()
+    predicted = pq.read_table(predictions_path(ws, "H", DAY).with_suffix(".parquet")).column("ip").to_numpy()
+    assert set(near["ip"]) == set(predicted) and set(near["base"]) == {"honeypot:ds", "honeypot:idarkvec", "honeypot:igcngru"}
+    assert near.groupby(["ip", "base"])["rank"].apply(list).tolist() == [[1, 2, 3]] * (len(predicted) * 3)
+    assert not (near["ip"] == near["neighbour"]).any()
+
+
+def test_every_format_parses_back_with_the_same_hosts(world):
+    import stix2
+
+    files = _files(world)
+    table = pq.read_table(world[3][0]).to_pandas()
+    addresses = table["address"].tolist()
+    rows = list(csv.DictReader(io.StringIO(files["hosts.csv"])))
+    assert list(rows[0]) == COLUMNS and [r["address"] for r in rows] == addresses
+    frame = pd.read_csv(io.StringIO(files["hosts.csv"]))
+    assert frame["probability"].tolist() == pytest.approx(table["probability"].tolist())
+    lines = [json.loads(line) for line in files["hosts.jsonl"].splitlines()]
+    assert [line["address"] for line in lines] == addresses and list(lines[0]) == COLUMNS
+
+    event = json.loads(files["misp.json"])["Event"]
+    assert {"uuid", "info", "date", "threat_level_id", "analysis", "distribution", "Attribute", "Tag"} <= set(event)
+    assert event["date"] == str(DAY) and [a["value"] for a in event["Attribute"]] == addresses
+    assert {a["type"] for a in event["Attribute"]} == {"ip-src"}
+    assert all(a["Tag"] == [{"name": f'darkstack:class="{r["class"]}"'}] for a, r in zip(event["Attribute"], lines))
+    assert [a["to_ids"] for a in event["Attribute"]] == [r["class"] == "mirai" for r in lines]
+
+    bundle = stix2.parse(files["stix.json"], allow_custom=False)
+    indicators = [o for o in bundle.objects if o.type == "indicator"]
+    assert [i.pattern for i in indicators] == [f"[ipv4-addr:value = '{a}']" for a in addresses]
+    assert [i.confidence for i in indicators] == [round(100 * p) for p in table["probability"]]
+    assert [i.labels[0] for i in indicators] == table["class"].tolist()
+    assert {tuple(i.indicator_types) for i in indicators} <= {("malicious-activity",), ("anomalous-activity",)}
+
+
+def test_hosts_carry_class_deciding_base_cluster_and_store_times(world):
+    ws, ips, labels = world[:3]
+    table = pq.read_table(world[3][0]).to_pandas().set_index("address")
+    predicted = pq.read_table(predictions_path(ws, "H", DAY).with_suffix(".parquet")).to_pandas()
+    assert sorted(table.index) == sorted(predicted["address"])
+    mirai_like = int_to_ip(ips[labels == "unknown"][-MIRAI_LIKE:])
+    assert (table.loc[mirai_like, "class"] == "mirai").all()  # unlabelled hosts acting as bots are labelled so
+    contrib = [c for c in table.columns if c.startswith("contrib_")]
+    top = table[contrib].to_numpy().argmax(axis=1)
+    assert table["top_base"].tolist() == [contrib[i].split(":")[1] for i in top]
+    assert table["top_contribution"].to_numpy() == pytest.approx(table[contrib].to_numpy().max(axis=1))
+    assert set(table["top_sensor"]) == {"honeypot"}
+
+    unknown = int_to_ip(ips[labels == "unknown"])
+    assert table.at[unknown[0], "group"] == XSS and table.at[unknown[1], "group"] == "G1" and table.at[unknown[1], "cluster"] == 0
+    assert table.at[unknown[-1], "cluster"] == -1 and pd.isna(table.at[unknown[-1], "group"])  # noise: no group
+
+    store = pd.concat([read_day(ws, "honeypot", d).to_pandas() for d in DAYS])
+    first = store.groupby("src_ip")["ts"].min()
+    for address in table.index[:5]:
+        assert table.at[address, "first_seen"] == first[table.at[address, "ip"]].strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert table.at[address, "last_seen"].startswith(str(DAY))
+    assert table.at[unknown[1], "services"] == FORMULA.lower() and table.at[unknown[-1], "services"] == "ssh"
+    assert not table["anonymised"].any()
+
+    near = pq.read_table(neighbours_path(ws, "H", DAY)).to_pandas()
+    for address, listed in table["neighbours"].items():  # each host's neighbours, base by base, nearest first
+        ip = int(table.at[address, "ip"])
+        rows = near[near["ip"] == ip]
+        assert [n["address"] for n in listed] == int_to_ip(rows["neighbour"].to_numpy()).tolist()
+        assert [n["base"] for n in listed] == rows["base"].tolist() and [n["label"] for n in listed] == rows["label"].tolist()
+
+
+def test_without_discover_output_the_cluster_columns_stay_empty(world, tmp_path):
+    ws = world[0]
+    discover = ws.results_dir / "discover"
+    os.rename(discover, tmp_path / "discover")
+    try:
+        export(ws, "H", DAY, settings=None)
+        table = pq.read_table(export_dir(ws, "H", DAY) / "hosts.parquet").to_pandas()
+        assert table["cluster"].isna().all() and table["group"].isna().all() and table["cluster_sensor"].isna().all()
+        assert "cluster" in next(csv.reader(io.StringIO((export_dir(ws, "H", DAY) / "hosts.csv").read_text())))
+    finally:
+        os.rename(tmp_path / "discover", discover)
+        export(ws, "H", DAY)
+
+
+def test_export_again_writes_the_same_bytes(world):
+    before = _files(world)
+    export(world[0], "H", DAY)
+    assert _files(world) == before
+
+
+def test_formula_cells_are_neutralised_and_numbers_kept():
+    assert [neutralise(p) for p in HOSTILE] == ["".join(("'" if p.startswith(FORMULA_START) else "", p)) for p in HOSTILE]
+    assert neutralise(FORMULA) == "'" + FORMULA and neutralise("\tcmd") == "'\tcmd" and neutralise("\rcmd") == "'\rcmd"
+    assert neutralise(-0.5) == -0.5 and neutralise("ssh") == "ssh" and neutralise(None) is None
+    assert clean_text("a\x00b\x1b[31mc\udc80") == "a\ufffdb\ufffd[31mc?"
+
+
+def test_anonymised_store_marks_the_exported_addresses(world, tmp_path):
+    ws = world[0]
+    key = tmp_path / "key"
+    key.write_bytes(bytes(range(32)))
+    log = tmp_path / "extra.json"
+    log.write_text(json.dumps({"eventid": "cowrie.session.connect", "session": "x", "src_ip": "198.51.100.7", "dst_port": 22,
+                               "timestamp": f"{DAY}T12:00:00Z"}) + "\n")
+    from darkstack.ingest import ingest
+
+    ingest(ws, [log], "honeypot", anonymise_key=key)
+    try:
+        paths = export(ws, "H", DAY)
+        files = {p.name: p.read_text() for p in paths if p.suffix != ".parquet"}
+        assert all(json.loads(line)["anonymised"] for line in files["hosts.jsonl"].splitlines())
+        assert {"name": 'darkstack:anonymised="crypto-pan"'} in json.loads(files["misp.json"])["Event"]["Tag"]
+        assert '"anonymised"' in files["stix.json"]
+    finally:
+        from darkstack.ingest import manifest
+
+        entries = manifest.load(ws)
+        entries.pop(str(log.resolve()))
+        manifest.save(ws, entries)
+        export(ws, "H", DAY)
+
+
+def test_cli_exports_each_predicted_scenario_and_says_what_it_cannot(world, capsys, tmp_path):
+    ws = world[0]
+    assert main(["export", "-w", str(ws.root), "--format", "csv", "--format", "stix"]) == 0
+    out = capsys.readouterr().out
+    assert out.split() == [str(export_dir(ws, "H", DAY) / n) for n in ("hosts.parquet", "hosts.csv", "stix.json")]
+    assert sorted(p.name for p in export_dir(ws, "H", DAY).iterdir()) == ["hosts.csv", "hosts.parquet", "stix.json"]
+    assert main(["export", "-w", str(ws.root), "--format", "xml"]) == FAILED
+    assert "unknown export format(s) xml" in capsys.readouterr().err
+    assert main(["export", "-w", str(ws.root), "--day", str(DAYS[0])]) == NOTHING_COMPUTED
+    assert main(["export", "-w", str(ws.root), "--scenario", "D", "--day", str(DAY)]) == NOTHING_COMPUTED
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"not computed: export {DAYS[0]}: no predictions of this day: run `darkstack predict` first",
+                     f"not computed: export scenario D, {DAY}: no predictions of this day: run `darkstack predict` first"]
+    assert main(["export", "-w", str(tmp_path / "empty")]) == NOTHING_COMPUTED
+    export(ws, "H", DAY)
