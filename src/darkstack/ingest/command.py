@@ -17,7 +17,8 @@ def command(
     kind: Annotated[str | None, typer.Option(
         "--kind", help="darknet or honeypot (default: the sensor's registered kind, else by format).")] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="auto, pcap, textlog, spoki, mhn or cowrie (auto: detected from the content).")] = "auto",
+        "--format", "-f", help="auto, pcap, textlog, spoki, mhn, cowrie, dionaea, suricata, zeek, flowtuple or merit "
+                                  "(auto: detected from the content).")] = "auto",
     anonymise_key: Annotated[Path | None, typer.Option(
         "--anonymise-key", help="32-byte key file: anonymise addresses with prefix-preserving Crypto-PAn.")] = None,
     exclude_src: Annotated[list[str] | None, typer.Option(
@@ -25,7 +26,8 @@ def command(
     chunk_mb: Annotated[int, typer.Option("--chunk-mb", help="MiB of a capture decoded per step (bounds memory).")] = 64,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN and Cowrie logs into the store."""
+    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN, Cowrie, Dionaea, Suricata and Zeek logs and
+    telescope flow records (corsaro flowtuple, Merit darknet-events) into the store."""
     from darkstack.errors import DarkstackError
     from darkstack.ingest.run import ingest
     from darkstack.ingest.settings import IngestSettings

@@ -10,6 +10,9 @@ from pathlib import Path
 from darkstack.errors import ConfigError, DarkstackError, InputFormatError
 from darkstack.ingest.batch import Batch, open_input, read_errors
 from darkstack.ingest.cowrie import read_cowrie
+from darkstack.ingest.dionaea import SQLITE_MAGIC, is_dionaea, read_dionaea
+from darkstack.ingest.flowtuple import AVRO_MAGIC, read_flowtuple
+from darkstack.ingest.merit import read_merit
 from darkstack.ingest.mhn import read_mhn
 from darkstack.ingest.pcap import (
     PCAP_MAGIC_NS,
@@ -20,7 +23,9 @@ from darkstack.ingest.pcap import (
 )
 from darkstack.ingest.records import PCAPNG_SHB
 from darkstack.ingest.spoki import read_spoki
+from darkstack.ingest.suricata import read_suricata
 from darkstack.ingest.textlog import read_textlog
+from darkstack.ingest.zeek import read_zeek
 
 SNIFF_BYTES = 64 << 10
 
@@ -40,6 +45,11 @@ FORMATS = {
     "spoki": Format("spoki", read_spoki, "darknet", "Spoki raw per-packet CSV ('|'-separated)"),
     "mhn": Format("mhn", read_mhn, "honeypot", "Modern Honey Network JSON-lines export"),
     "cowrie": Format("cowrie", read_cowrie, "honeypot", "Cowrie JSON event log"),
+    "dionaea": Format("dionaea", read_dionaea, "honeypot", "Dionaea's SQLite database (connections, logins, downloads)"),
+    "suricata": Format("suricata", read_suricata, "honeypot", "Suricata eve.json (flows, alerts, app events)"),
+    "zeek": Format("zeek", read_zeek, "darknet", "Zeek conn.log (TSV with #fields, or JSON lines)"),
+    "flowtuple": Format("flowtuple", read_flowtuple, "darknet", "CAIDA corsaro3 flowtuple (Avro)"),
+    "merit": Format("merit", read_merit, "darknet", "Merit darknet-events NDJSON"),
 }
 PCAP_MAGICS = {PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED, PCAPNG_SHB}
 
@@ -66,6 +76,14 @@ def detect(path: str | Path) -> Format:
         raise InputFormatError("empty file", path)
     if len(head) >= 4 and int.from_bytes(head[:4], "little") in PCAP_MAGICS:
         return FORMATS["pcap"]
+    if head.startswith(SQLITE_MAGIC):
+        if is_dionaea(path):
+            return FORMATS["dionaea"]
+        raise InputFormatError("SQLite database without Dionaea's tables (connections, logins, downloads)", path)
+    if head.startswith(AVRO_MAGIC):
+        if b"packet_cnt" in head:
+            return FORMATS["flowtuple"]
+        raise InputFormatError("Avro file whose schema is not a corsaro flowtuple (no packet_cnt field)", path)
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
     if first.startswith("{"):
         try:
@@ -77,6 +95,14 @@ def detect(path: str | Path) -> Format:
                 return FORMATS["cowrie"]
             if "source_ip" in obj or "hpfeed_id" in obj:
                 return FORMATS["mhn"]
+            if "event_type" in obj and ("flow_id" in obj or "src_ip" in obj):
+                return FORMATS["suricata"]
+            if "id.orig_h" in obj:
+                return FORMATS["zeek"]
+            if "SourceIP" in obj and "Traffic" in obj:
+                return FORMATS["merit"]
+    if first.startswith(("#separator", "#fields")):
+        return FORMATS["zeek"]
     columns = set(first.split("|")) if "|" in first else set(first.split(" "))
     if {"saddr", "daddr", "snum"} <= columns:
         return FORMATS["spoki"]
