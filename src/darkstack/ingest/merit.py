@@ -64,7 +64,8 @@ def _count(value) -> int | None:
 def _convert(objects: list[dict], skips: Counter) -> Batch:
     read = len(objects) + sum(skips.values())
     v6 = np.array([":" in str(o.get("SourceIP", "")) for o in objects], bool)
-    skips[SKIP_IPV6] += int(v6.sum())
+    if v6.any():
+        skips[SKIP_IPV6] += int(v6.sum())
     objects = [o for o, is_v6 in zip(objects, v6) if not is_v6]
     n = len(objects)
     cols, bad = {}, {}

@@ -106,7 +106,8 @@ def _inbound(objects: list[dict], skips: Counter) -> Iterator[tuple[dict, int, i
         return
     addresses = np.array([(s, d) for _, s, d in kept], np.uint32)
     own = own_traffic(addresses[:, 0], addresses[:, 1])
-    skips[SKIP_OWN] += int(own.sum())
+    if own.any():
+        skips[SKIP_OWN] += int(own.sum())
     sensor = _sensor_address(addresses[~own])
     for (obj, src, dst), is_own in zip(kept, own):
         if is_own:
