@@ -22,24 +22,34 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from darkstack.errors import InputFormatError
+from darkstack.ingest import fields
 from darkstack.ingest.batch import Batch
 from darkstack.ingest.events import event_table
-from darkstack.ingest.honeypot import column, ipv4_int, port
 from darkstack.ingest.mhn import NO_SERVICE, SERVICES
 from darkstack.ingest.rows import assemble
-from darkstack.schema import PROTO_TCP, PROTO_UDP, TCP_SYN, TIMESTAMP
+from darkstack.schema import PROTO_TCP, PROTO_UDP, TCP_SYN, TIMESTAMP, conform
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 TABLES = ("connections", "logins", "downloads")
 KEPT_TYPES = ("accept", "reject")
 SKIP_TYPE = "dionaea's own socket or outgoing connection (connection_type {})"
 SKIP_IPV6 = "IPv6 connection"
-CONNECTIONS = ("SELECT connection, connection_type, connection_transport, connection_protocol, connection_timestamp, "
-               "local_host, local_port, remote_host, remote_port FROM connections ORDER BY connection")
+NUMBER = "CASE WHEN typeof({0}) IN ('integer', 'real') THEN {0} END"
+TEXT = "CAST({0} AS TEXT)"
+CONNECTIONS = (
+    f"SELECT connection, {TEXT.format('connection_type')}, {TEXT.format('connection_transport')}, "
+    f"{TEXT.format('connection_protocol')}, {NUMBER.format('connection_timestamp')}, {TEXT.format('local_host')}, "
+    f"{NUMBER.format('local_port')}, {TEXT.format('remote_host')}, {NUMBER.format('remote_port')} "
+    "FROM connections ORDER BY connection")
+"""Numbers of the wrong type read as NULL and every text (BLOBs too) as text, so columns convert without a loop."""
 LOGINS = "SELECT connection, login_username, login_password FROM logins ORDER BY login"
 DOWNLOADS = "SELECT connection, download_url, download_md5_hash FROM downloads ORDER BY download"
+COLUMNS = {"connection": pa.int64(), "type": pa.string(), "transport": pa.string(), "protocol": pa.string(),
+           "timestamp": pa.float64(), "local_host": pa.string(), "local_port": pa.float64(),
+           "remote_host": pa.string(), "remote_port": pa.float64()}
 
 
 def is_dionaea(path: Path) -> bool:
@@ -79,26 +89,23 @@ def read_dionaea(path: str | Path) -> Iterator[Batch]:
             raise InputFormatError(f"cannot read Dionaea's tables ({exc})", path) from exc
     finally:
         db.close()
+    values = list(zip(*rows)) if rows else [[] for _ in COLUMNS]
+    table = pa.table({name: pa.array(v, typ) for (name, typ), v in zip(COLUMNS.items(), values)})
     skips: Counter = Counter()
-    kept = []
-    for row in rows:
-        kind, remote = row[1], row[7]
-        if kind not in KEPT_TYPES:
-            skips[SKIP_TYPE.format(kind)] += 1
-        elif ":" in str(remote):
-            skips[SKIP_IPV6] += 1
-        else:
-            kept.append(row)
-    batch = _convert(kept, skips)
+    kind = pc.fill_null(table["type"], "")
+    for value in pc.unique(kind).to_pylist():
+        if value not in KEPT_TYPES:
+            skips[SKIP_TYPE.format(value or "missing")] += pc.sum(pc.equal(kind, value)).as_py()
+    table = table.filter(pc.is_in(kind, pa.array(KEPT_TYPES)))
+    v6 = pc.fill_null(pc.match_substring(table["remote_host"], ":"), False)
+    if pc.any(v6).as_py():
+        skips[SKIP_IPV6] += pc.sum(v6).as_py()
+        table = table.filter(pc.invert(v6))
+    batch = _convert(table, skips)
     batch.read = len(rows)
-    batch.events = event_table(_events(kept, logins, downloads))
+    batch.events = _events(batch.table, logins, downloads)
+    batch.table = batch.table.drop_columns(["connection"])
     yield batch
-
-
-def _seconds_to_us(value) -> int | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 2**40:
-        return int(round(value * 1_000_000))
-    return None
 
 
 def _text(value) -> str | None:
@@ -108,44 +115,61 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _service(protocol) -> str | None:
-    name = str(protocol or "").lower()
-    return None if not name or name in NO_SERVICE else SERVICES.get(name, name)
+def _number(column: pa.ChunkedArray, upper: float) -> tuple[np.ndarray, np.ndarray]:
+    """(float values, present mask) of a numeric column; null, negative or above ``upper`` is not present."""
+    values = pc.fill_null(column.cast(pa.float64()), -1.0).to_numpy()
+    present = (values >= 0) & (values <= upper)
+    return np.where(present, values, 0), present
 
 
-def _proto(transport) -> int:
-    return PROTO_UDP if str(transport).lower() == "udp" else PROTO_TCP
-
-
-def _convert(rows: list[tuple], skips: Counter) -> Batch:
-    n = len(rows)
+def _convert(table: pa.Table, skips: Counter) -> Batch:
+    n = table.num_rows
     cols, bad = {}, {}
-    values, present = column([_seconds_to_us(r[4]) for r in rows], np.int64)
-    cols["ts"], bad["connection_timestamp"] = (values, None, TIMESTAMP), ~present
-    values, present = column([ipv4_int(_text(r[7])) for r in rows], np.uint32)
-    cols["src_ip"], bad["remote_host"] = (values, None, pa.uint32()), ~present
-    cols["dst_ip"] = (np.array([ipv4_int(_text(r[5])) or 0 for r in rows], np.uint32), None, pa.uint32())
-    values, present = column([port(r[8]) for r in rows], np.uint16)
-    cols["src_port"] = (values, present, pa.uint16())
-    values, present = column([port(r[6]) for r in rows], np.uint16)
-    cols["dst_port"], bad["local_port"] = (values, present, pa.uint16()), ~present
-    proto = np.array([_proto(r[2]) for r in rows], np.int64)
-    cols["proto"] = (proto, None, pa.uint8())
-    cols["tcp_flags"] = (np.full(n, TCP_SYN), proto == PROTO_TCP, pa.uint8())
-    extra = {"service": pa.array([_service(r[3]) for r in rows], pa.string()),
-             "event": pa.array([_text(r[3]) or None for r in rows], pa.string()),
-             "honeypot": pa.array(["dionaea"] * n, pa.string())}
+    seconds, present = _number(table["timestamp"], 2**40)
+    cols["ts"], bad["connection_timestamp"] = (np.rint(seconds * 1e6).astype(np.int64), None, TIMESTAMP), ~present
+    cols["connection"] = (table["connection"].to_numpy(), None, pa.int64())  # joins the events; dropped after
+    values, bad["remote_host"] = fields.ipv4(table["remote_host"])
+    cols["src_ip"] = (values, None, pa.uint32())
+    values, wrong = fields.ipv4(table["local_host"])
+    cols["dst_ip"] = (np.where(wrong, 0, values), None, pa.uint32())  # 0.0.0.0 when not logged
+    values, present = _number(table["remote_port"], 0xFFFF)
+    cols["src_port"] = (values.astype(np.int64), present, pa.uint16())
+    values, present = _number(table["local_port"], 0xFFFF)
+    cols["dst_port"], bad["local_port"] = (values.astype(np.int64), present, pa.uint16()), ~present
+    udp = pc.fill_null(pc.equal(pc.utf8_lower(table["transport"]), "udp"), False).to_numpy(zero_copy_only=False)
+    cols["proto"] = (np.where(udp, PROTO_UDP, PROTO_TCP), None, pa.uint8())
+    cols["tcp_flags"] = (np.full(n, TCP_SYN), ~udp, pa.uint8())
+    protocol = table["protocol"].combine_chunks()
+    extra = {"service": pa.array([_service(p) for p in protocol.to_pylist()], pa.string()),
+             "event": protocol, "honeypot": pa.array(["dionaea"] * n, pa.string())}
     return assemble(n, cols, bad, skips, extra)
 
 
-def _events(rows: list[tuple], logins: list[tuple], downloads: list[tuple]) -> list[dict]:
-    """Connect, login and download events, each with its connection's time, addresses and service."""
+def _service(protocol: str | None) -> str | None:
+    name = (protocol or "").lower()
+    return None if not name or name in NO_SERVICE else SERVICES.get(name, name)
+
+
+def _events(rows: pa.Table, logins: list[tuple], downloads: list[tuple]) -> pa.Table:
+    """A connect event per kept connection (built column-wise), then its login and download events, each with the
+    connection's time, addresses and service."""
+    n = rows.num_rows
+    dst = rows.column("dst_ip")
+    connects = pa.table({
+        **{name: rows.column(name) for name in ("ts", "src_ip", "src_port", "dst_port", "service")},
+        "dst_ip": pc.if_else(pc.equal(dst, 0), pa.scalar(None, pa.uint32()), dst),
+        "honeypot": pa.array(["dionaea"] * n, pa.string()), "event": pa.array(["connect"] * n, pa.string()),
+        "raw_event": pa.array(["dionaea.connection"] * n, pa.string()),
+        "session": pc.cast(rows.column("connection"), pa.string())})
     base = {}
-    for r in rows:
-        base[r[0]] = {"ts": _seconds_to_us(r[4]), "src_ip": ipv4_int(_text(r[7])), "dst_ip": ipv4_int(_text(r[5])),
-                      "src_port": port(r[8]), "dst_port": port(r[6]), "honeypot": "dionaea",
-                      "service": _service(r[3]), "session": str(r[0])}
-    events = [{**b, "event": "connect", "raw_event": "dionaea.connection"} for b in base.values()]
+    wanted = {c for c, _, _ in logins} | {c for c, _, _ in downloads}
+    picked = rows.filter(pc.is_in(rows.column("connection"), pa.array(sorted(wanted), pa.int64())))
+    ts = picked.column("ts").cast(pa.int64()).to_pylist()
+    for i, row in enumerate(picked.drop_columns(["ts"]).to_pylist()):
+        base[row["connection"]] = {"ts": ts[i], "src_ip": row["src_ip"], "dst_ip": row["dst_ip"] or None,
+                                   "src_port": row["src_port"], "dst_port": row["dst_port"], "honeypot": "dionaea",
+                                   "service": row["service"], "session": str(row["connection"])}
+    events = []
     for connection, username, password in logins:
         if connection in base:
             events.append({**base[connection], "event": "login_failed", "raw_event": "dionaea.login",
@@ -154,4 +178,5 @@ def _events(rows: list[tuple], logins: list[tuple], downloads: list[tuple]) -> l
         if connection in base:
             events.append({**base[connection], "event": "download", "raw_event": "dionaea.download",
                            "detail": _text(url) or _text(md5)})
-    return events
+    actions = event_table(events)
+    return pa.concat_tables([conform(connects, actions.schema), actions])
