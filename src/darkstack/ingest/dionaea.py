@@ -52,25 +52,45 @@ COLUMNS = {"connection": pa.int64(), "type": pa.string(), "transport": pa.string
            "remote_host": pa.string(), "remote_port": pa.float64()}
 
 
+DAMAGED = (sqlite3.Error, UnicodeDecodeError, ValueError)
+"""What SQLite raises through Python on a damaged database (a broken schema text fails to decode)."""
+
+
 def is_dionaea(path: Path) -> bool:
     """A SQLite database with Dionaea's ``connections``, ``logins`` and ``downloads`` tables."""
     try:
-        return set(TABLES) <= _tables(_open(path))
+        db = _open(path)
     except InputFormatError:
         return False
+    try:
+        return set(TABLES) <= _tables(db, path)
+    except InputFormatError:
+        return False
+    finally:
+        db.close()
 
 
 def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db.text_factory = lambda raw: raw.decode("utf-8", "replace")  # attacker-written text need not be UTF-8
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.Error as exc:
-        raise InputFormatError(f"not a readable SQLite database ({exc})", path) from exc
+    except DAMAGED as exc:
+        db.close()
+        raise InputFormatError(f"not a readable SQLite database ({exc})"[:200], path) from exc
     return db
 
 
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+def _query(db: sqlite3.Connection, sql: str, path: Path, what: str) -> list[tuple]:
+    """All rows of ``sql``; a damaged database is one clear line naming ``what`` was being read."""
+    try:
+        return db.execute(sql).fetchall()
+    except DAMAGED as exc:
+        raise InputFormatError(f"cannot read Dionaea's {what} ({exc})"[:200], path) from exc
+
+
+def _tables(db: sqlite3.Connection, path: Path) -> set[str]:
+    return {name for (name,) in _query(db, "SELECT name FROM sqlite_master WHERE type = 'table'", path, "tables")}
 
 
 def read_dionaea(path: str | Path) -> Iterator[Batch]:
@@ -78,15 +98,13 @@ def read_dionaea(path: str | Path) -> Iterator[Batch]:
     path = Path(path)
     db = _open(path)
     try:
-        missing = [t for t in TABLES if t not in _tables(db)]
+        tables = _tables(db, path)
+        missing = [t for t in TABLES if t not in tables]
         if missing:
             raise InputFormatError(f"SQLite database is not Dionaea's: no table(s) {', '.join(missing)}", path)
-        try:
-            rows = db.execute(CONNECTIONS).fetchall()
-            logins = db.execute(LOGINS).fetchall()
-            downloads = db.execute(DOWNLOADS).fetchall()
-        except sqlite3.Error as exc:
-            raise InputFormatError(f"cannot read Dionaea's tables ({exc})", path) from exc
+        rows = _query(db, CONNECTIONS, path, "connections")
+        logins = _query(db, LOGINS, path, "logins")
+        downloads = _query(db, DOWNLOADS, path, "downloads")
     finally:
         db.close()
     values = list(zip(*rows)) if rows else [[] for _ in COLUMNS]
