@@ -180,7 +180,7 @@ def _events(rows: pa.Table, logins: list[tuple], downloads: list[tuple]) -> pa.T
         "raw_event": pa.array(["dionaea.connection"] * n, pa.string()),
         "session": pc.cast(rows.column("connection"), pa.string())})
     base = {}
-    wanted = {c for c, _, _ in logins} | {c for c, _, _ in downloads}
+    wanted = {c for c, _, _ in [*logins, *downloads] if isinstance(c, int)}
     picked = rows.filter(pc.is_in(rows.column("connection"), pa.array(sorted(wanted), pa.int64())))
     ts = picked.column("ts").cast(pa.int64()).to_pylist()
     for i, row in enumerate(picked.drop_columns(["ts"]).to_pylist()):
