@@ -277,6 +277,9 @@ def test_merit_events_weigh_to_the_capture_and_keep_the_sample(tmp_path):
     keys = ["src_ip", "proto", "tcp_flags"]
     assert weighted(events, keys).equals(weighted(packets, keys))
     assert pc.sum(events.column("packets")).as_py() == packets.num_rows
+    weighted_bytes = pc.sum(pc.multiply(events.column("ip_len").cast(pa.int64()), events.column("packets").cast(pa.int64())))
+    error = abs(weighted_bytes.as_py() - pc.sum(packets.column("ip_len")).as_py())
+    assert error <= 0.5 * packets.num_rows  # IP bytes (frames less Ethernet), the per-packet mean rounded
     first = events.sort_by("ts").to_pylist()[0]
     same = packets.sort_by("ts").to_pylist()[0]
     for name in ("dst_ip", "ttl", "ip_id", "tcp_seq", "tcp_win"):  # from the sample frame
