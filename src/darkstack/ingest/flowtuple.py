@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 
 import fastavro
@@ -60,7 +61,7 @@ def read_flowtuple(path: str | Path) -> Iterator[Batch]:
         records = iter(reader)
         while True:
             group, skips = _group(records, wanted)
-            if group["time"] or skips:
+            if len(group["time"]) or skips:
                 yield _convert(group, skips)
             if skips or len(group["time"]) < GROUP:
                 return
@@ -68,26 +69,30 @@ def read_flowtuple(path: str | Path) -> Iterator[Batch]:
 
 def _group(records: Iterator[dict], wanted: list[str]) -> tuple[dict[str, list], Counter]:
     """Up to GROUP records as lists per field; a damaged block ends the file (counted once)."""
-    group: dict[str, list] = {name: [] for name in wanted}
+    pick = itemgetter(*wanted)
+    rows: list[tuple] = []
     skips: Counter = Counter()
     try:
         for record in records:
-            for name in wanted:
-                group[name].append(record.get(name))
-            if len(group["time"]) >= GROUP:
+            rows.append(pick(record))
+            if len(rows) >= GROUP:
                 break
     except Exception:  # noqa: BLE001 -- any decoding error inside a block: keep what was read, count the loss
         skips[SKIP_DAMAGED] += 1
-        n = min(len(v) for v in group.values())
-        group = {name: values[:n] for name, values in group.items()}
-    return group, skips
+    columns = list(zip(*rows)) if rows else [() for _ in wanted]
+    return dict(zip(wanted, columns)), skips
 
 
-def _ints(values: list, upper: int) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 values, bad mask): missing, non-integer or out-of-range values are bad."""
-    ok = np.array([isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= upper for v in values], bool)
-    out = np.array([v if good else 0 for v, good in zip(values, ok)], np.int64)
-    return out, ~ok
+def _ints(values, upper: int) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values, bad mask): missing, non-integer or out-of-range values are bad. The schema makes them
+    integers, so one numpy conversion does; anything else (a schema with unions) is checked value by value."""
+    try:
+        out = np.fromiter(values, np.int64, count=len(values))
+        ok = (out >= 0) & (out <= upper)
+    except (TypeError, ValueError, OverflowError):
+        ok = np.array([isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= upper for v in values], bool)
+        out = np.array([v if good else 0 for v, good in zip(values, ok)], np.int64)
+    return np.where(ok, out, 0), ~ok
 
 
 def _convert(group: dict[str, list], skips: Counter) -> Batch:
