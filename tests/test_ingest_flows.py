@@ -8,6 +8,7 @@ carry.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 
@@ -188,12 +189,15 @@ def connections(n: int, seed: int = 0) -> pa.Table:
     return rows.take(pa.array(order))
 
 
-@pytest.mark.parametrize("layout", ["tsv", "tsv.gz", "json"])
+@pytest.mark.parametrize("layout", ["tsv", "tsv.gz", "json", "json-iso"])
 def test_zeek_connections_weigh_to_the_capture(tmp_path, layout):
     packets = captured(connections(600, seed=4), tmp_path)
     conns = zeek_conns(packets)
+    if layout == "json-iso":  # LogAscii::json_timestamps = JSON::TS_ISO8601
+        conns = [{**c, "ts": dt.datetime.fromtimestamp(c["ts"], dt.UTC).isoformat().replace("+00:00", "Z")}
+                 for c in conns]
     path = tmp_path / f"conn.{layout}"
-    (write_zeek_json if layout == "json" else write_zeek_tsv)(conns, path)
+    (write_zeek_json if layout.startswith("json") else write_zeek_tsv)(conns, path)
     if layout.endswith(".gz"):
         path.write_bytes(gzip.compress(path.read_bytes()))
     assert detect(path).name == "zeek"

@@ -10,6 +10,9 @@ sent only SYNs (``S``; or, without a history, state ``S0``/``REJ``) is one recor
 its SYN becomes two records, its SYN (one packet) and the rest (``orig_pkts`` − 1, the other letters' flags), so
 the SYN-only snapshot counts connection attempts as a capture of the same traffic does. ``service`` is Zeek's
 ``service``, ``event`` its ``conn_state``. TTL, IP id, sequence number, window and TCP options are not logged.
+
+TSV is parsed by Arrow's CSV reader; JSON by Arrow's JSON reader (the whole file: conn.log rotates hourly), or line
+by line when a line is malformed or a field changes type, so that each bad line is counted by reason.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.json as pajson
 
 from darkstack.errors import InputFormatError
 from darkstack.ingest import fields
@@ -50,6 +54,10 @@ def read_zeek(path: str | Path) -> Iterator[Batch]:
     with open_input(path) as fh:
         first = read_line(fh, path).lstrip()
     if first.startswith(b"{"):
+        fast = _arrow_json(path)
+        if fast is not None:
+            yield _convert(fast, Counter())
+            return
         for objects, skips in json_objects(path):
             yield _convert(_json_text(objects), skips)
     else:
@@ -110,6 +118,40 @@ def _tsv_blocks(path: Path) -> Iterator[tuple[pa.Table, Counter]]:
         raise InputFormatError(f"cannot parse as a Zeek TSV log: {str(exc).splitlines()[0][:200]}", path) from exc
     finally:
         source.close()
+
+
+def _arrow_json(path: Path) -> pa.Table | None:
+    """A JSON conn.log read whole by Arrow's JSON reader, as a text table; None when a line is malformed or a field
+    changes type (then the log is read line by line, which counts each bad line by reason)."""
+    source = arrow_input(path)
+    try:
+        table = pajson.read_json(source, read_options=pajson.ReadOptions(use_threads=False, block_size=BLOCK_BYTES))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        return None
+    finally:
+        source.close()
+    columns = {}
+    for name in REQUIRED + OPTIONAL:
+        if name not in table.column_names:
+            columns[name] = pa.array(["-"] * table.num_rows, pa.string())
+            continue
+        column_ = table.column(name)
+        if pa.types.is_nested(column_.type) or pa.types.is_boolean(column_.type):
+            return None
+        if name == "ts" and pa.types.is_string(column_.type):  # ISO 8601 (LogAscii::json_timestamps)
+            try:
+                column_ = column_.cast(pa.timestamp("us", tz="UTC"))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None
+        if pa.types.is_timestamp(column_.type):  # written back as epoch text
+            micros = column_.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            valid = micros.is_valid().to_numpy(zero_copy_only=False) if micros.null_count else None
+            us = pc.fill_null(micros, 0).to_numpy()
+            text = np.char.add(np.char.add((us // 1_000_000).astype(str), "."),
+                               np.char.zfill((us % 1_000_000).astype(str), 6))
+            column_ = pa.array(text, pa.string(), mask=None if valid is None else ~valid)
+        columns[name] = pc.fill_null(pc.cast(column_, pa.string()), "-")
+    return pa.table(columns)
 
 
 def _json_text(objects: list[dict]) -> pa.Table:
