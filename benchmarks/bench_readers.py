@@ -221,9 +221,10 @@ whole, best of {args.repeat}. Usable cores: {len(os.sched_getaffinity(0))}; load
 |---|---:|---:|---:|---:|---:|---:|
 {chr(10).join(lines)}
 
-Zeek TSV is parsed by Arrow's CSV reader and converted column-wise; the JSON formats (Suricata, Zeek JSON, Merit)
+Zeek TSV and JSON are parsed by Arrow's CSV and JSON readers and converted column-wise; Suricata and Merit
 decode one object a line with Python's `json` (their nesting and mixed types rule out Arrow's JSON reader on
-real, messy logs); flowtuples are decoded by `fastavro`; Dionaea's tables are read with one SQL query each.
+real, messy logs), which bounds them; flowtuples are decoded by `fastavro` (most of their time: its per-record
+dicts); Dionaea's tables are read with one SQL query each.
 Zeek rows kept exceed the connections where a session's SYN is split from the rest (docs/ingest.md).
 Peak memory {peak_rss_gib():.2f} GiB.
 """
