@@ -67,7 +67,7 @@ def _head(path: Path) -> bytes:
 
 
 def detect(path: str | Path) -> Format:
-    """Tell the format from the content: capture magic, JSON event fields, or a text header row."""
+    """Tell the format from the content: capture, SQLite or Avro magic, JSON event fields, or a header row."""
     path = Path(path)
     if path.is_dir():
         raise DarkstackError("is a folder, not a file", path)
