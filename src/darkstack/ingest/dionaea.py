@@ -136,7 +136,7 @@ def _text(value) -> str | None:
 def _number(column: pa.ChunkedArray, upper: float) -> tuple[np.ndarray, np.ndarray]:
     """(float values, present mask) of a numeric column; null, negative or above ``upper`` is not present."""
     values = pc.fill_null(column.cast(pa.float64()), -1.0).to_numpy()
-    present = (values >= 0) & (values <= upper)
+    present = np.isfinite(values) & (values >= 0) & (values <= upper)
     return np.where(present, values, 0), present
 
 
@@ -145,7 +145,7 @@ def _convert(table: pa.Table, skips: Counter) -> Batch:
     cols, bad = {}, {}
     seconds, present = _number(table["timestamp"], 2**40)
     cols["ts"], bad["connection_timestamp"] = (np.rint(seconds * 1e6).astype(np.int64), None, TIMESTAMP), ~present
-    cols["connection"] = (table["connection"].to_numpy(), None, pa.int64())  # joins the events; dropped after
+    cols["connection"] = (pc.fill_null(table["connection"], -1).to_numpy(), None, pa.int64())  # joins the events
     values, bad["remote_host"] = fields.ipv4(table["remote_host"])
     cols["src_ip"] = (values, None, pa.uint32())
     values, wrong = fields.ipv4(table["local_host"])
