@@ -45,7 +45,7 @@ FORMATS = {
     "spoki": Format("spoki", read_spoki, "darknet", "Spoki raw per-packet CSV ('|'-separated)"),
     "mhn": Format("mhn", read_mhn, "honeypot", "Modern Honey Network JSON-lines export"),
     "cowrie": Format("cowrie", read_cowrie, "honeypot", "Cowrie JSON event log"),
-    "dionaea": Format("dionaea", read_dionaea, "honeypot", "Dionaea's SQLite database (connections, logins, downloads)"),
+    "dionaea": Format("dionaea", read_dionaea, "honeypot", "Dionaea SQLite database (logsql)"),
     "suricata": Format("suricata", read_suricata, "honeypot", "Suricata eve.json (flows, alerts, app events)"),
     "zeek": Format("zeek", read_zeek, "darknet", "Zeek conn.log (TSV with #fields, or JSON lines)"),
     "flowtuple": Format("flowtuple", read_flowtuple, "darknet", "CAIDA corsaro3 flowtuple (Avro)"),

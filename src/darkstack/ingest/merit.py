@@ -34,7 +34,7 @@ from darkstack.ingest.honeypot import column, ipv4_int, iso_to_us, port
 from darkstack.ingest.jsonlines import json_objects
 from darkstack.ingest.pcap import pcap_global_header, read_pcap
 from darkstack.ingest.rows import assemble
-from darkstack.schema import empty_packets, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, TCP_SYN, TIMESTAMP
+from darkstack.schema import PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, TCP_SYN, TIMESTAMP, empty_packets
 
 ETHERNET_HEADER = 14
 LINKTYPE_ETHERNET = 1

@@ -9,8 +9,9 @@ not records. ``ts`` is the flow's ``start``; TCP flags are ``tcp.tcp_flags_ts`` 
 logged; ``service`` is ``app_proto``; ``event`` ``suricata.<event_type>`` of the event the record came from.
 
 Events (``EVENT_SCHEMA``): ``alert`` → ``exploit`` when the rule's category is one of :data:`EXPLOIT_CATEGORIES`,
-else ``alert`` (``detail`` = signature); ``http`` → ``web_request`` (``detail`` = method and URL); ``smtp`` → ``mail``
-(``detail`` = sender); ``sip`` → ``sip``. DNS, TLS, SSH and file metadata are no attacker action and are not kept.
+else ``alert`` (``detail`` = signature); ``http`` → ``web_request`` (``detail`` = method and URL); ``smtp`` →
+``mail`` (``detail`` = sender); ``sip`` → ``sip``. DNS, TLS, SSH and file metadata are no attacker action and are
+not kept.
 
 Skipped and counted: IPv6 events; the sensor's own link-local, cloud-metadata, multicast and broadcast traffic;
 and, where one address is on at least half of a group's events (an IDS on one host: the sensor), events whose
