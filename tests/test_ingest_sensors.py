@@ -150,8 +150,8 @@ def test_suricata_flows_and_events(tmp_path):
     web, flow = rows[parse_ip("1.2.3.4")], rows[parse_ip("5.6.7.8")]
     assert (web["packets"], web["ip_len"], web["event"], web["dst_ip"]) == (7, 100, "suricata.alert", parse_ip(SENSOR))
     assert web["ts"].isoformat() == "2023-08-21T08:06:15+00:00"  # the flow's start
-    assert (flow["packets"], flow["ip_len"], flow["tcp_flags"], flow["service"], flow["event"]) == (
-        10, 100, 0x1A, "ssh", "suricata.flow")
+    assert (flow["packets"], flow["ip_len"], flow["tcp_flags"], flow["service"], flow["event"], flow["honeypot"]) == (
+        10, 100, 0x1A, "ssh", "suricata.flow", "suricata")
     tls, dns = rows[parse_ip("9.9.9.9")], rows[parse_ip("7.7.7.7")]
     assert (tls["packets"], tls["ip_len"], dns["proto"]) == (None, None, PROTO_UDP)  # no counters: one packet
     events = batch.events.to_pylist()

@@ -6,7 +6,8 @@ other event (alerts and app events carry the flow's counters so far in ``flow``;
 one packet). ``packets`` = ``pkts_toserver`` and ``ip_len`` = ``bytes_toserver`` / ``pkts_toserver``: the client
 side is the host that opened the flow, the outside host whose traffic a sensor counts; the server's replies are
 not records. ``ts`` is the flow's ``start``; TCP flags are ``tcp.tcp_flags_ts`` (flags the client sent, hex) when
-logged; ``service`` is ``app_proto``; ``event`` ``suricata.<event_type>`` of the event the record came from.
+logged; ``service`` is ``app_proto``; ``event`` ``suricata.<event_type>`` of the event the record came from;
+``honeypot`` = ``suricata`` (the program that logged the row, as in a T-Pot sensor that merges several).
 
 Events (``EVENT_SCHEMA``): ``alert`` → ``exploit`` when the rule's category is one of :data:`EXPLOIT_CATEGORIES`,
 else ``alert`` (``detail`` = signature); ``http`` → ``web_request`` (``detail`` = method and URL); ``smtp`` →
@@ -184,5 +185,6 @@ def _convert(flows: list[tuple[dict, int, int]], skips: Counter) -> Batch:
     cols["tcp_flags"] = (values, present & (cols["proto"][0] == PROTO_TCP), pa.uint8())
     extra = {"service": pa.array([o.get("app_proto") if isinstance(o.get("app_proto"), str) else None for o in objs],
                                  pa.string()),
-             "event": pa.array([f"suricata.{o.get('event_type')}" for o in objs], pa.string())}
+             "event": pa.array([f"suricata.{o.get('event_type')}" for o in objs], pa.string()),
+             "honeypot": pa.array(["suricata"] * n, pa.string())}
     return assemble(n, cols, bad, skips, extra)
