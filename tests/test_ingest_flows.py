@@ -217,6 +217,15 @@ def test_zeek_connections_weigh_to_the_capture(tmp_path, layout):
     assert (error <= by_conn.column("packets_sum").to_numpy() / 2).all()  # the per-packet mean is rounded
 
 
+def test_zeek_log_ingested_as_darknet_records_weighted_by_packets(ws, tmp_path):
+    packets = captured(connections(300, seed=6), tmp_path)
+    write_zeek_tsv(zeek_conns(packets), tmp_path / "conn.log")
+    report = ingest(ws, [tmp_path / "conn.log"], "edge")
+    stored = pa.concat_tables([read_day(ws, "edge", parse_day(day)) for day in report.files[0].days])
+    assert set(stored.column("sensor_kind").to_pylist()) == {"darknet"}
+    assert pc.sum(stored.column("packets")).as_py() == packets.num_rows
+
+
 ZEEK_TSV_ROWS = [
     "1638316800.250000\tC1\t1.2.3.4\t4444\t10.0.0.9\t23\ttcp\t-\t-\t-\t-\tS0\t-\t-\t0\tS\t2\t88\t0\t0\t-",
     "1638316801.000000\tC2\t1.2.3.5\t5555\t10.0.0.9\t80\ttcp\thttp\t1.0\t100\t200\tSF\t-\t-\t0\tShADadFf\t5\t400\t4\t500\t-",

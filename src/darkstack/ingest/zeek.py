@@ -247,13 +247,14 @@ def _optional_text(text: pa.Table, name: str) -> pa.Array:
 
 
 def _with_split_syns(n, cols, bad, dropped, skips, extra, split, rest) -> Batch:
-    """Rows as they are, plus a second row for each ``split`` connection: the first keeps its SYN (one packet),
+    """Rows as they are, each ``split`` connection followed by a second row: the first keeps its SYN (one packet),
     the second the rest of the originator's packets and flags."""
     extra_rows = np.flatnonzero(split)
     take = np.concatenate([np.arange(n), extra_rows])
-    first, second = np.zeros(take.size, bool), np.zeros(take.size, bool)
-    first[extra_rows] = True
-    second[n:] = True
+    second = np.arange(take.size) >= n
+    order = np.argsort(take, kind="stable")  # a connection's two rows side by side, in the log's order
+    take, second = take[order], second[order]
+    first = split[take] & ~second
     out = {}
     for name, (values, present, typ) in cols.items():
         values = values[take].copy()
