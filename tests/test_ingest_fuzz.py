@@ -75,7 +75,7 @@ def test_mutated_pcap(tmp_path, flips, cut, gz):
         pass
 
 
-@pytest.mark.parametrize("fmt", ["mhn", "cowrie", "textlog", "tokenlog", "spoki"])
+@pytest.mark.parametrize("fmt", ["mhn", "cowrie", "textlog", "tokenlog", "spoki", "suricata", "zeek", "merit"])
 @FUZZ
 @given(lines=st.lists(st.one_of(
     st.text(max_size=60),
@@ -85,13 +85,56 @@ def test_mutated_pcap(tmp_path, flips, cut, gz):
                      "ts src_ip dst_ip dst_port proto", "1.5 1.2.3.4 5.6.7.8 80 6", "x - - - -",
                      "ts|saddr|daddr|proto|sport|dport|snum", "1|1.2.3.4|5.6.7.8|tcp|1|2|3", "a|b|c",
                      "ts,src_ip,dst_ip,dst_port,proto,mirai,tcp_seq", "1.5,src_ipaddr0,dst_ipaddr1,80,6,1,7",
-                     "2,1.2.3.4,-,x,6,2,-", "3,src ipaddr!,dst_ipaddr1,23,tcp,1,-"])),
+                     "2,1.2.3.4,-,x,6,2,-", "3,src ipaddr!,dst_ipaddr1,23,tcp,1,-",
+                     '{"event_type": "flow", "flow_id": 1, "src_ip": "1.2.3.4", "dest_ip": "5.6.7.8", "proto": "TCP",'
+                     ' "flow": {"pkts_toserver": "x", "start": 3}, "tcp": {"tcp_flags_ts": "zz"}}',
+                     '{"event_type": "alert", "src_ip": 5, "dest_ip": null, "alert": [1]}',
+                     '{"event_type": "http", "src_ip": "1.2.3.4", "dest_ip": "5.6.7.8", "http": "x"}',
+                     "#separator \\x09", "#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\torig_pkts"
+                     "\torig_ip_bytes\thistory", "1.0\t1.2.3.4\t1\t5.6.7.8\t2\ttcp\t3\t120\tShA", "#close\tx",
+                     '{"id.orig_h": "1.2.3.4", "ts": "x", "orig_pkts": -1, "history": 5}',
+                     '{"SourceIP": "1.2.3.4", "Traffic": 11, "Samples": ["AAAA", 1], "Packets": 1, "First": 5}'])),
     max_size=8))
 def test_structured_garbage(tmp_path, fmt, lines):
     path = tmp_path / f"g-{fmt}"
     path.write_text("\n".join(lines))
     try:
         _drain(FORMATS[fmt].read, path)
+    except DarkstackError:
+        pass
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8), cut=st.integers(0, 10_000))
+def test_mutated_flowtuple(tmp_path, flips, cut):
+    from flow_files import flowtuples
+
+    flowtuples(read_sample(tmp_path), tmp_path / "seed.avro")
+    _drain_mutated(FORMATS["flowtuple"].read, (tmp_path / "seed.avro").read_bytes(), flips, cut, tmp_path / "m.avro")
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 20_000), st.integers(0, 255)), max_size=8), cut=st.integers(0, 20_000))
+def test_mutated_dionaea(tmp_path, flips, cut):
+    from test_ingest_sensors import dionaea_db
+
+    seed = tmp_path / "seed.sqlite"
+    seed.unlink(missing_ok=True)
+    _drain_mutated(FORMATS["dionaea"].read, dionaea_db(seed).read_bytes(), flips, cut, tmp_path / "m.sqlite")
+
+
+def read_sample(tmp_path) -> pa.Table:
+    (tmp_path / "seed.pcap").write_bytes(_sample_pcap(tmp_path))
+    return pa.concat_tables([b.table for b in read_pcap(tmp_path / "seed.pcap")])
+
+
+def _drain_mutated(reader, raw: bytes, flips, cut, path):
+    raw = bytearray(raw)
+    for pos, value in flips:
+        raw[pos % len(raw)] = value
+    path.write_bytes(bytes(raw[: cut % (len(raw) + 1)]) if cut % 3 == 0 else bytes(raw))
+    try:
+        _drain(reader, path)
     except DarkstackError:
         pass
 

@@ -23,7 +23,7 @@ def ws(tmp_path_factory):
     [
         (["snapshot", "--sensor", "nope"], "unknown sensor(s) nope; known: darknet, honeypot"),
         (["evaluate", "--sensor", "nope"], "unknown sensor(s) nope; known: darknet, honeypot"),
-        (["ingest", "-s", "x", "--format", "nope", "README"], "unknown format 'nope'; choose auto or one of cowrie, mhn"),
+        (["ingest", "-s", "x", "--format", "nope", "README"], "unknown format 'nope'; choose auto or one of cowrie, dionaea"),
     ],
 )
 def test_error_lines_join_names_instead_of_printing_a_list(ws, capsys, args, expected):

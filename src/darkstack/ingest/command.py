@@ -18,7 +18,8 @@ def command(
     kind: Annotated[str | None, typer.Option(
         "--kind", help="darknet or honeypot (default: the sensor's registered kind, else by format).")] = None,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="auto, pcap, textlog, spoki, tokenlog, mhn, cowrie or tpot (auto: detected from the content).")] = "auto",
+        "--format", "-f", help="auto, pcap, textlog, tokenlog, spoki, mhn, cowrie, tpot, dionaea, suricata, zeek, flowtuple "
+                                  "or merit (auto: detected from the content).")] = "auto",
     anonymise_key: Annotated[Path | None, typer.Option(
         "--anonymise-key", help="32-byte key file: anonymise addresses with prefix-preserving Crypto-PAn.")] = None,
     exclude_src: Annotated[list[str] | None, typer.Option(
@@ -33,7 +34,8 @@ def command(
                               "(each file numbers its own tokens, as the DarkVec public trace does).")] = "workspace",
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN, Cowrie and T-Pot logs into the store."""
+    """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN, Cowrie, T-Pot, Dionaea, Suricata and Zeek logs and
+    telescope flow records (corsaro flowtuple, Merit darknet-events) into the store."""
     from darkstack.errors import DarkstackError
     from darkstack.ingest.run import ingest
     from darkstack.ingest.settings import IngestSettings

@@ -30,6 +30,16 @@ def header(path: Path, delimiter: str) -> list[str]:
     return [c.strip() for c in text.split(delimiter)]
 
 
+def arrow_input(path: Path) -> pa.NativeFile:
+    """``path`` as an Arrow input stream, decompressed when gzip, bz2 or xz (told by the magic bytes)."""
+    with open(path, "rb") as fh:
+        kind = compression(fh.read(8))
+    if kind == "xz":  # Arrow has no xz codec: stream through Python's lzma
+        return pa.PythonFile(lzma.open(path), mode="r")
+    source = pa.OSFile(str(path))
+    return source if kind is None else pa.CompressedInputStream(source, kind)
+
+
 def read_delimited(path: str | Path, delimiter: str, required: list[str], any_of: list[list[str]] = (),
                    block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[pa.Table, Counter]]:
     """Yield (text table, skips) blocks; one clear error when a required column is missing."""
@@ -45,14 +55,7 @@ def read_delimited(path: str | Path, delimiter: str, required: list[str], any_of
         skipped[SKIP_BAD_ROW] += 1
         return "skip"
 
-    with open(path, "rb") as fh:
-        kind = compression(fh.read(8))
-    if kind == "xz":  # Arrow has no xz codec: stream through Python's lzma
-        source = pa.PythonFile(lzma.open(path), mode="r")
-    else:
-        source = pa.OSFile(str(path))
-        if kind is not None:
-            source = pa.CompressedInputStream(source, kind)
+    source = arrow_input(path)
     try:
         reader = pcsv.open_csv(
             source,

@@ -10,6 +10,9 @@ from pathlib import Path
 from darkstack.errors import ConfigError, DarkstackError, InputFormatError
 from darkstack.ingest.batch import Batch, open_input, read_errors
 from darkstack.ingest.cowrie import read_cowrie
+from darkstack.ingest.dionaea import SQLITE_MAGIC, is_dionaea, read_dionaea
+from darkstack.ingest.flowtuple import AVRO_MAGIC, read_flowtuple
+from darkstack.ingest.merit import read_merit
 from darkstack.ingest.fingerprints import sibling_files, with_fingerprints
 from darkstack.ingest.mhn import read_mhn
 from darkstack.ingest.pcap import (
@@ -22,8 +25,10 @@ from darkstack.ingest.pcap import (
 from darkstack.ingest.records import PCAPNG_SHB
 from darkstack.ingest.spoki import read_spoki
 from darkstack.ingest.settings import IngestSettings
+from darkstack.ingest.suricata import read_suricata
 from darkstack.ingest.textlog import read_textlog, read_tokenlog
 from darkstack.ingest.tpot import read_tpot, recognise
+from darkstack.ingest.zeek import read_zeek
 
 SNIFF_BYTES = 64 << 10
 
@@ -60,6 +65,11 @@ FORMATS = {
     "tpot": Format("tpot", with_fingerprints(read_tpot), "honeypot",
                    "a T-Pot honeypot log (honeytrap, dionaea, adbhoney, conpot, heralding, tanner, …; p0f/fatt joined)",
                    options=_fingerprint_options, companions=sibling_files),
+    "dionaea": Format("dionaea", read_dionaea, "honeypot", "Dionaea SQLite database (logsql)"),
+    "suricata": Format("suricata", read_suricata, "honeypot", "Suricata eve.json (flows, alerts, app events)"),
+    "zeek": Format("zeek", read_zeek, "darknet", "Zeek conn.log (TSV with #fields, or JSON lines)"),
+    "flowtuple": Format("flowtuple", read_flowtuple, "darknet", "CAIDA corsaro3 flowtuple (Avro)"),
+    "merit": Format("merit", read_merit, "darknet", "Merit darknet-events NDJSON"),
 }
 PCAP_MAGICS = {PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_US_SWAPPED, PCAP_MAGIC_NS_SWAPPED, PCAPNG_SHB}
 
@@ -77,7 +87,7 @@ def _head(path: Path) -> bytes:
 
 
 def detect(path: str | Path) -> Format:
-    """Tell the format from the content: capture magic, JSON event fields, or a text header row."""
+    """Tell the format from the content: capture, SQLite or Avro magic, JSON event fields, or a header row."""
     path = Path(path)
     if path.is_dir():
         raise DarkstackError("is a folder, not a file", path)
@@ -86,6 +96,14 @@ def detect(path: str | Path) -> Format:
         raise InputFormatError("empty file", path)
     if len(head) >= 4 and int.from_bytes(head[:4], "little") in PCAP_MAGICS:
         return FORMATS["pcap"]
+    if head.startswith(SQLITE_MAGIC):
+        if is_dionaea(path):
+            return FORMATS["dionaea"]
+        raise InputFormatError("SQLite database without Dionaea's tables (connections, logins, downloads)", path)
+    if head.startswith(AVRO_MAGIC):
+        if b"packet_cnt" in head:
+            return FORMATS["flowtuple"]
+        raise InputFormatError("Avro file whose schema is not a corsaro flowtuple (no packet_cnt field)", path)
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
     tpot_log = recognise(head) is not None  # a T-Pot log may start with text (ciscoasa, ddospot) or CSV (heralding)
     if first.startswith("{"):
@@ -96,12 +114,20 @@ def detect(path: str | Path) -> Format:
         if isinstance(obj, dict):
             if str(obj.get("eventid", "")).startswith("cowrie."):
                 return FORMATS["cowrie"]
-            if tpot_log:  # before MHN: heralding and sentrypeer records have a source_ip too
+            if tpot_log:  # before MHN and Suricata: heralding and sentrypeer records have a source_ip, conpot an event_type
                 return FORMATS["tpot"]
+            if "event_type" in obj and ("flow_id" in obj or "src_ip" in obj):
+                return FORMATS["suricata"]
+            if "id.orig_h" in obj:
+                return FORMATS["zeek"]
+            if "SourceIP" in obj and "Traffic" in obj:
+                return FORMATS["merit"]
             if "source_ip" in obj or "hpfeed_id" in obj:
                 return FORMATS["mhn"]
     if tpot_log:
         return FORMATS["tpot"]
+    if first.startswith(("#separator", "#fields")):
+        return FORMATS["zeek"]
     columns = set(first.split("|")) if "|" in first else set(first.split(" "))
     if {"saddr", "daddr", "snum"} <= columns:
         return FORMATS["spoki"]

@@ -12,15 +12,22 @@ from darkstack.schema import TIMESTAMP
 
 
 def assemble(n: int, columns: dict[str, tuple[np.ndarray, np.ndarray | None, pa.DataType]],
-             bad: dict[str, np.ndarray], skips: Counter, extra: dict[str, pa.Array] | None = None) -> Batch:
+             bad: dict[str, np.ndarray], skips: Counter, extra: dict[str, pa.Array] | None = None,
+             dropped: dict[str, np.ndarray] | None = None) -> Batch:
     """Build a batch from ``name → (values, present-mask or None, type)``.
 
-    Rows flagged in any ``bad[column]`` mask are dropped and counted as "bad value in column <name>"
-    (the first bad column of a row names the reason). ``skips`` arrives holding the source records
-    already skipped before conversion (they count as read too).
+    Rows flagged in a ``dropped[reason]`` mask are dropped and counted under that reason; then rows flagged in
+    any ``bad[column]`` mask are dropped and counted as "bad value in column <name>" (the first reason or bad
+    column of a row names it). ``skips`` arrives holding the source records already skipped before conversion
+    (they count as read too).
     """
     read = n + sum(skips.values())
     drop = np.zeros(n, bool)
+    for reason, mask in (dropped or {}).items():
+        fresh = mask & ~drop
+        if fresh.any():
+            skips[reason] += int(fresh.sum())
+            drop |= fresh
     for name, mask in bad.items():
         fresh = mask & ~drop
         if fresh.any():

@@ -95,7 +95,8 @@ def ingest(ws: Workspace, paths: list[Path], sensor: str, kind: str | None = Non
 
     Each file is its own all-or-nothing step: its records reach the store only once the whole file
     was read, replacing what an earlier version of the same file wrote. ``kind`` defaults to the
-    sensor's registered kind, else the format's (pcap/textlog/spoki → darknet, mhn/cowrie → honeypot).
+    sensor's registered kind, else the format's (``formats.FORMATS``: captures, packet logs, Zeek and
+    flow records → darknet; honeypot logs and Suricata → honeypot).
     A bad file raises ``DarkstackError`` (files before it stay ingested); with ``keep_going`` it is
     reported as failed and the next file is read.
     """
