@@ -190,6 +190,22 @@ def test_faiss_search_gives_the_same_scores(easy_ws):
     pd.testing.assert_frame_equal(exact.per_day, faiss.per_day)
 
 
+def test_an_approximate_search_is_recorded_so_it_never_reuses_exact_predictions(easy_ws):
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
+    path = predictions_path(easy_ws, "darknet", "ds", DAYS[0])
+
+    def recorded():
+        return json.loads(pq.read_schema(path).metadata[b"darkstack.evaluate"])
+    assert "search" not in recorded()
+    approx = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(train_days=0, search="hnsw"))
+    assert recorded()["search"] == "hnsw"
+    assert (approx.per_day["f1"] == 1.0).all()
+    evaluate(easy_ws, "darknet", ["ds"], EvalSettings(train_days=0, search="auto", approx_above=10))  # 70 hosts > 10
+    assert recorded()["search"] == "ivf"
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
+    assert "search" not in recorded()
+
+
 def test_a_variant_missing_a_test_day_is_left_out_with_a_skip_not_a_shift(easy_ws):
     for day in DAYS[:2]:
         make_day(easy_ws, day, seed=3, variant="idarkvec")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import SeedOption, SensorOption, WorkspaceOption, resolve_sensors, resolve_workspace
+from darkstack.options import SeedOption, SensorOption, WorkspaceOption, resolve_sensors, resolve_workspace, settings_from_options
 
 METHOD_NAMES = "ds, idarkvec, gcn, igcn, gcngru, igcngru"
 
@@ -59,11 +59,8 @@ def command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Learn host embeddings for every snapshot day (ds, i-DarkVec, GCN, i-GCN, GCN-GRU, i-GCN-GRU)."""
-    from pydantic import ValidationError
-
     from darkstack import skips
     from darkstack.embed import EmbedSettings, embed
-    from darkstack.errors import ConfigError
     from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
@@ -76,13 +73,9 @@ def command(
         "precision": precision,
         "w2v_senders": w2v_senders,
     }
-    try:
-        settings = EmbedSettings(
-            reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
+    settings = settings_from_options(
+        EmbedSettings, reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}
+    )
     last = parse_day(until) if until else None
     sensors = resolve_sensors(ws, sensor)
     skips.each(

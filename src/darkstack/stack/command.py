@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
+from darkstack.options import (
+    ApproxAboveOption,
+    DarknetSensorOption,
+    HoneypotSensorOption,
+    SearchOption,
+    SeedOption,
+    WorkspaceOption,
+    resolve_workspace,
+    settings_from_options,
+)
 
 
 def command(
@@ -26,6 +35,8 @@ def command(
     k: Annotated[int, typer.Option("--k", min=1, help="Neighbours of each base kNN.")] = 3,
     confusion_day: Annotated[str | None, typer.Option("--confusion-day", help="Day of the confusion matrices and coefficient figures (default: the last).")] = None,
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Write the CSV tables only (no PNG figures).")] = False,
+    search: SearchOption = "auto",
+    approx_above: ApproxAboveOption = None,
     darknet_sensor: DarknetSensorOption = None,
     honeypot_sensor: HoneypotSensorOption = None,
     workspace: WorkspaceOption = None,
@@ -39,7 +50,8 @@ def command(
     from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
-    settings = StackSettings(
+    settings = settings_from_options(
+        StackSettings,
         test_days=test_days,
         train_days=train_days,
         min_class_hosts=min_class_hosts,
@@ -49,6 +61,8 @@ def command(
         figures=not no_figures,
         darknet_sensor=darknet_sensor,
         honeypot_sensor=honeypot_sensor,
+        search=search,
+        **({} if approx_above is None else {"approx_above": approx_above}),
     )
     if not scenario:
         scenario = [s for s in ("D", "H", "DH") if _resolves(ws, s, settings)]
