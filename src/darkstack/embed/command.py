@@ -46,6 +46,13 @@ def command(
             "or first (per port, senders once).",
         ),
     ] = None,
+    w2v_corpus: Annotated[
+        str | None,
+        typer.Option(
+            "--w2v-corpus",
+            help="i-DarkVec input: memory (default) or file (gensim corpus_file: faster with --workers N, not reproducible).",
+        ),
+    ] = None,
     reference_compat: Annotated[
         bool,
         typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
@@ -72,6 +79,7 @@ def command(
         "keep_checkpoints": keep_checkpoints,
         "precision": precision,
         "w2v_senders": w2v_senders,
+        "w2v_corpus": w2v_corpus,
     }
     settings = settings_from_options(
         EmbedSettings, reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}

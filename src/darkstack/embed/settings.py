@@ -62,6 +62,12 @@ class EmbedSettings(BaseModel):
         "sentences: 5.5x fewer tokens on the paper profile), or each sender's 'first' arrival at the port "
         "that day (about 13x fewer tokens).",
     )
+    w2v_corpus: Literal["memory", "file"] = Field(
+        "memory",
+        description="How gensim reads the day's sentences: 'memory' (Python lists; one worker is deterministic), or "
+        "'file' (a temporary one-sentence-a-line file, gensim's corpus_file mode: its workers scale with cores "
+        "instead of stalling on the GIL; not bit-reproducible with more than one worker).",
+    )
     max_sentence: int = Field(
         10_000, ge=10, le=10_000, description="Longest sentence; longer port sentences are cut (gensim's hard limit)."
     )
