@@ -12,8 +12,9 @@ METHODS = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
 """Embedding methods: domain-specific features, i-DarkVec, and the four GNN training regimes."""
 GNN_METHODS = ("gcn", "igcn", "gcngru", "igcngru")
 
-# Fields that change speed or disk use but never the embeddings (left out of the settings hash).
-_OPERATIONAL = {"workers", "keep_checkpoints"}
+# Fields that change speed or disk use but never what is learnt (left out of the settings hash). How gensim
+# runs (its threads, its reader) changes the random draws, not the model: like a second worker, not a new variant.
+_OPERATIONAL = {"workers", "w2v_corpus", "keep_checkpoints"}
 
 
 class EmbedSettings(BaseModel):
