@@ -82,6 +82,22 @@ def test_approximate_search_recalls_the_exact_neighbours(search):
     assert recall(X, got, neighbours(X, 3, pool=pool, queries=queries, search="exact"), queries) >= 0.99
 
 
+@pytest.mark.parametrize("search", ["ivf", "hnsw"])
+def test_approximate_search_does_not_depend_on_the_faiss_thread_count(search):
+    import faiss
+
+    X = standardise(clustered(4000, 16, seed=9))
+    before = faiss.omp_get_max_threads()
+    try:
+        found = []
+        for threads in (1, 2):
+            faiss.omp_set_num_threads(threads)
+            found.append(neighbours(X, 3, search=search))
+    finally:
+        faiss.omp_set_num_threads(before)
+    assert np.array_equal(*found)
+
+
 def test_approximate_neighbours_are_ranked_exactly_among_their_candidates():
     X = standardise(clustered(3000, 16, seed=5, duplicates=False))
     approx = neighbours(X, 3, search="ivf")
