@@ -52,7 +52,8 @@ def generated(args) -> None:
         f"against their exact search ({exact_s:.1f} s wall for those queries). Goal for 10⁶ hosts: ≤ 10 min, recall ≥ 0.99.\n\n"
         "| search | wall | CPU | recall@3 |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n\n"
         f"Load average at the start: {load:.1f}; peak memory {peak_rss_gib():.1f} GiB. Reproduce: "
-        f"`nice .venv/bin/python benchmarks/bench_knn_approx.py --hosts {args.hosts} --dims {args.dims}`.",
+        f"`nice .venv/bin/python benchmarks/bench_knn_approx.py --hosts {args.hosts} --dims {args.dims} --sample {args.sample} "
+        f"--searches {','.join(args.searches)}`.",
     )
 
 

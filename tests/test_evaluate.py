@@ -206,6 +206,13 @@ def test_an_approximate_search_is_recorded_so_it_never_reuses_exact_predictions(
     assert "search" not in recorded()
 
 
+def test_an_unknown_search_is_one_line_naming_the_option(easy_ws, capsys):
+    for command in ("evaluate", "stack"):
+        assert main([command, "-w", str(easy_ws.root), "--search", "annoy"]) == 2
+        err = capsys.readouterr().err
+        assert "--search: Input should be 'auto', 'exact', 'ivf' or 'hnsw'" in err and "Traceback" not in err
+
+
 def test_a_variant_missing_a_test_day_is_left_out_with_a_skip_not_a_shift(easy_ws):
     for day in DAYS[:2]:
         make_day(easy_ws, day, seed=3, variant="idarkvec")
