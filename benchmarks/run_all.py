@@ -51,6 +51,10 @@ def benches(workspace: str) -> list[Bench]:
               f"the snapshots of {workspace}; not a benchmark: the input of stack-table2", "about 10", long=True),
         Bench("stack-table2", [*py, "bench_stack.py", "--workspace", workspace],
               f"the darknet and honeypot embeddings of {workspace}", "about 5", long=True),
+        Bench("knn-approx-paper", [*py, "bench_knn_approx.py", "--workspace", workspace],
+              f"the darknet ds, idarkvec and igcngru embeddings of {workspace}", "about 3", long=True),
+        Bench("knn-approx", [*py, "bench_knn_approx.py", "--hosts", "1000000"],
+              "generated: 10^6 clustered hosts x 128 dims (the 10^6-host goal)", "10-40", long=True),
     ]  # fmt: skip
 
 

@@ -283,6 +283,55 @@ def test_idarkvec_with_several_workers_runs(ws):
     assert embed(ws, "darknet", "idarkvec", settings=TINY.model_copy(update={"workers": 2})) == days
 
 
+def class_corpus(seed=0, classes=4, hosts=25, ports=3, tokens=400):
+    """A corpus where each class of hosts shares its own ports (sentences): i-DarkVec must group the classes."""
+    import types
+
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    port, ip = [], []
+    for c in range(classes):
+        members = 1000 + 100 * c + np.arange(hosts)
+        for p in range(ports):
+            port += [10 * c + p] * tokens
+            ip += rng.choice(members, tokens).tolist()
+    corpus = pa.table({"port": pa.array(port, pa.int32()), "seq": pa.array(np.arange(len(ip)), pa.int64()),
+                       "ip": pa.array(ip, pa.uint32()), "hour": pa.array(np.zeros(len(ip)), pa.uint8())})
+    hosts = np.unique(ip)
+    return types.SimpleNamespace(corpus=corpus), hosts, np.array([f"c{(h - 1000) // 100}" for h in hosts], dtype=object)
+
+
+def test_idarkvec_corpus_file_with_workers_learns_the_same_vocabulary_and_neighbours():
+    from sklearn.metrics import f1_score
+
+    from darkstack.embed.idarkvec import IDarkVec
+    from darkstack.evaluate import EvalSettings
+    from darkstack.evaluate.classify import classify
+
+    snapshot, hosts, labels = class_corpus()
+
+    def trained(**options):
+        model = IDarkVec(EmbedSettings(embedding_dim=16, **options), seed=0)
+        model.update(snapshot)
+        model.update(snapshot)  # the incremental vocabulary update as well
+        return model
+
+    memory, from_file = trained(), trained(w2v_corpus="file", workers=2)
+    assert sorted(memory.model.wv.index_to_key) == sorted(from_file.model.wv.index_to_key)
+    classes = sorted(set(labels))
+    f1 = {}
+    for name, model in (("memory", memory), ("file", from_file)):
+        ips, X = model.vectors(hosts)
+        assert np.array_equal(ips, hosts) and X.shape == (len(hosts), 16)
+        f1[name] = f1_score(labels, classify(X, labels, classes, EvalSettings())[1], average="macro")
+    assert f1["memory"] >= 0.9 and abs(f1["file"] - f1["memory"]) <= 0.1
+    one_worker = [trained(w2v_corpus="file").vectors(hosts)[1] for _ in range(2)]
+    assert np.array_equal(*one_worker)  # the file path is deterministic with one worker too
+    assert not np.array_equal(one_worker[0], memory.vectors(hosts)[1])  # (gensim's other reader: other draws)
+    assert np.array_equal(trained().vectors(hosts)[1], memory.vectors(hosts)[1])  # default: two runs identical
+
+
 def test_idarkvec_sentence_modes_every_hourly_first():
     import types
 

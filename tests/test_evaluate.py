@@ -190,6 +190,29 @@ def test_faiss_search_gives_the_same_scores(easy_ws):
     pd.testing.assert_frame_equal(exact.per_day, faiss.per_day)
 
 
+def test_an_approximate_search_is_recorded_so_it_never_reuses_exact_predictions(easy_ws):
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
+    path = predictions_path(easy_ws, "darknet", "ds", DAYS[0])
+
+    def recorded():
+        return json.loads(pq.read_schema(path).metadata[b"darkstack.evaluate"])
+    assert "search" not in recorded()
+    approx = evaluate(easy_ws, "darknet", ["ds"], EvalSettings(train_days=0, search="hnsw"))
+    assert recorded()["search"] == "hnsw"
+    assert (approx.per_day["f1"] == 1.0).all()
+    evaluate(easy_ws, "darknet", ["ds"], EvalSettings(train_days=0, search="auto", approx_above=10))  # 70 hosts > 10
+    assert recorded()["search"] == "ivf"
+    evaluate(easy_ws, "darknet", ["ds"], EVERY_DAY)
+    assert "search" not in recorded()
+
+
+def test_an_unknown_search_is_one_line_naming_the_option(easy_ws, capsys):
+    for command in ("evaluate", "stack"):
+        assert main([command, "-w", str(easy_ws.root), "--search", "annoy"]) == 2
+        err = capsys.readouterr().err
+        assert "--search: Input should be 'auto', 'exact', 'ivf' or 'hnsw'" in err and "Traceback" not in err
+
+
 def test_a_variant_missing_a_test_day_is_left_out_with_a_skip_not_a_shift(easy_ws):
     for day in DAYS[:2]:
         make_day(easy_ws, day, seed=3, variant="idarkvec")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from darkstack.errors import DarkstackError
-from darkstack.evaluate.knn import class_probabilities, neighbours, standardise, vote
+from darkstack.evaluate.knn import class_probabilities, generator, neighbours, recall, standardise, vote
 
 
 def brute_force(X, k, pool=None, queries=None):
@@ -66,6 +66,84 @@ def test_faiss_equals_exact_on_a_mid_size_day():
     assert np.array_equal(exact, approx)
 
 
+@pytest.mark.parametrize("search", ["ivf", "hnsw"])
+def test_approximate_search_recalls_the_exact_neighbours(search):
+    X = standardise(clustered(4000, 16, seed=4))  # duplicated and zero vectors included
+    exact = neighbours(X, 3, search="exact")
+    approx = neighbours(X, 3, search=search)
+    assert recall(X, approx, exact) >= 0.99
+    assert not (approx == np.arange(len(X))[:, None]).any()  # leave-one-out: never the query itself
+    assert (approx >= 0).all() and (np.sort(approx, axis=1)[:, 1:] != np.sort(approx, axis=1)[:, :-1]).all()
+    assert np.array_equal(approx, neighbours(X, 3, search=search))  # deterministic
+    pool = np.arange(len(X)) % 4 != 0
+    queries = np.arange(0, len(X), 7)
+    got = neighbours(X, 3, pool=pool, queries=queries, search=search)
+    assert pool[got].all() and not (got == queries[:, None]).any()
+    assert recall(X, got, neighbours(X, 3, pool=pool, queries=queries, search="exact"), queries) >= 0.99
+
+
+@pytest.mark.parametrize("search", ["ivf", "hnsw"])
+def test_approximate_search_does_not_depend_on_the_faiss_thread_count(search):
+    import faiss
+
+    X = standardise(clustered(4000, 16, seed=9))
+    before = faiss.omp_get_max_threads()
+    try:
+        found = []
+        for threads in (1, 2):
+            faiss.omp_set_num_threads(threads)
+            found.append(neighbours(X, 3, search=search))
+    finally:
+        faiss.omp_set_num_threads(before)
+    assert np.array_equal(*found)
+
+
+def test_approximate_neighbours_are_ranked_exactly_among_their_candidates():
+    X = standardise(clustered(3000, 16, seed=5, duplicates=False))
+    approx = neighbours(X, 3, search="ivf")
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    sim = np.einsum("qd,qkd->qk", unit, unit[approx])
+    assert (np.diff(sim, axis=1) <= 1e-7).all()  # nearest first
+
+
+def test_recall_counts_equally_similar_hosts_and_misses():
+    X = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    exact = np.array([[1, 2]])
+    assert recall(X, np.array([[2, 1]]), exact, queries=[0]) == 1.0  # a tie is no miss
+    assert recall(X, np.array([[1, 4]]), exact, queries=[0]) == 0.5
+
+
+def test_auto_search_switches_to_ivf_above_the_threshold():
+    assert generator(1000, "auto", approx_above=1000) == "blocks"
+    assert generator(1001, "auto", approx_above=1000) == "ivf"
+    assert generator(1001, "exact", approx_above=1000, exact_max=500) == "flat"
+    assert generator(10, "hnsw") == "hnsw"
+    X = np.random.default_rng(6).standard_normal((3000, 24))  # no structure: IVF misses some neighbours
+    exact, ivf = neighbours(X, 3, search="exact"), neighbours(X, 3, search="ivf")
+    assert not np.array_equal(exact, ivf)
+    assert np.array_equal(neighbours(X, 3, approx_above=3000), exact)
+    assert np.array_equal(neighbours(X, 3, approx_above=2999), ivf)
+
+
+def test_approximate_search_keeps_the_per_class_f1_of_the_exact_one():
+    from sklearn.metrics import f1_score
+
+    from darkstack.evaluate import EvalSettings
+    from darkstack.evaluate.classify import classify
+
+    rng = np.random.default_rng(7)
+    classes = ["a", "b", "c", "d", "e", "unknown"]
+    labels = np.array(classes, dtype=object)[rng.integers(0, len(classes), 5000)]
+    centres = rng.standard_normal((len(classes), 16))
+    X = centres[[classes.index(lab) for lab in labels]] + 1.6 * rng.standard_normal((5000, 16))  # classes overlap
+    scored = classes[:-1]
+    exact = f1_score(labels, classify(X, labels, classes, EvalSettings(search="exact"))[1], labels=scored, average=None)
+    assert 0.5 < exact.min() < 0.99  # neither trivial nor hopeless
+    for search in ("ivf", "hnsw"):
+        approx = f1_score(labels, classify(X, labels, classes, EvalSettings(search=search))[1], labels=scored, average=None)
+        assert np.abs(approx - exact).max() <= 0.01, search
+
+
 def test_standardise_matches_standard_scaler():
     from sklearn.preprocessing import StandardScaler
 
@@ -97,5 +175,7 @@ def test_bad_inputs_raise_one_line_errors():
         neighbours(X, 3)
     with pytest.raises(DarkstackError, match="metric"):
         neighbours(np.eye(5), 3, metric="euclidean")
+    with pytest.raises(DarkstackError, match="search must be one of"):
+        neighbours(np.eye(5), 3, search="annoy")
     with pytest.raises(DarkstackError, match="pool mask"):
         neighbours(np.eye(5), 2, pool=np.ones(4, dtype=bool))

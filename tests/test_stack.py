@@ -344,3 +344,30 @@ def test_progress_names_scenario_and_day(world, monkeypatch):
     stack(world, "H", StackSettings(folds=3, figures=False, train_days=0))
     assert progress.descriptions == ["stack scenario H"]
     assert set(progress.statuses) == {str(d) for d in DAYS}
+
+
+def test_folds_cut_their_neighbours_from_the_configured_search():
+    X = standardise(np.random.default_rng(8).standard_normal((3000, 24)))  # no structure: IVF differs from exact
+    ivf = NeighbourLists(X, 3, 5, search="ivf")
+    assert np.array_equal(ivf.lists, neighbours(X, 8, search="ivf"))
+    assert not np.array_equal(ivf.lists, NeighbourLists(X, 3, 5, search="exact").lists)
+    assert np.array_equal(NeighbourLists(X, 3, 5, approx_above=2999).lists, ivf.lists)
+
+
+def test_stack_and_predict_pass_their_search_to_the_neighbour_lists(world, monkeypatch):
+    import darkstack.stack.neighbourhood as neighbourhood
+
+    searched = []
+
+    def recording(*args, **kwargs):
+        searched.append((kwargs.get("search"), kwargs.get("approx_above")))
+        return neighbours(*args, **kwargs)
+
+    monkeypatch.setattr(neighbourhood, "neighbours", recording)
+    settings = StackSettings(folds=3, figures=False, train_days=0, search="hnsw", approx_above=7)
+    result = stack(world, "D", settings, seed=0)
+    assert ("hnsw", 7) in searched and ("auto", 200_000) not in searched
+    assert result.days == DAYS
+    searched.clear()
+    predict(world, DAYS[0], "D", settings)
+    assert ("hnsw", 7) in searched and ("auto", 200_000) not in searched

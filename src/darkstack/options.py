@@ -41,6 +41,26 @@ AppFeaturesOption = Annotated[
 ]
 
 
+SearchOption = Annotated[
+    str,
+    typer.Option(help="Neighbour search: auto (exact; approximate IVF above --approx-above hosts), exact, ivf, hnsw."),
+]
+ApproxAboveOption = Annotated[
+    int | None, typer.Option(help="--search auto: days with more hosts use approximate IVF candidates (default 200000).")
+]
+
+
+def settings_from_options(model, **options):
+    """``model(**options)``, a rejected value reported as one line naming its ``--option``."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**options)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
+
+
 def resolve_workspace(path: Path | None) -> Workspace:
     """The workspace: explicit option, then $DARKSTACK_WORKSPACE, then ./darkstack.toml, then the default."""
     if path is not None:

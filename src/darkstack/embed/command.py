@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import SeedOption, SensorOption, WorkspaceOption, resolve_sensors, resolve_workspace
+from darkstack.options import SeedOption, SensorOption, WorkspaceOption, resolve_sensors, resolve_workspace, settings_from_options
 
 METHOD_NAMES = "ds, idarkvec, gcn, igcn, gcngru, igcngru"
 
@@ -46,6 +46,13 @@ def command(
             "or first (per port, senders once).",
         ),
     ] = None,
+    w2v_corpus: Annotated[
+        str | None,
+        typer.Option(
+            "--w2v-corpus",
+            help="i-DarkVec input: memory (default) or file (gensim corpus_file: faster with --workers N, not reproducible).",
+        ),
+    ] = None,
     reference_compat: Annotated[
         bool,
         typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
@@ -59,11 +66,8 @@ def command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Learn host embeddings for every snapshot day (ds, i-DarkVec, GCN, i-GCN, GCN-GRU, i-GCN-GRU)."""
-    from pydantic import ValidationError
-
     from darkstack import skips
     from darkstack.embed import EmbedSettings, embed
-    from darkstack.errors import ConfigError
     from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
@@ -75,14 +79,11 @@ def command(
         "keep_checkpoints": keep_checkpoints,
         "precision": precision,
         "w2v_senders": w2v_senders,
+        "w2v_corpus": w2v_corpus,
     }
-    try:
-        settings = EmbedSettings(
-            reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
+    settings = settings_from_options(
+        EmbedSettings, reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}
+    )
     last = parse_day(until) if until else None
     sensors = resolve_sensors(ws, sensor)
     skips.each(

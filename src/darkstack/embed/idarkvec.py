@@ -6,10 +6,15 @@ Sentences come from the snapshot corpus: by default one per port, the senders in
 temporal-GNN paper describes; the reference instead cuts one day-long stream into 1000-token chunks), or
 DarkVec's hourly sentences, or first arrivals only (``w2v_senders``). A sentence longer than gensim's
 10 000-token limit is cut into consecutive pieces, which gensim would otherwise truncate.
+
+gensim reads the sentences from Python lists (``w2v_corpus = "memory"``) or, for large telescopes, from a
+temporary file of one sentence a line (``"file"``: gensim's ``corpus_file`` mode, whose worker threads
+each read their own part of the file without the GIL, so training scales with ``workers``).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +84,21 @@ class IDarkVec:
         update = self.model is not None
         if not update:
             self.model = self._new_model()
-        self.model.build_vocab(text, update=update)
-        self.model.train(text, total_examples=len(text), epochs=self.settings.w2v_epochs)
+        if self.settings.w2v_corpus == "file":
+            self._train_from_file(text, update)
+        else:
+            self.model.build_vocab(text, update=update)
+            self.model.train(text, total_examples=len(text), epochs=self.settings.w2v_epochs)
         return {"sentences": len(text), "tokens": int(sum(map(len, text))), "vocabulary": len(self.model.wv)}
+
+    def _train_from_file(self, text: list[list[str]], update: bool) -> None:
+        """The same vocabulary update and training pass, gensim reading the sentences from a temporary file."""
+        with tempfile.TemporaryDirectory(prefix="darkstack-idarkvec-") as folder:
+            path = str(Path(folder) / "sentences.txt")
+            with open(path, "w") as out:
+                out.writelines(" ".join(sentence) + "\n" for sentence in text)
+            self.model.build_vocab(corpus_file=path, update=update)
+            self.model.train(corpus_file=path, total_words=self.model.corpus_total_words, epochs=self.settings.w2v_epochs)
 
     def vectors(self, ips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ips, X) for the given hosts that have a vector (every host of the day's corpus has one)."""

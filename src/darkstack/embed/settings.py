@@ -12,8 +12,9 @@ METHODS = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
 """Embedding methods: domain-specific features, i-DarkVec, and the four GNN training regimes."""
 GNN_METHODS = ("gcn", "igcn", "gcngru", "igcngru")
 
-# Fields that change speed or disk use but never the embeddings (left out of the settings hash).
-_OPERATIONAL = {"workers", "keep_checkpoints"}
+# Fields that change speed or disk use but never what is learnt (left out of the settings hash). How gensim
+# runs (its threads, its reader) changes the random draws, not the model: like a second worker, not a new variant.
+_OPERATIONAL = {"workers", "w2v_corpus", "keep_checkpoints"}
 
 
 class EmbedSettings(BaseModel):
@@ -61,6 +62,12 @@ class EmbedSettings(BaseModel):
         "of senders per port), 'hourly' = one sentence per port and UTC hour with each sender once (DarkVec's "
         "sentences: 5.5x fewer tokens on the paper profile), or each sender's 'first' arrival at the port "
         "that day (about 13x fewer tokens).",
+    )
+    w2v_corpus: Literal["memory", "file"] = Field(
+        "memory",
+        description="How gensim reads the day's sentences: 'memory' (Python lists; one worker is deterministic), or "
+        "'file' (a temporary one-sentence-a-line file, gensim's corpus_file mode: its workers scale with cores "
+        "instead of stalling on the GIL; not bit-reproducible with more than one worker).",
     )
     max_sentence: int = Field(
         10_000, ge=10, le=10_000, description="Longest sentence; longer port sentences are cut (gensim's hard limit)."

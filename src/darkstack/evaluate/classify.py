@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from darkstack import atomic, skips
 from darkstack.errors import DarkstackError
 from darkstack.evaluate.inputs import day_embeddings, day_labels, label_fingerprint
-from darkstack.evaluate.knn import class_probabilities, neighbours, standardise, vote
+from darkstack.evaluate.knn import EXACT_GENERATORS, class_probabilities, generator, neighbours, standardise, vote
 from darkstack.evaluate.settings import EvalSettings
 from darkstack.log import get_logger
 from darkstack.schema import CLASSES, UNKNOWN
@@ -57,7 +57,10 @@ def classify(
     position = {c: i for i, c in enumerate(classes)}
     codes = np.array([position[lab] for lab in labels], dtype=np.int64)
     Z = standardise(X) if settings.standardise else np.asarray(X, dtype=np.float64)
-    neigh = neighbours(Z, settings.k, metric=settings.metric, exact_max=settings.exact_max)
+    neigh = neighbours(
+        Z, settings.k, metric=settings.metric, exact_max=settings.exact_max, search=settings.search,
+        approx_above=settings.approx_above,
+    )
     proba = class_probabilities(neigh, codes, len(classes))
     if settings.tie_rule == "nearest":
         predicted = vote(proba, classes, neighbour_codes=codes[neigh])
@@ -76,11 +79,15 @@ def classify_day(
         raise DarkstackError(f"no {variant} embeddings for {day_str(day)}: run `darkstack embed` first", emb_path)
     out = predictions_path(ws, sensor, variant, day)
     meta = {
-        "settings": settings.model_dump(exclude={"exact_max"}),  # the search method never changes results
+        # Exact generators give the same neighbours: only an approximate one is recorded (it may change results).
+        "settings": settings.model_dump(exclude={"exact_max", "search", "approx_above"}),
         "classes": classes,
         "embedding": [emb_path.stat().st_size, emb_path.stat().st_mtime_ns],
         "labels": label_fingerprint(ws, day),
     }
+    search = generator(pq.read_metadata(emb_path).num_rows, settings.search, settings.approx_above)
+    if search not in EXACT_GENERATORS:
+        meta["search"] = search
     if out.exists():
         cached = pq.read_schema(out).metadata or {}
         if json.loads(cached.get(META_KEY, b"{}")) == meta:

@@ -7,10 +7,13 @@ from typing import Annotated
 import typer
 
 from darkstack.options import (
+    ApproxAboveOption,
+    SearchOption,
     SensorOption,
     WorkspaceOption,
     resolve_sensors,
     resolve_workspace,
+    settings_from_options,
 )
 
 STANDARD_VARIANTS = ("ds", "idarkvec", "gcn", "igcn", "gcngru", "igcngru")
@@ -46,25 +49,23 @@ def command(
         str, typer.Option(help="Vote ties: 'nearest' (nearest neighbour's class) or 'alphabetical' (reference code).")
     ] = "nearest",
     exact_max: Annotated[int | None, typer.Option(help="Days with more hosts use FAISS for the neighbour search.")] = None,
+    search: SearchOption = "auto",
+    approx_above: ApproxAboveOption = None,
 ) -> None:
     """Judge host embeddings by 3-NN leave-one-out per test day: per-class F1 tables and figure."""
-    from pydantic import ValidationError
-
     from darkstack import skips
-    from darkstack.errors import ConfigError
     from darkstack.evaluate.run import evaluate
     from darkstack.evaluate.settings import EvalSettings
     from darkstack.log import console
 
     ws = resolve_workspace(workspace)
-    options = {"test_days": test_days, "train_days": train_days, "k": k, "min_class_hosts": min_class_hosts, "tie_rule": tie_rule}
+    options = {"test_days": test_days, "train_days": train_days, "k": k, "min_class_hosts": min_class_hosts, "tie_rule": tie_rule,
+               "search": search}  # fmt: skip
     if exact_max is not None:
         options["exact_max"] = exact_max
-    try:
-        settings = EvalSettings(**options)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}") from exc
+    if approx_above is not None:
+        options["approx_above"] = approx_above
+    settings = settings_from_options(EvalSettings, **options)
     sensors = resolve_sensors(ws, sensor)
 
     def evaluate_sensor(name: str) -> None:

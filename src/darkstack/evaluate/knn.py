@@ -2,19 +2,28 @@
 
 Used by the evaluation (3-NN leave-one-out) and by stacking. Neighbour order is defined exactly: by
 decreasing cosine similarity (computed in float64, compared at float32 resolution), equal
-similarities broken by the lower row index. Two candidate generators feed one exact re-ranking:
+similarities broken by the lower row index. Candidate generators feed one exact re-ranking:
 
-* ``exact`` (pools up to ``exact_max`` hosts): blocked float32 matrix products and a top-k per row;
-* ``faiss`` (larger pools): ``faiss.IndexFlatIP`` on the L2-normalised vectors (an exact, not an
-  approximate, index: its blocked SIMD kernels only make the scan faster).
+* ``blocks`` (exact, pools up to ``exact_max`` hosts): blocked float32 matrix products and a top-k per row;
+* ``flat`` (exact, larger pools): ``faiss.IndexFlatIP`` on the L2-normalised vectors (an exact index:
+  its blocked SIMD kernels only make the scan faster);
+* ``ivf`` / ``hnsw`` (approximate, ``search="auto"`` above ``approx_above`` hosts, or asked for):
+  ``faiss.IndexIVFFlat`` / ``faiss.IndexHNSWFlat`` with inner product on the L2-normalised vectors.
+  Not in the papers, whose days are small enough for the exact scan: a 10^6-host day is ~1 CPU-hour
+  exact (docs/scaling.md).
 
 Each generator proposes ``k + CANDIDATE_PAD`` candidates per query in float32; the candidates are
-re-ranked exactly, and a query whose ranking could depend on a host outside its candidates
-(near-ties at the boundary, e.g. duplicated vectors) is recomputed against the whole pool. So both
-generators return the same neighbours, bit for bit.
+re-ranked exactly. After an exact generator, a query whose ranking could depend on a host outside its
+candidates (near-ties at the boundary, e.g. duplicated vectors) is recomputed against the whole pool,
+so both exact generators return the same neighbours, bit for bit. After an approximate one, the k
+neighbours and their order are exact among the candidates, which miss a true neighbour with the
+measured probability of ``recall`` (docs/evaluation.md); only queries left with fewer than k
+candidates are recomputed.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -22,6 +31,26 @@ from darkstack.errors import ConfigError
 
 EXACT_MAX = 20_000
 """Pools with more hosts than this use the FAISS candidate generator (faster above; see BENCHMARKS.md)."""
+SEARCHES = ("auto", "exact", "ivf", "hnsw")
+"""``auto``: exact up to ``approx_above`` hosts, IVF above; ``exact``: always exact; ``ivf`` / ``hnsw``: approximate."""
+APPROX_ABOVE = 200_000
+"""``search="auto"``: pools with more hosts than this use the approximate IVF generator (a /16 day stays exact)."""
+IVF_LISTS_PER_ROOT = 4
+"""IVF cells: 4·√N (FAISS's guideline 4–16·√N), at most N / IVF_MIN_PER_LIST."""
+IVF_MIN_PER_LIST = 39
+"""Least training points per IVF cell (FAISS warns below 39)."""
+IVF_TRAIN_PER_LIST = 64
+"""k-means trains on at most this many sampled points per cell (FAISS's seeded sample)."""
+IVF_NPROBE = 32
+"""IVF cells scanned per query."""
+HNSW_M = 32
+"""HNSW links per node."""
+HNSW_EF_CONSTRUCTION = 80
+"""HNSW candidate list while building."""
+HNSW_EF_SEARCH = 128
+"""HNSW candidate list while searching (at least the candidates asked for)."""
+SEED = 1234
+"""Seed of the IVF k-means (FAISS's default, fixed here so that it is stated)."""
 CANDIDATE_PAD = 16
 """Candidates proposed per query beyond k, re-ranked exactly."""
 FLOAT32_TOLERANCE = 1e-4
@@ -73,15 +102,19 @@ def neighbours(
     queries=None,
     metric: str = "cosine",
     exact_max: int = EXACT_MAX,
+    search: str = "auto",
+    approx_above: int = APPROX_ABOVE,
 ) -> np.ndarray:
     """Row indices into ``X`` of the ``k`` nearest members of ``pool`` for each query, nearest first.
 
     ``pool``: bool mask or index array of the rows that may be neighbours (default all);
     ``queries``: index array (default all rows). A query is never its own neighbour (leave-one-out).
-    Ties in similarity go to the lower row index. Pools above ``exact_max`` hosts use FAISS.
+    Ties in similarity go to the lower row index. The candidate generator: ``generator(pool size, …)``.
     """
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {METRICS}, not {metric!r}")
+    if search not in SEARCHES:
+        raise ConfigError(f"search must be one of {SEARCHES}, not {search!r}")
     if k < 1:
         raise ConfigError(f"k must be at least 1, not {k}")
     X = np.asarray(X)
@@ -97,11 +130,18 @@ def neighbours(
     unit64 = unit_rows(np.asarray(X, dtype=np.float64))
     unit32 = np.ascontiguousarray(unit64, dtype=np.float32)
     n_cand = min(k + CANDIDATE_PAD, pool_idx.size)
-    if pool_idx.size > exact_max:
-        cand, cand_sim = _faiss_candidates(unit32, pool_idx, query_idx, n_cand)
-    else:
-        cand, cand_sim = _exact_candidates(unit32, pool_idx, query_idx, n_cand)
-    return _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k)
+    name = generator(pool_idx.size, search, approx_above, exact_max)
+    cand, cand_sim = GENERATORS[name](unit32, pool_idx, query_idx, n_cand)
+    return _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k, exact=name in EXACT_GENERATORS)
+
+
+def generator(pool_size: int, search: str = "auto", approx_above: int = APPROX_ABOVE, exact_max: int = EXACT_MAX) -> str:
+    """The candidate generator of a pool: ``blocks`` or ``flat`` (exact), ``ivf`` or ``hnsw`` (approximate)."""
+    if search in ("ivf", "hnsw"):
+        return search
+    if search == "auto" and pool_size > approx_above:
+        return "ivf"
+    return "flat" if pool_size > exact_max else "blocks"
 
 
 def _exact_candidates(unit32, pool_idx, query_idx, n_cand):
@@ -133,12 +173,68 @@ def _faiss_candidates(unit32, pool_idx, query_idx, n_cand):
 
     index = faiss.IndexFlatIP(unit32.shape[1])
     index.add(np.ascontiguousarray(unit32[pool_idx]))
+    return _index_candidates(index, unit32, pool_idx, query_idx, n_cand)
+
+
+def _ivf_candidates(unit32, pool_idx, query_idx, n_cand):
+    """Approximate top ``n_cand`` per query: faiss.IndexIVFFlat (inner product), IVF_NPROBE cells scanned.
+
+    Deterministic: the k-means sample and start come from SEED, and every query is searched on one thread.
+    """
+    import faiss
+
+    vectors = np.ascontiguousarray(unit32[pool_idx])
+    lists = int(max(1, min(round(IVF_LISTS_PER_ROOT * np.sqrt(pool_idx.size)), pool_idx.size // IVF_MIN_PER_LIST)))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(unit32.shape[1]), unit32.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = SEED
+    index.cp.max_points_per_centroid = IVF_TRAIN_PER_LIST
+    index.train(vectors)
+    index.add(vectors)
+    index.nprobe = min(IVF_NPROBE, lists)
+    return _index_candidates(index, unit32, pool_idx, query_idx, n_cand)
+
+
+def _hnsw_candidates(unit32, pool_idx, query_idx, n_cand):
+    """Approximate top ``n_cand`` per query: faiss.IndexHNSWFlat (inner product; HNSW_M, HNSW_EF_*).
+
+    Built on one thread: FAISS inserts nodes in parallel otherwise, and the graph (so the result) would
+    depend on thread scheduling. The search is parallel over queries, each on one thread (deterministic).
+    """
+    import faiss
+
+    index = faiss.IndexHNSWFlat(unit32.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    with _faiss_threads(1):
+        index.add(np.ascontiguousarray(unit32[pool_idx]))
+    index.hnsw.efSearch = max(HNSW_EF_SEARCH, n_cand + 1)
+    return _index_candidates(index, unit32, pool_idx, query_idx, n_cand)
+
+
+@contextmanager
+def _faiss_threads(n: int):
+    """FAISS's OpenMP threads set to ``n`` inside the block (``faiss.omp_set_num_threads``), restored after."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _index_candidates(index, unit32, pool_idx, query_idx, n_cand):
+    """The ``n_cand`` best pool rows per query that a FAISS index returns, self dropped (-1 where it found fewer)."""
     sims, where = index.search(np.ascontiguousarray(unit32[query_idx]), min(n_cand + 1, pool_idx.size))
     found = np.where(where >= 0, pool_idx[np.maximum(where, 0)], -1)
     invalid = (found == query_idx[:, None]) | (where < 0)
     keep = np.argsort(invalid, axis=1, kind="stable")[:, :n_cand]  # drop self, keep the order
     cand = np.take_along_axis(np.where(invalid, -1, found), keep, axis=1)
     return cand, np.take_along_axis(sims, keep, axis=1)
+
+
+GENERATORS = {"blocks": _exact_candidates, "flat": _faiss_candidates, "ivf": _ivf_candidates, "hnsw": _hnsw_candidates}
+EXACT_GENERATORS = ("blocks", "flat")
 
 
 def _resolved(sim64: np.ndarray) -> np.ndarray:
@@ -161,8 +257,12 @@ def _order(sim: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.lexsort((idx, -sim), axis=-1)
 
 
-def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
-    """Exact float64 order of the candidates; rows whose boundary is uncertain are recomputed in full."""
+def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k, exact=True):
+    """Exact float64 order of the candidates; rows whose boundary is uncertain are recomputed in full.
+
+    ``exact``: the candidates are the float32 top of the whole pool, so a boundary within the float32
+    error is uncertain. Otherwise (approximate candidates) only rows with fewer than k candidates are.
+    """
     in_pool = np.zeros(unit64.shape[0], dtype=bool)
     in_pool[pool_idx] = True
     others = pool_idx.size - in_pool[query_idx]
@@ -181,8 +281,12 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k):
         kth = np.take_along_axis(sim, order[:, k - 1 : k], axis=1)[:, 0]
         # A host outside the candidates has float32 similarity ≤ the last candidate's; it can only
         # matter if its exact similarity could reach the k-th exact one.
-        exhaustive = valid.sum(axis=1) >= others[start:stop]
-        safe = exhaustive | (kth.astype(np.float64) > cand_sim[start:stop, -1].astype(np.float64) + tolerance)
+        found = valid.sum(axis=1)
+        if exact:
+            exhaustive = found >= others[start:stop]
+            safe = exhaustive | (kth.astype(np.float64) > cand_sim[start:stop, -1].astype(np.float64) + tolerance)
+        else:
+            safe = found >= k
         out[start:stop] = top
         uncertain.extend((start + np.flatnonzero(~safe)).tolist())
     if uncertain:
@@ -217,6 +321,24 @@ def _full_rows(unit64, pool_idx, rows, k):
         keep = slot < k
         block_out[r[keep], slot[keep]] = pool_idx[c[keep]]
     return out
+
+
+def recall(X: np.ndarray, found: np.ndarray, exact: np.ndarray, queries=None) -> float:
+    """Share of the exact neighbours matched by ``found`` (both ``queries`` × k), ties counted as matches.
+
+    A found host matches when its similarity (at float32 resolution, as the search compares them)
+    reaches that of the exact k-th neighbour: among equally similar hosts, any k are correct.
+    """
+    unit = unit_rows(np.asarray(X, dtype=np.float64))
+    rows = _as_indices(queries, unit.shape[0], "queries")
+    found, exact = np.asarray(found, dtype=np.int64), np.asarray(exact, dtype=np.int64)
+    if found.shape != exact.shape or found.shape[0] != rows.size:
+        raise ConfigError(f"neighbour lists of shapes {found.shape} and {exact.shape} for {rows.size} queries")
+    if rows.size == 0:
+        return 1.0
+    kth = _resolved(np.einsum("qd,qd->q", unit[rows], unit[exact[:, -1]]))
+    sim = _resolved(np.einsum("qd,qkd->qk", unit[rows], unit[found]))
+    return float(np.mean(sim >= kth[:, None]))
 
 
 def class_probabilities(neigh: np.ndarray, codes: np.ndarray, n_classes: int) -> np.ndarray:

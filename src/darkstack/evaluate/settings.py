@@ -6,9 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from darkstack.evaluate.knn import EXACT_MAX
+from darkstack.evaluate.knn import APPROX_ABOVE, EXACT_MAX
 
 TIE_RULES = ("nearest", "alphabetical")
+Search = Literal["auto", "exact", "ivf", "hnsw"]
+SEARCH_HELP = (
+    "Neighbour search: 'auto' = exact up to approx_above hosts, FAISS IVF candidates above (then the exact "
+    "re-rank; recall of the 3 neighbours >= 0.99, docs/evaluation.md); 'exact' always; 'ivf' / 'hnsw' always approximate."
+)
+APPROX_ABOVE_HELP = "search = 'auto': days with more hosts than this use the approximate IVF candidates (papers: exact)."
 
 
 class EvalSettings(BaseModel):
@@ -45,3 +51,5 @@ class EvalSettings(BaseModel):
     exact_max: int = Field(
         EXACT_MAX, ge=0, description="Days with more hosts than this search candidates with FAISS instead of exact blocks."
     )
+    search: Search = Field("auto", description=SEARCH_HELP)
+    approx_above: int = Field(APPROX_ABOVE, ge=0, description=APPROX_ABOVE_HELP)

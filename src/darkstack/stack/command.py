@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from darkstack.options import AppFeaturesOption, DarknetSensorOption, HoneypotSensorOption, SeedOption, WorkspaceOption, resolve_workspace
+from darkstack.options import (
+    AppFeaturesOption,
+    ApproxAboveOption,
+    DarknetSensorOption,
+    HoneypotSensorOption,
+    SearchOption,
+    SeedOption,
+    WorkspaceOption,
+    resolve_workspace,
+    settings_from_options,
+)
 
 
 def command(
@@ -27,6 +37,8 @@ def command(
     confusion_day: Annotated[str | None, typer.Option("--confusion-day", help="Day of the confusion matrices and coefficient figures (default: the last).")] = None,
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Write the CSV tables only (no PNG figures).")] = False,
     app_features: AppFeaturesOption = False,
+    search: SearchOption = "auto",
+    approx_above: ApproxAboveOption = None,
     darknet_sensor: DarknetSensorOption = None,
     honeypot_sensor: HoneypotSensorOption = None,
     workspace: WorkspaceOption = None,
@@ -40,7 +52,8 @@ def command(
     from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
-    settings = StackSettings(
+    settings = settings_from_options(
+        StackSettings,
         test_days=test_days,
         train_days=train_days,
         min_class_hosts=min_class_hosts,
@@ -51,6 +64,8 @@ def command(
         app_features=app_features,
         darknet_sensor=darknet_sensor,
         honeypot_sensor=honeypot_sensor,
+        search=search,
+        **({} if approx_above is None else {"approx_above": approx_above}),
     )
     if not scenario:
         scenario = [s for s in ("D", "H", "DH") if _resolves(ws, s, settings)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from darkstack.evaluate.knn import class_probabilities, neighbours
+from darkstack.evaluate.knn import APPROX_ABOVE, class_probabilities, neighbours
 
 
 class NeighbourLists:
@@ -19,20 +19,32 @@ class NeighbourLists:
 
     Searching only the hosts whose probabilities are used (the scored hosts and the unknown hosts
     kept for training) saves the search of the others; their rows hold -1 and zero probabilities.
+    ``search`` / ``approx_above``: the candidate generator of ``knn.neighbours`` (the evaluation's choice).
     """
 
-    def __init__(self, X: np.ndarray, k: int, margin: int, metric: str = "cosine", rows: np.ndarray | None = None):
+    def __init__(
+        self,
+        X: np.ndarray,
+        k: int,
+        margin: int,
+        metric: str = "cosine",
+        rows: np.ndarray | None = None,
+        *,
+        search: str = "auto",
+        approx_above: int = APPROX_ABOVE,
+    ):
         self.X = X
         self.k = k
         self.metric = metric
         n = X.shape[0]
         width = min(k + margin, n - 1)
         self.rows = np.arange(n, dtype=np.int64) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+        chosen = {"metric": metric, "search": search, "approx_above": approx_above}
         if rows is None:
-            self.lists = neighbours(X, width, metric=metric)
+            self.lists = neighbours(X, width, **chosen)
         else:
             self.lists = np.full((n, width), -1, dtype=np.int64)
-            self.lists[self.rows] = neighbours(X, width, queries=self.rows, metric=metric)
+            self.lists[self.rows] = neighbours(X, width, queries=self.rows, **chosen)
 
     def within(self, pool: np.ndarray | None = None) -> np.ndarray:
         """For every searched host, its k nearest other hosts among ``pool`` (bool mask; None = all hosts)."""
@@ -51,7 +63,8 @@ class NeighbourLists:
         if short.size:
             # Few queries: the exact generator (a few rows against the pool) beats building a FAISS index.
             found[short] = neighbours(
-                self.X, self.k, pool=pool, queries=self.rows[short], metric=self.metric, exact_max=len(self.X)
+                self.X, self.k, pool=pool, queries=self.rows[short], metric=self.metric, exact_max=len(self.X),
+                search="exact",
             )
         out[self.rows] = found
         return out

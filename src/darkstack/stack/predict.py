@@ -70,7 +70,11 @@ def predict(
     classes = np.asarray(inputs.classes, dtype=object)
     codes = inputs.codes
     train = training_rows(codes, inputs.unknown_code, settings, day_generators(seed, day)[2])
-    lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric) for X in inputs.embeddings]
+    lists = [
+        NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric,
+                       search=settings.search, approx_above=settings.approx_above)
+        for X in inputs.embeddings
+    ]  # fmt: skip
     features, models = fit_day(lists, codes, inputs.unknown_code, {sc.full_group: tuple(range(len(sc.bases)))}, settings, train)
     model = models[sc.full_group]
 

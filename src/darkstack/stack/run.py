@@ -100,7 +100,11 @@ def evaluate_day(inputs: DayInputs, scenario: Scenario, settings: StackSettings,
     clock = time.perf_counter()
     train_rows = training_rows(codes, inputs.unknown_code, settings, rng_undersample)
     # Only scored hosts and the unknown hosts kept for training need neighbour lists of their own.
-    lists = [NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric, rows=train_rows) for X in inputs.embeddings]
+    lists = [
+        NeighbourLists(X, settings.k, settings.neighbour_margin, settings.metric, rows=train_rows,
+                       search=settings.search, approx_above=settings.approx_above)
+        for X in inputs.embeddings
+    ]  # fmt: skip
     seconds = {"neighbours": time.perf_counter() - clock}
     votes = np.zeros((len(codes), len(lists)), dtype=np.int64)
     for i, nl in enumerate(lists):

@@ -9,6 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from darkstack.evaluate.knn import APPROX_ABOVE
+from darkstack.evaluate.settings import APPROX_ABOVE_HELP, SEARCH_HELP, Search
+
 
 class StackSettings(BaseModel):
     """How the base 3-NN classifiers are combined. Every field has the paper's value (or a documented choice)."""
@@ -65,6 +68,8 @@ class StackSettings(BaseModel):
         description="Extra neighbours fetched once per base so every fold's neighbours are cut from one search "
         "(hosts left short are searched again exactly; only speed depends on it).",
     )
+    search: Search = Field("auto", description=SEARCH_HELP + " The folds cut their neighbours from this search.")
+    approx_above: int = Field(APPROX_ABOVE, ge=0, description=APPROX_ABOVE_HELP)
     figures: bool = Field(True, description="Draw the PNG figures (confusion matrices, coefficients); the CSVs are always written.")
     confusion_day: dt.date | None = Field(None, description="Day of the confusion matrices and coefficients (default: the last test day).")
 
