@@ -1,8 +1,9 @@
 """Benchmark of discovery on the simulator (section ``discover``): are its hidden groups found?
 
-Builds a small simulated world (``--profile demo``, ``--days 7``, darknet only), its labels, snapshots and
-the cheap embeddings (DS, i-DarkVec), then runs ``discover`` on each and measures against the simulator's
-own ``sim/truth.csv`` (column ``group``: the behaviour, ``/k`` for the k-th unlisted organisation):
+Builds a small simulated world (``--profile demo``, ``--days 7``, ``--campaigns 3``, darknet only), its labels,
+snapshots and the embeddings of ``--variants`` (DS, i-DarkVec; add igcngru for the temporal GNN), then runs
+``discover`` on each and measures against the simulator's own ``sim/truth.csv`` (column ``group``: the
+behaviour, ``/k`` for the k-th unlisted organisation, ``unk_campaign<k>/0`` for a campaign):
 
 1. Unknown hosts (hidden class ``unknown``): adjusted Rand index of the clusters against the hidden groups
    (over the clustered hosts, and with every noise host as its own singleton), purity (share of each
@@ -16,7 +17,8 @@ own ``sim/truth.csv`` (column ``group``: the behaviour, ``/k`` for the k-th unli
 
 ``nice -n 10 .venv/bin/python benchmarks/bench_discover.py [--workspace W] [--days 7] [--scale 1] [--campaigns 3]
 [--variants ds,idarkvec,igcngru]``
-(``--no-write`` only prints). The workspace is built once and reused.
+(``--no-write`` only prints). The workspace is built once and reused: it keeps the world it was simulated
+with, so a new ``--days``, ``--scale`` or ``--campaigns`` needs a new ``--workspace``.
 """
 
 from __future__ import annotations
