@@ -295,3 +295,29 @@ def test_pipeline_step_is_cached(world):
     assert run_steps(ws, [*upstream, discover_step(ws, changed, "darknet")]).ran == ["discover:darknet"]
     best = config.model_copy(update={"discover": DiscoverSettings(), "run": config.run.model_copy(update={"evaluate": True})})
     assert discover_step(ws, best, "darknet").after[-1] == "evaluate:darknet"  # the best variant waits for the evaluation
+
+
+def test_simulated_campaigns_are_found_as_new_groups(ws):
+    """A tiny simulated world with 2 coordinated campaigns: each is one group (i-DarkVec space), new on its first day."""
+    from darkstack.embed import embed
+    from darkstack.labels import build_labels
+    from darkstack.schema import ip_to_int
+    from darkstack.simulate import simulate
+    from darkstack.snapshot import build_snapshots
+
+    simulate(ws, profile="demo", days=3, seed=0, scale=0.25, campaigns=2)
+    build_labels(ws, [ws.truth_dir / "labels.csv"])
+    build_snapshots(ws, "darknet")
+    embed(ws, "darknet", "idarkvec", device="cpu", seed=0)
+    result = discover(ws, "darknet", DiscoverSettings(space="idarkvec"))
+    truth = pd.read_csv(ws.truth_dir / "truth.csv")
+    group_of = pd.Series(truth["group"].to_numpy(), index=ip_to_int(truth["ip"].to_numpy(str)))
+    for k, first in enumerate(result.days[1:]):
+        hosts = pd.read_parquet(hosts_path(ws, "darknet", first))
+        mine = (hosts["src_ip"].map(group_of) == f"unk_campaign{k}/0").to_numpy()
+        assert mine.sum() >= 8
+        best = hosts.loc[mine & (hosts["cluster"] != NOISE).to_numpy(), "group"].value_counts()
+        chosen = (hosts["group"] == best.index[0]).to_numpy()
+        assert (chosen & mine).sum() >= 0.8 * mine.sum() and (chosen & mine).sum() >= 0.8 * chosen.sum()
+        status = {g["group"]: g["status"] for g in json.loads(groups_path(ws, "darknet", first).read_text())}
+        assert status[best.index[0]] == "new", (k, first)

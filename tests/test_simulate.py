@@ -199,3 +199,23 @@ def test_pcap_export(tmp_path):
     summary = simulate(ws, "demo", days=1, start=START, seed=2, scale=0.1, pcap=True)
     path = ws.truth_dir / "pcap" / "darknet" / "2021-12-01.pcap"
     assert path.exists() and path.stat().st_size > 24 + 16 * summary["darknet"]["2021-12-01"]
+
+
+def test_campaigns_appear_together_with_one_configuration(tmp_path):
+    """Campaign k: all its hosts start on day k + 1, stay, and share tool, window, hop count (±1) and daily window."""
+    from darkstack.simulate.profiles import CAMPAIGN_HOSTS, build_profile
+    from darkstack.simulate.world import build_world
+
+    world = build_world(build_profile("demo", 0.1, campaigns=3), 3, START, 4)
+    for k, first in enumerate((1, 2, 3)):
+        members = world.group == f"unk_campaign{k}/0"
+        assert members.sum() == round(CAMPAIGN_HOSTS * 0.1)
+        assert not world.active[members, :first].any() and world.active[members, first:].all()
+        assert len(set(world.tool[members])) == len(set(world.traits["win"][members])) == 1
+        start = world.window_start[members]
+        assert np.ptp(world.traits["hops"][members]) <= 1 and np.abs((start - start[0] + 12) % 24 - 12).max() < 3
+    with pytest.raises(ConfigError):
+        build_profile("demo", campaigns=-1)
+    assert main(["simulate", "--days", "2", "--campaigns", "99", "-w", str(tmp_path / "cli")]) == 2
+    assert main(["simulate", "--days", "2", "--scale", "0.1", "--campaigns", "1", "-w", str(tmp_path / "cli")]) == 0
+    assert "unk_campaign0/0" in set(pd.read_csv(tmp_path / "cli" / "sim" / "truth.csv")["group"])

@@ -60,6 +60,7 @@ class SimulateSource(_Section):
     seed: int = Field(0, description="Simulator seed (same seed, same traffic).")
     scale: float | None = Field(None, gt=0, description="Multiplies the profile's host and packet numbers (None: the profile as is).")
     pcap: bool = Field(False, description="Also write the darknet days as pcap files under sim/pcap/.")
+    campaigns: int = Field(0, ge=0, le=50, description="Coordinated campaigns of unlisted hosts added to the profile (docs/simulator.md).")
 
 
 class IngestSource(_Section):

@@ -41,11 +41,12 @@ def _remove_stale_days(ws: Workspace, keep: set[dt.date]) -> None:
 
 
 def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.date = dt.date(2021, 12, 1),
-             seed: int = 0, pcap: bool = False, scale: float | None = None) -> dict:
+             seed: int = 0, pcap: bool = False, scale: float | None = None, campaigns: int = 0) -> dict:
     """Simulate ``days`` days of the ``darknet`` and ``honeypot`` sensors into the store of ``ws``.
 
     Also writes ``ws.truth_dir``/{labels.csv, truth.csv, world.json, acknowledged_scanners.ipset} and,
-    with ``pcap``, the darknet days as ``ws.truth_dir/pcap/darknet/<day>.pcap``. Returns a summary.
+    with ``pcap``, the darknet days as ``ws.truth_dir/pcap/darknet/<day>.pcap``; ``campaigns`` adds that many
+    coordinated campaigns of unlisted hosts (profiles.campaign_behaviours). Returns a summary.
     """
     if not isinstance(days, int) or days < 1 or days > 366:
         raise ConfigError(f"--days must be between 1 and 366, not {days!r}")
@@ -53,7 +54,7 @@ def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.dat
         raise ConfigError(f"--seed must be a non-negative integer, not {seed}")
     start = parse_day(start)
     began = time.perf_counter()
-    prof = build_profile(profile, scale)
+    prof = build_profile(profile, scale, campaigns)
     world = build_world(prof, seed, start, days)
     published = write_truth(ws, world)
     dates = [start + dt.timedelta(days=i) for i in range(days)]

@@ -16,6 +16,7 @@ def command(
     seed: SeedOption = 0,
     pcap: Annotated[bool, typer.Option("--pcap", help="Also write darknet days as pcap files under sim/pcap/darknet/.")] = False,
     scale: Annotated[float | None, typer.Option("--scale", help="Multiply the profile's host numbers (and so its volume).")] = None,
+    campaigns: Annotated[int, typer.Option("--campaigns", help="Add this many coordinated campaigns of unlisted hosts (docs/simulator.md).")] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Simulate labelled darknet + honeypot traffic (built-in data source)."""
@@ -24,7 +25,8 @@ def command(
     from darkstack.workspace import parse_day
 
     ws = resolve_workspace(workspace)
-    summary = simulate(ws, profile=profile, days=days, start=parse_day(start), seed=seed, pcap=pcap, scale=scale)
+    summary = simulate(ws, profile=profile, days=days, start=parse_day(start), seed=seed, pcap=pcap, scale=scale,
+                       campaigns=campaigns)
     console.print(f"simulated {days} days into {ws.store_dir} "
                   f"({sum(summary['darknet'].values()):,} darknet packets, "
                   f"{sum(summary['honeypot'].values()):,} honeypot sessions); ground truth in {ws.truth_dir}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
+
 from darkstack.errors import ConfigError
 from darkstack.schema import UNKNOWN
 
@@ -136,7 +138,8 @@ class Behaviour:
     Other traffic: ``backscatter`` turns SYNs into SYN-ACK/RST replies; ``non_tcp_share`` adds UDP/ICMP;
     on the honeypot, a share ``honeypot_share`` of the hosts plus ``honeypot_only`` × as many
     honeypot-only hosts open ``honeypot_sessions`` sessions a day and do ``honeypot_action``
-    (scan, login, mail, exploit).
+    (scan, login, mail, exploit). ``first_day``: no host is active before this day of the run
+    (clipped to the last day; coordinated campaigns, :func:`campaign_behaviours`).
     """
 
     name: str
@@ -170,6 +173,7 @@ class Behaviour:
     backscatter: bool = False
     non_tcp_share: float = 0.09
     honeypot_action: str = "scan"
+    first_day: int = 0
 
 
 @dataclass(frozen=True)
@@ -344,10 +348,43 @@ def _scaled(b: Behaviour, hosts: float, packets: float) -> Behaviour:
     return replace(b, daily_hosts=b.daily_hosts * hosts, packets_per_host=rate, honeypot_sessions=sessions)
 
 
-def build_profile(name: str, scale: float | None = None) -> Profile:
-    """The named profile (``paper`` or ``demo``); ``scale`` multiplies its host numbers (so its volume)."""
+CAMPAIGN_HOSTS = 40
+"""Hosts of one coordinated campaign (all active every day from the day it appears)."""
+CAMPAIGN_PORTS = 3
+CAMPAIGN_TOOLS = ("zmap", "masscan", "nmap")
+MAX_CAMPAIGNS = 50
+
+
+def campaign_behaviours(count: int) -> tuple[Behaviour, ...]:
+    """``count`` coordinated campaigns of unlisted hosts: the NovTrack-style senders discovery should find.
+
+    Campaign ``k`` (``unk_campaign<k>``) is ``CAMPAIGN_HOSTS`` hosts in unlisted space that appear together
+    on day ``k + 1`` and stay; they run one tool with one configuration (one window, one hop count:
+    ``org_groups=1``), probe the same ``CAMPAIGN_PORTS`` rare ports (above 10000, fixed per ``k``) at
+    similar rates, inside one 3-hour window of the day. Darknet only, never labelled.
+    """
+    out = []
+    for k in range(count):
+        ports = tuple(int(p) for p in np.random.default_rng([7, k]).choice(np.arange(10_000, 60_000), CAMPAIGN_PORTS,
+                                                                           replace=False))
+        out.append(Behaviour(
+            f"unk_campaign{k}", UNKNOWN, CAMPAIGN_HOSTS, 1e6, 1.0, 40, host_sigma=0.3, day_sigma=0.2,
+            core_ports=ports, ports_per_host=CAMPAIGN_PORTS, drift=0.0, tools=(CAMPAIGN_TOOLS[k % 3],),
+            org_groups=1, rhythm=(float(5 * k % 24), 3.0), honeypot_share=0.0, non_tcp_share=0.0, first_day=k + 1,
+        ))
+    return tuple(out)
+
+
+def build_profile(name: str, scale: float | None = None, campaigns: int = 0) -> Profile:
+    """The named profile (``paper`` or ``demo``); ``scale`` multiplies its host numbers (so its volume).
+
+    ``campaigns`` adds that many coordinated campaigns (:func:`campaign_behaviours`) after the profile's
+    behaviours; 0 (every profile's default) leaves the world exactly as before.
+    """
     if scale is not None and not (0 < scale <= 10):
         raise ConfigError(f"scale must be in (0, 10], not {scale}")
+    if not (0 <= campaigns <= MAX_CAMPAIGNS):
+        raise ConfigError(f"campaigns must be between 0 and {MAX_CAMPAIGNS}, not {campaigns}")
     s = 1.0 if scale is None else float(scale)
     behaviours = paper_behaviours()
     if name == "paper":
@@ -363,6 +400,8 @@ def build_profile(name: str, scale: float | None = None) -> Profile:
         profile = Profile("demo", tuple(demo), wide_pool=6_000, packet_scale=DEMO_PACKET_SCALE)
     else:
         raise ConfigError(f"unknown profile {name!r} (choose paper or demo)")
+    if campaigns:
+        profile = replace(profile, behaviours=profile.behaviours + campaign_behaviours(campaigns))
     if s != 1.0:
         profile = replace(profile, behaviours=tuple(replace(b, daily_hosts=b.daily_hosts * s)
                                                     for b in profile.behaviours),

@@ -90,6 +90,8 @@ def _calendar(b: Behaviour, days: int, rng: np.random.Generator) -> np.ndarray:
     cal = (d >= first[:, None]) & (d < last[:, None])
     if b.presence < 1:
         cal &= rng.random(cal.shape) < b.presence
+    if b.first_day:
+        cal &= d >= min(b.first_day, days - 1)
     return cal
 
 
