@@ -68,3 +68,18 @@ def test_real_cowrie_events(ws, real_data):
     kinds = set(events.column("event").to_pylist())
     assert {"connect", "login_failed", "login_success"} <= kinds
     assert events.filter(pc.equal(events.column("event"), "login_failed")).column("username").null_count == 0
+
+
+def test_run_on_honeypot_logs_turns_the_activity_rules_on(tmp_path):
+    """`darkstack run PATH…`: honeypot logs come with no activity list, so source iv is on unless the config says."""
+    from darkstack.ingest.pcap import write_pcap
+    from darkstack.pipeline.config import LabelsConfig, PipelineConfig
+    from darkstack.pipeline.from_paths import config_for_paths
+    from test_ingest_pcap import records
+
+    log = cowrie_log(tmp_path / "cowrie.json", sessions=1, fails=1)
+    write_pcap(records(50), tmp_path / "dark.pcap")
+    assert config_for_paths([log], [], tmp_path / "ws").labels.activity_rules is True
+    assert config_for_paths([tmp_path / "dark.pcap"], [], tmp_path / "ws").labels.activity_rules is False
+    told = PipelineConfig(labels=LabelsConfig(activity_rules=False))
+    assert config_for_paths([log], [], tmp_path / "ws", base=told).labels.activity_rules is False

@@ -57,10 +57,22 @@ def config_for_paths(paths: list[Path], labels: list[Path], workspace: Path | No
     else:
         root = base.workspace.path if base is not None else resolve_workspace(None).root
     base = base or PipelineConfig()
-    source = SourceConfig(type="ingest", ingest=sources_by_kind(paths))
+    ingest = sources_by_kind(paths)
+    source = SourceConfig(type="ingest", ingest=ingest)
     label_sources = [p.expanduser().resolve() for p in labels] if labels else list(base.labels.sources)
-    update = {"workspace": WorkspaceConfig(path=root), "source": source, "labels": base.labels.model_copy(update={"sources": label_sources})}
+    labels_update = {"sources": label_sources, **_activity_default(base.labels, {s.kind for s in ingest})}
+    update = {"workspace": WorkspaceConfig(path=root), "source": source, "labels": base.labels.model_copy(update=labels_update)}
     return base.model_copy(update=update)
+
+
+def _activity_default(labels: LabelsConfig, kinds: set[str]) -> dict:
+    """Honeypot traffic of an operator's own: the activity rules on (ground-truth source iv), unless the config says.
+
+    The pipeline's default is off because the simulator's labels.csv already stands for source iv; real honeypot
+    logs have no such list, and the rules are how the stacking paper labels their brute-forcers, spammers and
+    exploiters.
+    """
+    return {"activity_rules": True} if "honeypot" in kinds and "activity_rules" not in labels.model_fields_set else {}
 
 
 def config_for_store(workspace: Path, labels: list[Path]) -> PipelineConfig:
@@ -71,6 +83,7 @@ def config_for_store(workspace: Path, labels: list[Path]) -> PipelineConfig:
     if not ws.sensors():
         raise ConfigError(f"no {CONFIG_NAME} here or in the workspace, and no traffic in its store: give PATHs to ingest, or --config", ws.root)
     labels_config = LabelsConfig(sources=[p.expanduser().resolve() for p in labels])
+    labels_config = labels_config.model_copy(update=_activity_default(labels_config, {s["kind"] for s in ws.sensors().values()}))
     return PipelineConfig(workspace=WorkspaceConfig(path=ws.root), source=SourceConfig(type="store"), labels=labels_config)
 
 
