@@ -152,7 +152,7 @@ def to_stix(rows: list[dict], scenario: str, day: str) -> str:
             )
         )
     bundle = stix2.Bundle(objects=objects, id=f"bundle--{_uuid('bundle', scenario, day)}")
-    return bundle.serialize(pretty=True) + "\n"
+    return bundle.serialize(indent=1) + "\n"  # pretty=True re-sorts every property: quadratic, 40 s for 700 hosts
 
 
 def render(fmt: str, rows: list[dict], scenario: str, day: str) -> str:

@@ -104,20 +104,22 @@ def _store_facts(ws: Workspace, ips: np.ndarray, sensors: list[str], day: dt.dat
     engine = DuckDBEngine()
     con = engine.con
     con.register("hosts", pa.table({"ip": pa.array(ips, pa.uint32())}))
-    files = ", ".join("'" + g.replace("'", "''") + "'" for g in globs)
-    con.execute(
-        f"CREATE TEMP TABLE seen AS SELECT src_ip, ts, service, event FROM read_parquet([{files}], union_by_name = true) "
-        f"WHERE src_ip IN (SELECT ip FROM hosts) AND ts < TIMESTAMPTZ '{end.isoformat()}'"
-    )
+
+    def records(patterns: list[str]) -> str:
+        files = ", ".join("'" + g.replace("'", "''") + "'" for g in patterns)
+        return f"read_parquet([{files}], union_by_name = true) WHERE src_ip IN (SELECT ip FROM hosts)"
+
     iso = "strftime(timezone('UTC', {}), '%Y-%m-%dT%H:%M:%SZ')"
-    parts = [con.execute(f"SELECT src_ip, {iso.format('min(ts)')} AS first_seen, {iso.format('max(ts)')} AS last_seen FROM seen GROUP BY src_ip").df()]
-    for column in ("service", "event"):
+    # first/last seen read two columns of the whole history; the services and events only the day's files
+    parts = [con.execute(f"SELECT src_ip, {iso.format('min(ts)')} AS first_seen, {iso.format('max(ts)')} AS last_seen "
+                         f"FROM {records(globs)} AND ts < TIMESTAMPTZ '{end.isoformat()}' GROUP BY src_ip").df()]
+    day_globs = [parquet_glob(ws, s, day) for s in sensors if day in ws.store_days(s)]
+    for column in ("service", "event") if day_globs else ():
         parts.append(con.execute(
             f"SELECT src_ip, string_agg(v, '; ' ORDER BY n DESC, v) AS {column}s FROM ("
             f"  SELECT src_ip, {column} AS v, count(*) AS n, row_number() OVER (PARTITION BY src_ip ORDER BY count(*) DESC, {column}) AS r"
-            f"  FROM seen WHERE ts >= ? AND {column} IS NOT NULL GROUP BY src_ip, {column}"
-            f") WHERE r <= {TOP_ACTIVITY} GROUP BY src_ip",
-            [end - dt.timedelta(days=1)],
+            f"  FROM {records(day_globs)} AND {column} IS NOT NULL GROUP BY src_ip, {column}"
+            f") WHERE r <= {TOP_ACTIVITY} GROUP BY src_ip"
         ).df())
     con.close()
     for part in parts:
