@@ -49,27 +49,40 @@ def read_delimited(path: str | Path, delimiter: str, required: list[str], any_of
     missing += ["/".join(group) for group in any_of if not any(c in names for c in group)]
     if missing:
         raise InputFormatError(f"missing column(s) {', '.join(missing)} (header has: {' '.join(names)[:200]})", path)
+    yield from text_blocks(path, delimiter, pcsv.ReadOptions(block_size=block_bytes, use_threads=False), names,
+                           f"{delimiter!r}-separated text")
+
+
+def text_blocks(path: Path, delimiter: str, read_options: pcsv.ReadOptions, names: list[str], what: str,
+                kept: list[str] | None = None, counted=lambda line: True) -> Iterator[tuple[pa.Table, Counter]]:
+    """Arrow's streaming CSV reader over ``path``, every column as text: (table, skips) blocks.
+
+    A row with the wrong number of fields is skipped and counted when ``counted(its text)``; ``kept`` limits the
+    columns read (default: ``names``). A file Arrow cannot parse is one error line naming ``what`` it should be.
+    """
+    kept = kept or names
     skipped = Counter()
 
     def on_bad_row(row) -> str:
-        skipped[SKIP_BAD_ROW] += 1
+        if counted(row.text or ""):
+            skipped[SKIP_BAD_ROW] += 1
         return "skip"
 
     source = arrow_input(path)
     try:
         reader = pcsv.open_csv(
             source,
-            read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False),
+            read_options=read_options,
             parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False, invalid_row_handler=on_bad_row),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                strings_can_be_null=False),
+                                                strings_can_be_null=False, include_columns=kept),
         )
         for batch in reader:
             yield pa.Table.from_batches([batch]), skipped.copy()
             skipped.clear()
         if skipped:
-            yield pa.table({c: pa.array([], pa.string()) for c in names}), skipped.copy()
+            yield pa.table({c: pa.array([], pa.string()) for c in kept}), skipped.copy()
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputFormatError(f"cannot parse as {delimiter!r}-separated text: {str(exc).splitlines()[0][:200]}", path) from exc
+        raise InputFormatError(f"cannot parse as {what}: {str(exc).splitlines()[0][:200]}", path) from exc
     finally:
         source.close()

@@ -31,7 +31,7 @@ import pyarrow.json as pajson
 from darkstack.errors import InputFormatError
 from darkstack.ingest import fields
 from darkstack.ingest.batch import Batch, open_input, read_line
-from darkstack.ingest.delimited import BLOCK_BYTES, SKIP_BAD_ROW, arrow_input
+from darkstack.ingest.delimited import BLOCK_BYTES, arrow_input, text_blocks
 from darkstack.ingest.flows import SKIP_OWN, own_traffic, per_packet_len
 from darkstack.ingest.honeypot import iso_to_us
 from darkstack.ingest.jsonlines import json_objects
@@ -89,35 +89,13 @@ def _header(path: Path) -> tuple[str, list[str], int]:
 
 def _tsv_blocks(path: Path) -> Iterator[tuple[pa.Table, Counter]]:
     separator, names, header_lines = _header(path)
-    skipped: Counter = Counter()
-
-    def on_bad_row(row) -> str:
-        if not (row.text or "").startswith("#"):  # '#close' and the headers of a concatenated log are not records
-            skipped[SKIP_BAD_ROW] += 1
-        return "skip"
-
-    source = arrow_input(path)
-    try:
-        reader = pcsv.open_csv(
-            source,
-            read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, skip_rows=header_lines,
-                                          column_names=names),
-            parse_options=pcsv.ParseOptions(delimiter=separator, quote_char=False, invalid_row_handler=on_bad_row),
-            convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                strings_can_be_null=False, include_columns=REQUIRED +
-                                                [c for c in OPTIONAL if c in names]),
-        )
-        for batch in reader:
-            table = pa.Table.from_batches([batch])
-            comment = pc.starts_with(table.column("ts"), "#").to_numpy(zero_copy_only=False)
-            yield table.filter(pa.array(~comment)), skipped.copy()
-            skipped.clear()
-        if skipped:
-            yield pa.table({c: pa.array([], pa.string()) for c in REQUIRED}), skipped.copy()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputFormatError(f"cannot parse as a Zeek TSV log: {str(exc).splitlines()[0][:200]}", path) from exc
-    finally:
-        source.close()
+    read_options = pcsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, skip_rows=header_lines, column_names=names)
+    kept = REQUIRED + [c for c in OPTIONAL if c in names]
+    # '#close' and the headers of a concatenated log are not records: neither counted when short nor kept when whole
+    for table, skipped in text_blocks(path, separator, read_options, names, "a Zeek TSV log", kept,
+                                      counted=lambda line: not line.startswith("#")):
+        comment = pc.starts_with(table.column("ts"), "#").to_numpy(zero_copy_only=False)
+        yield table.filter(pa.array(~comment)), skipped
 
 
 def _arrow_json(path: Path) -> pa.Table | None:
