@@ -27,6 +27,7 @@ from flow_files import (
     zeek_conns,
 )
 from test_ingest_pcap import records
+from test_ingest_text import read_all
 
 from darkstack.errors import InputFormatError
 from darkstack.ingest import ingest
@@ -42,15 +43,6 @@ from darkstack.store import read_day
 from darkstack.workspace import parse_day
 
 TUPLE_FIELDS = ["src_ip", "dst_ip", "src_port", "dst_port", "proto", "ttl", "tcp_flags", "ip_len"]
-
-
-def read_all(reader, path):
-    batches = list(reader(path))
-    skips = {}
-    for b in batches:
-        for k, v in b.skips.items():
-            skips[k] = skips.get(k, 0) + v
-    return pa.concat_tables([b.table for b in batches]), sum(b.read for b in batches), skips
 
 
 def traffic(n: int, seed: int = 0) -> pa.Table:
