@@ -103,9 +103,10 @@ def test_clustering_uses_the_cosine_distance():
 
 
 # --- tracking ------------------------------------------------------------------------------------
-def _prev(groups: dict[str, range], noise=range(0)) -> pd.DataFrame:
+def _prev(groups: dict[str, range], noise=range(0), age: int = 0) -> pd.DataFrame:
+    """The hosts of one earlier clustered day (``age`` 0: the day before) in the tracking's history layout."""
     rows = [(ip, g) for g, r in groups.items() for ip in r] + [(ip, None) for ip in noise]
-    return pd.DataFrame(rows, columns=["src_ip", "group"])
+    return pd.DataFrame(rows, columns=["src_ip", "group"]).assign(age=age)
 
 
 def _today(clusters: dict[int, range], noise=range(0)) -> pd.DataFrame:
@@ -157,6 +158,24 @@ def test_tracking_below_the_threshold_is_new():
     assert found[1] == ("G0001", "same", ["G0001"]) and found[0] == ("G0003", "new", [])  # 5 of 40: Jaccard 0.125
 
 
+def test_tracking_remembers_the_members_of_earlier_days():
+    """A group whose hosts were noise yesterday continues when they come back together (member history)."""
+    two_days_ago = _prev({"G0001": range(0, 40), "G0002": range(100, 130)}, age=1)
+    yesterday = _prev({"G0002": range(100, 130)}, noise=range(0, 40))
+    today = _today({0: range(0, 38), 1: range(100, 130)})
+    found, nxt = _match(pd.concat([yesterday, two_days_ago]), today)
+    assert found[0] == ("G0001", "same", ["G0001"]) and found[1] == ("G0002", "same", ["G0002"]) and nxt == 3
+    found, _ = _match(yesterday, today)  # the day before only: a new group
+    assert found[0] == ("G0003", "new", [])
+
+
+def test_tracking_size_change_is_against_the_last_day_of_the_group():
+    three = _prev({"G0001": range(0, 10)}, age=2)
+    one = _prev({"G0001": range(0, 30)}, age=0)
+    found, _ = _match(pd.concat([one, three]), _today({0: range(0, 31)}))
+    assert found[0] == ("G0001", "same", ["G0001"])  # 31 against 30 (its last day), not against 10
+
+
 # --- the stage -------------------------------------------------------------------------------------
 def test_discover_writes_hosts_and_groups_per_day(world):
     ws, ips, names = world
@@ -181,6 +200,39 @@ def test_discover_writes_hosts_and_groups_per_day(world):
     assert len(mirai["members"]) == 20 and mirai["size"] == 40
     assert set(groups[0]) >= {"group", "status", "size", "unknown_share", "majority_class", "purity", "top_ports", "packets",
                               "hours_active", "first_seen", "closest_known_class"}
+
+
+def test_removed_class_is_one_group_with_one_id_across_days(ws):
+    """Censys unlabelled, its hosts scattered (noise) on the second of four days: one group, one id throughout.
+
+    The day-before rule (``track_days = 1``) gives it a new id after the scattered day.
+    """
+    days = [dt.date(2022, 3, 1) + dt.timedelta(days=i) for i in range(4)]
+    ips, names, X = planted()
+    X.append(planted(seed=5)[2][0])
+    mine = names == "censys"
+    X[1][mine] = np.random.default_rng(9).standard_normal((int(mine.sum()), DIM)) * 10  # no density that day
+    write_world(ws, ips, names, X, days=days, labelled=("mirai",))
+
+    def censys_groups(settings):
+        discover(ws, "darknet", settings)
+        out = []
+        for day in days:
+            hosts = pd.read_parquet(hosts_path(ws, "darknet", day))
+            found = hosts.loc[hosts["src_ip"].isin(ips[mine]) & (hosts["cluster"] != NOISE), "group"]
+            if day == days[1]:
+                assert len(found) < mine.sum() / 2  # mostly noise on the scattered day
+                continue
+            chosen = hosts["group"] == found.mode()[0]
+            assert chosen.sum() == mine.sum() == len(found) and (hosts.loc[chosen, "label"] == UNKNOWN).all()
+            out.append(found.mode()[0])
+        return out
+
+    ids = censys_groups(DiscoverSettings(space="ds"))
+    assert len(set(ids)) == 1
+    first = {g["group"]: g for g in json.loads(groups_path(ws, "darknet", days[0]).read_text())}
+    assert first[ids[0]]["status"] == "new" and first[ids[0]]["unknown_share"] == 1.0
+    assert len(set(censys_groups(DiscoverSettings(space="ds", track_days=1)))) == 2
 
 
 def test_rerun_is_idempotent(world):

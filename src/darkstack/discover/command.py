@@ -18,7 +18,8 @@ def command(
     min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN's smallest group of hosts (scikit-learn's default).")] = 5,
     min_samples: Annotated[int | None, typer.Option(help="HDBSCAN's core neighbourhood (default: --min-cluster-size).")] = None,
     min_hosts: Annotated[int, typer.Option(help="Days with fewer embedded hosts are not clustered.")] = 20,
-    match_jaccard: Annotated[float, typer.Option(help="Jaccard index (over hosts seen both days) at which a cluster continues a group.")] = 0.3,
+    match_jaccard: Annotated[float, typer.Option(help="Jaccard index (over hosts seen today and in the window) at which a cluster continues a group.")] = 0.3,
+    track_days: Annotated[int, typer.Option(help="Clustered days a group's members are remembered for matching (1: the day before only).")] = 3,
     size_change: Annotated[float, typer.Option(help="Relative size change beyond which a continued group has grown or shrunk.")] = 0.2,
     top_ports: Annotated[int, typer.Option(help="Ports listed per group (most packets first).")] = 5,
     members_listed: Annotated[int, typer.Option(help="Member addresses listed per group in groups-day=….json.")] = 20,
@@ -35,7 +36,7 @@ def command(
 
     ws = resolve_workspace(workspace)
     options = {"space": space, "min_cluster_size": min_cluster_size, "min_samples": min_samples, "min_hosts": min_hosts,
-               "match_jaccard": match_jaccard, "size_change": size_change, "top_ports": top_ports, "members_listed": members_listed}
+               "match_jaccard": match_jaccard, "track_days": track_days, "size_change": size_change, "top_ports": top_ports, "members_listed": members_listed}
     try:
         settings = DiscoverSettings(**options)
     except ValidationError as exc:

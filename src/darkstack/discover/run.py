@@ -90,7 +90,7 @@ def discover(
         raise skips.skip_stage("discover", f"no day with {what}: run `darkstack embed` first", sensor=sensor,
                                variant=space.name, days=days, option=SPACE_OPTION)
     started = time.perf_counter()
-    previous: pd.DataFrame | None = None
+    window: list[pd.DataFrame] = []  # src_ip, group of the last settings.track_days clustered days, latest first
     next_number = 1
     described: dict[dt.date, list[dict]] = {}
     paths: list[Path] = []
@@ -103,11 +103,12 @@ def discover(
                 skips.record(exc.skip)
                 advance(bar)
                 continue
-            hosts, groups, next_number = _one_day(ws, sensor, day, ips, X, previous, next_number, settings)
+            history = pd.concat([w.assign(age=age) for age, w in enumerate(window)], ignore_index=True) if window else None
+            hosts, groups, next_number = _one_day(ws, sensor, day, ips, X, history, next_number, settings)
             paths += [atomic.write_parquet(hosts_path(ws, sensor, day), pa.Table.from_pandas(hosts, schema=SCHEMA, preserve_index=False)),
                       atomic.write_json(groups_path(ws, sensor, day), groups)]
             described[day] = groups
-            previous = hosts[["src_ip", "group"]]
+            window = [hosts[["src_ip", "group"]], *window][: settings.track_days]
             new = sum(g["status"] == "new" for g in groups)
             log.info(
                 f"discover sensor {sensor}, variant {space.name}, {day_str(day)}: {len(groups)} groups "
@@ -126,14 +127,14 @@ def discover(
 
 
 def _one_day(
-    ws: Workspace, sensor: str, day: dt.date, ips: np.ndarray, X: np.ndarray, previous: pd.DataFrame | None, next_number: int,
+    ws: Workspace, sensor: str, day: dt.date, ips: np.ndarray, X: np.ndarray, history: pd.DataFrame | None, next_number: int,
     settings: DiscoverSettings,
 ) -> tuple[pd.DataFrame, list[dict], int]:
     """The day's host table and group descriptions (most hosts first), and the next unused group number."""
     clusters = cluster_hosts(X, settings)
     labels = host_labels(ws, day, ips)
     hosts = pd.DataFrame({"src_ip": ips.astype(np.uint32), "cluster": clusters.labels, "label": labels.astype(str), "strength": clusters.strength})
-    matches, next_number = match_clusters(previous, hosts, next_number, settings.match_jaccard, settings.size_change)
+    matches, next_number = match_clusters(history, hosts, next_number, settings.match_jaccard, settings.size_change)
     group_of = {m.cluster: m.group for m in matches}
     hosts["group"] = hosts["cluster"].map(group_of).astype(object).where(hosts["cluster"] != NOISE, None)
     by_cluster = {m.cluster: m for m in matches}

@@ -37,8 +37,14 @@ class DiscoverSettings(BaseModel):
         0.3,
         gt=0,
         le=1,
-        description="A cluster continues a previous day's group when the Jaccard index of their members, counted over "
-        "the hosts embedded on both days, reaches this.",
+        description="A cluster continues a group when the Jaccard index of the cluster and the group's members of the "
+        "last track_days clustered days, counted over the hosts embedded today and on those days, reaches this.",
+    )
+    track_days: int = Field(
+        3,
+        ge=1,
+        description="Clustered days a group's members are remembered for matching (1: the previous day only); a group "
+        "with no cluster on that many clustered days in a row ends.",
     )
     size_change: float = Field(
         0.2, ge=0, description="A continued group has grown (shrunk) when its size rose (fell) by more than this share."

@@ -1,16 +1,20 @@
-"""Following groups of hosts from one day to the next: which of today's clusters continue yesterday's groups.
+"""Following groups of hosts from day to day: which of today's clusters continue the groups of the last days.
 
-The rule (docs/discover.md): a cluster C of today is *linked* to a group G of the previous clustered day
-when the Jaccard index of their members, counted over the hosts embedded on both days, reaches
-``match_jaccard``: ``|G ∩ C| / |(G ∩ today) ∪ (C ∩ previous day)|``. Hosts that were not active on one of
-the two days (churn) count neither for nor against a match. Then, for each cluster:
+The rule (docs/discover.md): a group G's *members* are the hosts it held on any of the last ``track_days``
+clustered days (its member history). A cluster C of today is *linked* to G when the Jaccard index of C and
+those members, counted over the hosts embedded today and on those days, reaches ``match_jaccard``:
+``|G ∩ C| / |(G ∩ today) ∪ (C ∩ window)|``. Hosts that were not active today or on any day of the window
+(churn) count neither for nor against a match. With ``track_days = 1`` this is the day-before rule.
+The history is what carries a group over a day on which its hosts fell into another cluster or into noise
+(HDBSCAN's clusters shift from day to day); Spiliopoulou et al., MONIC (KDD 2006), match clusters over a
+window of records in the same way. Then, for each cluster:
 
 - no link: ``new``, with a new group id;
 - links to several groups: ``merged``; it keeps the id of the group it shares most hosts with;
 - one link, to a group linked to several clusters: ``split``; the cluster sharing most hosts with the
   group keeps its id, the others get new ones;
 - one link, one to one: the same group; ``grown`` (``shrunk``) when its size rose (fell) by more than
-  ``size_change`` of the group's previous size, else ``same``.
+  ``size_change`` of the group's size on its last day in the window, else ``same``.
 
 Ties go to the lower group id (the older group) and the lower cluster number.
 """
@@ -41,17 +45,18 @@ class Match:
 
 
 def match_clusters(
-    previous: pd.DataFrame | None, today: pd.DataFrame, next_number: int, match_jaccard: float, size_change: float
+    history: pd.DataFrame | None, today: pd.DataFrame, next_number: int, match_jaccard: float, size_change: float
 ) -> tuple[list[Match], int]:
-    """Name today's clusters after the previous day's groups by the rule of this module.
+    """Name today's clusters after the groups of the last clustered days by the rule of this module.
 
-    ``previous``: ``src_ip``, ``group`` (None/NaN for noise) of every host embedded on the previous clustered
-    day (None on the first day); ``today``: ``src_ip``, ``cluster`` (-1 noise) of every host embedded today.
+    ``history``: ``src_ip``, ``group`` (None/NaN for noise) and ``age`` (0 for the previous clustered day, 1 for
+    the one before, …) of every host embedded on each day of the window (None on the first day); ``today``:
+    ``src_ip``, ``cluster`` (-1 noise) of every host embedded today.
     Returns one :class:`Match` per cluster (by cluster number) and the next unused group number.
     """
     clusters = sorted(set(today["cluster"].tolist()) - {NOISE})
-    links = _links(previous, today, match_jaccard) if previous is not None else pd.DataFrame(columns=["group", "cluster", "shared", "jaccard"])
-    sizes_before = previous["group"].value_counts() if previous is not None else pd.Series(dtype=int)
+    links = _links(history, today, match_jaccard) if history is not None else pd.DataFrame(columns=["group", "cluster", "shared", "jaccard"])
+    sizes_before = _last_sizes(history) if history is not None else pd.Series(dtype=int)
     sizes_now = today.loc[today["cluster"] != NOISE, "cluster"].value_counts()
     per_group = links.groupby("group")["cluster"].nunique()
     matches: dict[int, Match] = {}
@@ -93,11 +98,18 @@ def match_clusters(
     return out, next_number
 
 
-def _links(previous: pd.DataFrame, today: pd.DataFrame, match_jaccard: float) -> pd.DataFrame:
-    """Group–cluster pairs whose Jaccard index over the hosts of both days reaches ``match_jaccard``."""
-    both = np.intersect1d(previous["src_ip"].to_numpy(), today["src_ip"].to_numpy())
-    before = previous[previous["group"].notna() & previous["src_ip"].isin(both)]
-    now = today[(today["cluster"] != NOISE) & today["src_ip"].isin(both)]
+def _last_sizes(history: pd.DataFrame) -> pd.Series:
+    """Each group's size on the most recent day of the window it had a cluster."""
+    grouped = history[history["group"].notna()]
+    latest = grouped.groupby("group")["age"].transform("min")
+    return grouped[grouped["age"] == latest]["group"].value_counts()
+
+
+def _links(history: pd.DataFrame, today: pd.DataFrame, match_jaccard: float) -> pd.DataFrame:
+    """Group–cluster pairs whose Jaccard index over the hosts of today and of the window reaches ``match_jaccard``."""
+    members = history.loc[history["group"].notna(), ["src_ip", "group"]].drop_duplicates()
+    before = members[members["src_ip"].isin(today["src_ip"].to_numpy())]
+    now = today[(today["cluster"] != NOISE) & today["src_ip"].isin(history["src_ip"].to_numpy())]
     shared = before.merge(now, on="src_ip").groupby(["group", "cluster"]).size().rename("shared").reset_index()
     g_size = before["group"].value_counts()
     c_size = now["cluster"].value_counts()
