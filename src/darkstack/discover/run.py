@@ -77,7 +77,7 @@ def discover(
     ``candidates``: the variants ``space = "best"`` falls back on, in order, without a scored evaluation.
 
     A day that cannot be clustered (too few hosts, a base missing) is left out with a skip line and the
-    tracking goes on from the day before it; :class:`darkstack.skips.StageSkipped` when no day is left.
+    tracking goes on from the clustered days before it; :class:`darkstack.skips.StageSkipped` when no day is left.
     """
     settings = settings or DiscoverSettings()
     stack = stack or StackSettings()

@@ -15,7 +15,7 @@ STACK = "stack"
 
 
 class DiscoverSettings(BaseModel):
-    """How the hosts of a day are grouped and how groups are matched with the day before."""
+    """How the hosts of a day are grouped and how groups are matched with those of the last clustered days."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
