@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from darkstack.discover.cluster import NOISE
+
 
 def group_id(number: int) -> str:
     """``G0007``: the stable name of the 7th group found on a sensor."""
