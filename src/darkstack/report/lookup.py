@@ -68,7 +68,7 @@ def lookup_section(ws: Workspace, scenarios: list[str], max_hosts: int = DEFAULT
         "lookup",
         "Host lookup",
         "Type an address: its class per day and scenario, the probabilities, the meta-learner's contribution of each base, "
-        "its nearest neighbours in every base and its cluster. Hosts exported by `darkstack export`.",
+        "its nearest neighbours in every base, its cluster and what it did on the honeypots that day. Hosts exported by `darkstack export`.",
         nav="Lookup",
     )
     hosts = host_records(ws, scenarios)
