@@ -277,7 +277,7 @@ def test_activity_reaches_every_format_and_parses_back(world):
     root = by_value["Targeting data", "root"]
     tried = sum(p["count"] for c in table["usernames"] for p in c if p["value"] == "root")
     assert root["type"] == "target-user" and root["comment"].startswith(f"username tried {tried} times on the honeypots by ")
-    assert by_value["Payload installation", XSS]["comment"].endswith(f"by 1 hosts: {table.index[table['commands'].map(lambda c: any(p['value'] == XSS for p in c))][0]} (1)")
+    assert by_value["Payload installation", XSS]["comment"].endswith(f"by 1 host: {table.index[table['commands'].map(lambda c: any(p['value'] == XSS for p in c))][0]} (1)")
 
     bundle = stix2.parse(files["stix.json"], allow_custom=False)
     indicators = {o.id: o for o in bundle.objects if o.type == "indicator"}

@@ -11,22 +11,11 @@ from collections import Counter
 import pytest
 
 from darkstack.cli import main
+from test_any_data import _tiny
 
 DAY = "2022-06-01"
-CONFIG = """
-[run]
-variants = ["ds", "idarkvec"]
-[embed]
-embedding_dim = 8
-w2v_epochs = 1
-[stack]
-base_variants = ["ds", "idarkvec"]
-folds = 2
-figures = false
-[labels]
-activity_rules = true
-"""
-"""Tiny model settings (the test takes seconds); the honeypot-activity labels give the day its labelled classes."""
+ACTIVITY_LABELS = "[labels]\nactivity_rules = true\n"
+"""The honeypot-activity labels give the day its labelled classes (with test_any_data's tiny model settings)."""
 
 
 def _logged_credentials(path) -> dict[str, dict[str, Counter]]:
@@ -53,8 +42,7 @@ def test_run_on_a_real_tpot_day_exports_its_usernames_passwords_and_web_requests
     cowrie, honeytrap = tpot / f"cowrie.json.{DAY}", tpot / f"honeytrap_attackers.{DAY}.json"
     if not cowrie.exists() or not honeytrap.exists():
         pytest.skip(f"real T-Pot logs of {DAY} not found in {tpot}")
-    config = tmp_path / "tiny.toml"
-    config.write_text(CONFIG)
+    config = _tiny(tmp_path, extra=ACTIVITY_LABELS)
     ws = tmp_path / "ws"
     assert main(["run", str(cowrie), str(honeytrap), "-c", str(config), "-w", str(ws)]) == 0
     folder = ws / "results" / "export" / "H" / f"day={DAY}"

@@ -113,6 +113,10 @@ def _summary(row: dict) -> str:
     return text
 
 
+def _times(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _misp_strings(rows: list[dict], scenario: str, day: str) -> list[dict]:
     """One attribute per distinct logged string and kind (MISP refuses a second attribute of the same type,
     category and value in an event); its comment says how often and by which hosts (the most active first)."""
@@ -136,7 +140,7 @@ def _misp_strings(rows: list[dict], scenario: str, day: str) -> list[dict]:
             "value": value,
             "to_ids": False,
             "disable_correlation": column == "passwords",
-            "comment": f"{what} {sum(n for n, _ in hosts)} times on the honeypots by {len(hosts)} hosts: {listed}{more}",
+            "comment": f"{what} {_times(sum(n for n, _ in hosts), 'time')} on the honeypots by {_times(len(hosts), 'host')}: {listed}{more}",
         })
     return attributes
 

@@ -3,9 +3,10 @@
 Each row is a host the meta-learner labelled (``results/predict``): its class and probability, the
 runner-up, the base that pushed hardest towards the class (the largest coefficient × input of the
 meta-learner, stacking paper §2.3), its cluster and tracked group (``results/discover``, when the
-discover step ran), when the store first and last saw it, and the honeypot services and events it
-touched that day with a bounded summary of what it did there (:mod:`darkstack.export.activity`). Every text that came from a log is attacker-written: it is cleaned here (valid
-UTF-8, no control characters) and escaped by each writer for its format.
+discover step ran), when the store first and last saw it, the honeypot services and events it touched
+that day, and a bounded summary of what it did there (:mod:`darkstack.export.activity`). Every text that
+came from a log is attacker-written: it is cleaned here (valid UTF-8, no control characters) and escaped
+by each writer for its format.
 """
 
 from __future__ import annotations
