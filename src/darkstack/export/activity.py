@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from darkstack.store import event_files
@@ -50,15 +49,15 @@ def honeypot_activity(ws: Workspace, ips: np.ndarray, sensors: list[str], day: d
         f"SELECT src_ip, '{column}' AS what, {expression} AS v FROM events" for column, expression in ACTIVITY.items()
     )
     cut = f"CASE WHEN length(v) > {max_length} THEN left(v, {max_length}) || '{CUT_MARK}' ELSE v END"
-    frame = con.execute(
+    found = engine.query(
         f"WITH events AS (SELECT * FROM read_parquet([{listed}], union_by_name = true) WHERE src_ip IN (SELECT ip FROM hosts)),"
-        f" counted AS (SELECT src_ip, what, {cut} AS value, count(*) AS n FROM ({values}) WHERE v IS NOT NULL GROUP BY ALL)"
-        f" SELECT src_ip, what, value, n FROM ("
-        f"   SELECT *, row_number() OVER (PARTITION BY src_ip, what ORDER BY n DESC, value) AS r FROM counted"
-        f" ) WHERE r <= {top} OR what = 'honeypot_events' ORDER BY src_ip, what, r"
-    ).df()
+        f" counted AS (SELECT src_ip, what, {cut} AS value, count(*) AS n FROM ({values}) WHERE v IS NOT NULL GROUP BY ALL),"
+        f" ranked AS (SELECT *, row_number() OVER (PARTITION BY src_ip, what ORDER BY n DESC, value) AS r FROM counted)"
+        f" SELECT src_ip, what, list({{'value': value, 'count': n}} ORDER BY r) AS pairs FROM ranked"
+        f" WHERE r <= {top} OR what = 'honeypot_events' GROUP BY src_ip, what"
+    )
     con.close()
-    position = pd.Series(np.arange(len(ips)), index=ips)
-    for (ip, column), rows in frame.groupby(["src_ip", "what"], sort=False):
-        out[column][position[ip]] = [{"value": v, "count": int(n)} for v, n in zip(rows["value"], rows["n"])]
+    position = dict(zip(ips.tolist(), range(len(ips))))
+    for ip, column, pairs in zip(*(found.column(c).to_pylist() for c in ("src_ip", "what", "pairs"))):
+        out[column][position[ip]] = pairs
     return out
