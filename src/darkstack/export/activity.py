@@ -2,9 +2,9 @@
 
 Read from the store's application events (``store/<sensor>/<day>/events-*.parquet``, ``schema.EVENT_SCHEMA``)
 of every sensor of the scenario: the event kinds with their counts, and the ``top`` most frequent usernames,
-passwords, commands, downloaded files/URLs and web requests (request lines, URLs, user agents as each reader
-keeps them in ``detail``), each cut to ``max_length`` characters (``…`` marks a cut) and counted after the
-cut. Every string is attacker-written: cleaned like every exported text (valid UTF-8, control characters as
+passwords, commands, downloaded files/URLs and web requests (request lines, methods and URLs, header values,
+as each reader keeps them in ``detail``), each cut to ``max_length`` characters (``…`` marks a cut) and
+counted after the cut. Every string is attacker-written: cleaned like every exported text (valid UTF-8, control characters as
 U+FFFD) and escaped by each writer for its format.
 """
 
