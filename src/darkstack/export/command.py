@@ -15,9 +15,15 @@ def command(
         list[str] | None, typer.Option("--scenario", help="Scenario(s) to export (default: every scenario with predictions).")
     ] = None,
     fmt: Annotated[list[str] | None, typer.Option("--format", help="csv, jsonl, misp or stix; repeat for several (default: all four).")] = None,
+    top_strings: Annotated[
+        int, typer.Option("--top-strings", help="Most frequent usernames, passwords, commands, downloads and web requests kept per host (0: event counts only).")
+    ] = 5,
+    max_string_length: Annotated[int, typer.Option("--max-string-length", help="Characters kept of each of those strings (16–2048).")] = 200,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write a day's hosts labelled by `darkstack predict` (class, probability, runner-up, deciding base, cluster, first and last seen) as feed files."""
+    from pydantic import ValidationError
+
     from darkstack import skips
     from darkstack.errors import ConfigError
     from darkstack.export.formats import FORMATS
@@ -30,7 +36,12 @@ def command(
     unknown = [f for f in fmt or [] if f not in FORMATS]
     if unknown:
         raise ConfigError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    settings = ExportSettings(formats=tuple(fmt)) if fmt else ExportSettings()
+    bounds = {"top_strings": top_strings, "max_string_length": max_string_length}
+    try:
+        settings = ExportSettings(**bounds, **({"formats": tuple(fmt)} if fmt else {}))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg'].removeprefix('Value error, ')}") from exc
     scenarios = list(scenario or scenarios_with_predictions(ws, when))
     if not scenarios:
         what = "of this day" if when else "in this workspace"

@@ -13,10 +13,13 @@ import datetime as dt
 import io
 import json
 import math
+import re
 import uuid
+from collections import defaultdict
 
 import pyarrow as pa
 
+from darkstack.export.activity import ACTIVITY
 from darkstack.export.hosts import COLUMNS
 from darkstack.schema import CLASSES
 
@@ -28,6 +31,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NAMESPACE = uuid.UUID("5b0f7c2e-2d57-4c8e-9b1e-6a8d3c1f0a42")
 """Namespace of darkstack's UUID v5 identifiers (fixed: the same host and day keep their identifier)."""
 TAG = "darkstack"
+TOP_HOSTS_LISTED = 5
+"""Hosts named in the comment of a MISP string attribute (the most active first)."""
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+MISP_STRINGS = {
+    "usernames": ("target-user", "Targeting data", "username tried"),
+    "passwords": ("text", "Other", "password tried"),
+    "commands": ("text", "Payload installation", "command run"),
+    "downloads": ("text", "Payload delivery", "file downloaded"),
+    "web_requests": ("text", "Network activity", "web request"),
+}
+"""Activity column → MISP attribute type, category (MISP's category definitions) and what the comment calls it;
+downloads and web requests that are URLs are ``url`` attributes."""
+STRINGS = [c for c in ACTIVITY if c != "honeypot_events"]
 
 
 def records(table: pa.Table) -> list[dict]:
@@ -47,12 +63,27 @@ def neutralise(value):
     return value
 
 
+def event_counts(row: dict) -> str:
+    """``login_failed 12, command 3``: the host's honeypot events of the day per kind, most frequent first."""
+    return ", ".join(f"{p['value']} {p['count']}" for p in row["honeypot_events"])
+
+
+def csv_cell(column: str, value):
+    """One CSV cell: the event counts as text, each list of strings as a JSON array of its values, most
+    frequent first (unambiguous whatever the strings hold; the counts are in JSON lines), formulas neutralised."""
+    if column == "honeypot_events":
+        return event_counts({column: value}) or None
+    if column in ACTIVITY:
+        return json.dumps([p["value"] for p in value], ensure_ascii=False) if value else None
+    return neutralise(value)
+
+
 def to_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: neutralise(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(k, v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -77,7 +108,41 @@ def _summary(row: dict) -> str:
     text += f"decided most by {row['top_sensor']}:{row['top_base']} ({row['top_contribution']:+.2f})"
     if row["group"]:
         text += f"; group {row['group']} on {row['cluster_sensor']}"
+    if row["honeypot_events"]:
+        text += f"; honeypot events {event_counts(row)}"
     return text
+
+
+def _times(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _misp_strings(rows: list[dict], scenario: str, day: str) -> list[dict]:
+    """One attribute per distinct logged string and kind (MISP refuses a second attribute of the same type,
+    category and value in an event); its comment says how often and by which hosts (the most active first)."""
+    seen = defaultdict(list)
+    for row in rows:
+        for column in STRINGS:
+            for pair in row[column]:
+                seen[column, pair["value"]].append((pair["count"], row["address"]))
+    attributes = []
+    for (column, value), hosts in seen.items():
+        kind, category, what = MISP_STRINGS[column]
+        if column in ("downloads", "web_requests") and URL.fullmatch(value):
+            kind = "url"
+        hosts.sort(key=lambda h: (-h[0], h[1]))
+        listed = ", ".join(f"{address} ({n})" for n, address in hosts[:TOP_HOSTS_LISTED])
+        more = f" and {len(hosts) - TOP_HOSTS_LISTED} more" if len(hosts) > TOP_HOSTS_LISTED else ""
+        attributes.append({
+            "uuid": _uuid("misp", scenario, day, column, value),
+            "type": kind,
+            "category": category,
+            "value": value,
+            "to_ids": False,
+            "disable_correlation": column == "passwords",
+            "comment": f"{what} {_times(sum(n for n, _ in hosts), 'time')} on the honeypots by {_times(len(hosts), 'host')}: {listed}{more}",
+        })
+    return attributes
 
 
 def _day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
@@ -86,10 +151,11 @@ def _day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
 
 
 def to_misp(rows: list[dict], scenario: str, day: str) -> str:
-    """A MISP event (core format): one ``ip-src`` attribute per host, tagged with its class.
+    """A MISP event (core format): one ``ip-src`` attribute per host, tagged with its class, then one attribute per
+    logged username, password, command, download and web request (:data:`MISP_STRINGS`).
 
-    Attackers go to IDS (``to_ids``), acknowledged scanners and unknown hosts do not; the event is
-    unpublished and shared with the own organisation only (distribution 0), for an analyst to review.
+    Attackers go to IDS (``to_ids``), acknowledged scanners, unknown hosts and logged strings do not; the event
+    is unpublished and shared with the own organisation only (distribution 0), for an analyst to review.
     """
     _, end = _day_bounds(day)
     anonymised = any(r["anonymised"] for r in rows)
@@ -107,6 +173,7 @@ def to_misp(rows: list[dict], scenario: str, day: str) -> str:
         }
         attribute |= {key: row[key] for key in ("first_seen", "last_seen") if row[key]}
         attributes.append(attribute)
+    attributes += _misp_strings(rows, scenario, day)
     event = {
         "uuid": _uuid("misp-event", scenario, day),
         "info": f"darkstack scenario {scenario}, {day}: {len(rows)} classified hosts",
@@ -151,8 +218,37 @@ def to_stix(rows: list[dict], scenario: str, day: str) -> str:
                 confidence=round(100 * row["probability"]),
             )
         )
+        if row["honeypot_events"]:
+            objects.append(_stix_note(row, objects[-1].id, identity.id, end, scenario, day))
     bundle = stix2.Bundle(objects=objects, id=f"bundle--{_uuid('bundle', scenario, day)}")
     return bundle.serialize(indent=1) + "\n"  # pretty=True re-sorts every property: quadratic, 40 s for 700 hosts
+
+
+def activity_text(row: dict) -> str:
+    """The host's honeypot activity as lines of text: event counts, then each kind of string with its counts,
+    every string JSON-quoted (so quotes, separators and cut marks stay unambiguous)."""
+    lines = [f"events: {event_counts(row)}"]
+    for column in STRINGS:
+        if row[column]:
+            quoted = ", ".join(f"{json.dumps(p['value'], ensure_ascii=False)} ({p['count']})" for p in row[column])
+            lines.append(f"{column.replace('_', ' ')}: {quoted}")
+    return "\n".join(lines)
+
+
+def _stix_note(row: dict, indicator: str, identity: str, end: dt.datetime, scenario: str, day: str):
+    """A STIX 2.1 Note on the host's indicator: its honeypot activity of the day as text (a standard object, so a
+    consumer parses it without accepting custom properties)."""
+    import stix2
+
+    return stix2.Note(
+        id=f"note--{_uuid('stix-note', scenario, day, row['address'])}",
+        created_by_ref=identity,
+        created=end,
+        modified=end,
+        abstract=f"Honeypot activity of {row['address']} on {day}",
+        content=activity_text(row),
+        object_refs=[indicator],
+    )
 
 
 def render(fmt: str, rows: list[dict], scenario: str, day: str) -> str:

@@ -3,15 +3,17 @@
 Each row is a host the meta-learner labelled (``results/predict``): its class and probability, the
 runner-up, the base that pushed hardest towards the class (the largest coefficient × input of the
 meta-learner, stacking paper §2.3), its cluster and tracked group (``results/discover``, when the
-discover step ran), when the store first and last saw it, and the honeypot services and events it
-touched that day. Every text that came from a log is attacker-written: it is cleaned here (valid
-UTF-8, no control characters) and escaped by each writer for its format.
+discover step ran), when the store first and last saw it, the honeypot services and events it touched
+that day, and a bounded summary of what it did there (:mod:`darkstack.export.activity`). Every text that
+came from a log is attacker-written: it is cleaned here (valid UTF-8, no control characters) and escaped
+by each writer for its format.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,10 +21,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from darkstack import skips
+from darkstack.export.activity import ACTIVITY, COUNTED, honeypot_activity
 from darkstack.ingest import manifest as manifest_file
 from darkstack.schema import int_to_ip
 from darkstack.store import parquet_glob
 from darkstack.workspace import Workspace, day_str
+
+if TYPE_CHECKING:
+    from darkstack.export.settings import ExportSettings
 
 CONTRIB = "contrib_"
 TOP_ACTIVITY = 5
@@ -31,7 +37,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 COLUMNS = [
     "address", "class", "probability", "runner_up", "runner_up_probability", "top_sensor", "top_base", "top_contribution",
-    "cluster_sensor", "cluster", "group", "first_seen", "last_seen", "services", "events", "scenario", "day", "anonymised",
+    "cluster_sensor", "cluster", "group", "first_seen", "last_seen", "services", "events", *ACTIVITY, "scenario", "day", "anonymised",
 ]  # fmt: skip
 """The exported columns (CSV, JSON lines), in order; ``hosts.parquet`` adds ip, the contributions and neighbours."""
 
@@ -152,11 +158,14 @@ def _neighbours(path, ips: np.ndarray) -> pa.Array:
 NEIGHBOURS = pa.list_(pa.struct([("base", pa.string()), ("address", pa.string()), ("label", pa.string())]))
 
 
-def classified_hosts(ws: Workspace, scenario: str, day: dt.date) -> pa.Table:
+def classified_hosts(ws: Workspace, scenario: str, day: dt.date, settings: ExportSettings | None = None) -> pa.Table:
     """The day's classified hosts of ``scenario`` (:data:`COLUMNS`, then ip, contributions and neighbours), most
-    probable first. :class:`darkstack.skips.StageSkipped` when ``darkstack predict`` wrote nothing for that day."""
+    probable first; ``settings`` bound the honeypot activity. :class:`darkstack.skips.StageSkipped` when
+    ``darkstack predict`` wrote nothing for that day."""
+    from darkstack.export.settings import ExportSettings  # settings validate the formats, whose writers need COLUMNS
     from darkstack.stack.predict import neighbours_path, predictions_path
 
+    settings = settings or ExportSettings()
     path = predictions_path(ws, scenario, day).with_suffix(".parquet")
     if not path.exists():
         raise skips.skip_stage("export", "no predictions of this day: run `darkstack predict` first", scenario=scenario, days=day)
@@ -177,6 +186,9 @@ def classified_hosts(ws: Workspace, scenario: str, day: dt.date) -> pa.Table:
     hosts = hosts.join(_top_base(frame, bases))
     for extra in (_clusters(ws, ips, sensors, day), _store_facts(ws, ips, sensors, day)):
         hosts = hosts.join(extra.reset_index(drop=True))
+    activity = honeypot_activity(ws, ips, sensors, day, settings.top_strings, settings.max_string_length)
+    for column, lists in activity.items():
+        hosts[column] = [[{"value": clean_text(p["value"]), "count": p["count"]} for p in pairs] for pairs in lists]
     hosts["scenario"], hosts["day"] = scenario, day_str(day)
     hosts["anonymised"] = bool(anonymised_sensors(ws) & set(sensors))
     for field in _schema():  # logs, label lists, sensor names: any text may be hostile
@@ -192,4 +204,5 @@ def classified_hosts(ws: Workspace, scenario: str, day: dt.date) -> pa.Table:
 def _schema() -> pa.Schema:
     floats = {"probability", "runner_up_probability", "top_contribution"}
     types = {c: pa.float64() if c in floats else pa.string() for c in COLUMNS} | {"cluster": pa.int32(), "anonymised": pa.bool_()}
+    types |= dict.fromkeys(ACTIVITY, COUNTED)
     return pa.schema([(c, types[c]) for c in COLUMNS])

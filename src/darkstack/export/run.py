@@ -39,7 +39,7 @@ def export(ws: Workspace, scenario: str, day: dt.date, settings: ExportSettings 
     :class:`darkstack.skips.StageSkipped` when the day has no predictions of ``scenario``.
     """
     settings = settings or ExportSettings()
-    table = classified_hosts(ws, scenario, day)
+    table = classified_hosts(ws, scenario, day, settings)
     rows = formats.records(table)
     target = export_dir(ws, scenario, day)
     with atomic.atomic_dir(target) as tmp:

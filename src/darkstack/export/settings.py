@@ -13,6 +13,10 @@ class ExportSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = Field(True, description="Export each scenario's predicted day after predict (and discover) in `darkstack run`.")
+    top_strings: int = Field(
+        5, ge=0, description="Most frequent usernames, passwords, commands, downloads and web requests kept per host and day (0: counts per event kind only)."
+    )
+    max_string_length: int = Field(200, ge=16, le=2048, description="Characters kept of each of those strings (longer ones are cut, marked with …).")
     formats: tuple[str, ...] = Field(FORMATS, min_length=1, description="Feed formats written: csv, jsonl, misp, stix (default: all four).")
 
     @field_validator("formats")

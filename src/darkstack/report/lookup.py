@@ -2,7 +2,8 @@
 
 The data come from the export step's ``hosts.parquet`` files and are embedded in the page as JSON in a
 ``<script type="application/json">`` block; the page's script renders them with DOM nodes and
-``textContent`` only. Logged strings (services, events, group names) are attacker-written, so the
+``textContent`` only. Logged strings (services, events, group names, and the usernames, passwords, commands,
+downloads and web requests of the honeypot activity) are attacker-written, so the
 JSON is escaped for its place inside HTML: ``<``, ``>`` and ``&`` (and the JavaScript line breaks
 U+2028/U+2029) become ``\\uXXXX`` escapes, and no ``</script>`` or ``<!--`` can end or bend the block.
 """
@@ -14,6 +15,7 @@ import math
 
 import pyarrow.parquet as pq
 
+from darkstack.export.activity import ACTIVITY
 from darkstack.export.hosts import CONTRIB
 from darkstack.export.run import HOSTS_TABLE, export_dir, exported_days
 from darkstack.report.model import Section
@@ -24,6 +26,9 @@ HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u20
 DEFAULT_LOOKUP_HOSTS = 20_000
 FIELDS = ("class", "probability", "runner_up", "runner_up_probability", "top_sensor", "top_base", "top_contribution",
           "cluster_sensor", "cluster", "group", "first_seen", "last_seen", "services", "events", "anonymised")  # fmt: skip
+ACTIVITY_SHOWN = {"honeypot_events": "event", "usernames": "username", "passwords": "password", "commands": "command",
+                  "downloads": "download", "web_requests": "web request"}  # fmt: skip
+"""Each activity column of the export and what the lookup's honeypot table calls its rows."""
 
 
 def json_for_html(data) -> str:
@@ -48,6 +53,7 @@ def host_records(ws: Workspace, scenarios: list[str]) -> dict[str, list[dict]]:
                 record = {"scenario": scenario, "day": row["day"]} | {f: _value(row[f]) for f in FIELDS}
                 for key in ("class", "runner_up"):
                     record[key] = class_display(record[key])
+                record["honeypot"] = [[ACTIVITY_SHOWN[c], p["value"], p["count"]] for c in ACTIVITY for p in row.get(c) or []]
                 record["contributions"] = [[c.removeprefix(CONTRIB), _value(row[c])] for c in contrib]
                 record["neighbours"] = [[n["base"], n["address"], class_display(n["label"])] for n in row["neighbours"]]
                 hosts.setdefault(row["address"], []).append(record)
@@ -62,7 +68,7 @@ def lookup_section(ws: Workspace, scenarios: list[str], max_hosts: int = DEFAULT
         "lookup",
         "Host lookup",
         "Type an address: its class per day and scenario, the probabilities, the meta-learner's contribution of each base, "
-        "its nearest neighbours in every base and its cluster. Hosts exported by `darkstack export`.",
+        "its nearest neighbours in every base, its cluster and what it did on the honeypots that day. Hosts exported by `darkstack export`.",
         nav="Lookup",
     )
     hosts = host_records(ws, scenarios)
