@@ -61,7 +61,8 @@ def generated_window(n_hosts: int, seed: int = 0) -> list:
         degree = np.minimum(rng.geometric(1 / MEAN_DEGREE, n_hosts), PORTS)
         e_ip = np.repeat(hosts, degree)
         e_port = ports[rng.choice(PORTS, len(e_ip), p=popularity)]
-        e_ip, e_port = np.unique(np.column_stack([e_ip, e_port]), axis=0).T
+        codes = np.unique(e_ip * (PORTS + 1) + e_port + 1)  # one edge per (host, port)
+        e_ip, e_port = codes // (PORTS + 1), codes % (PORTS + 1) - 1
         edges = pa.table(
             {
                 "ip": pa.array(e_ip.astype(np.uint32)),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from embed_fixtures import write_days
+from test_embed_models import one_thread  # noqa: F401  (autouse: tiny graphs, one torch thread)
 
 from darkstack.embed import EmbedSettings, load_embeddings
 from darkstack.embed import embed as embed_stage
@@ -20,15 +21,6 @@ from darkstack.snapshot import load_day
 TINY = EmbedSettings(
     hidden_dim=16, gcn_dim=8, embedding_dim=4, head_dim=4, history=2, train_days=3, max_epochs=4, keep_checkpoints=0
 )
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny graphs: one torch thread (the test machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -83,16 +83,23 @@ class DeviceGraph:
     """A day graph's tensors on the compute device (built once per day and reused by every window)."""
 
     graph: DayGraph
-    adjacency: SparsePair  # Â
     aggregated_features: torch.Tensor | None  # Â X (weight-independent, so computed once)
     device: torch.device
+    _adjacency: SparsePair | None = None
 
     @classmethod
     def build(cls, graph: DayGraph, device: torch.device) -> DeviceGraph:
         ax = None
         if graph.features is not None:
             ax = torch.from_numpy(graph.adjacency @ graph.features).to(device)
-        return cls(graph, SparsePair.build(graph.adjacency, device), ax, device)
+        return cls(graph, ax, device)
+
+    @property
+    def adjacency(self) -> SparsePair:
+        """Â on the device, built on first use (mini-batches never use the whole of it)."""
+        if self._adjacency is None:
+            self._adjacency = SparsePair.build(self.graph.adjacency, self.device)
+        return self._adjacency
 
     def rows(self, rows: np.ndarray) -> SparsePair:
         """The rows ``rows`` of Â (all of Â when they are every node in order)."""
