@@ -168,3 +168,18 @@ def test_default_batching_keeps_the_fingerprint_and_full_batch_at_small_sizes():
     assert EmbedSettings(batching="minibatch").relevant("igcngru")["batching"] == "minibatch"
     assert not default.minibatch(10_000) and default.minibatch(50_001)
     assert not EmbedSettings(batching="full").minibatch(10**7) and EmbedSettings(batching="minibatch").minibatch(1)
+
+
+def test_cli_batching_options(ws, capsys):
+    from darkstack.cli import main
+
+    days = write_days(ws, n_days=2)
+    base = ["embed", "-w", str(ws.root), "-m", "igcn", "--until", str(days[0]), "--threads", "1"]
+    assert main([*base, "--batching", "sometimes"]) == 2
+    assert "--batching" in capsys.readouterr().err
+    assert main([*base, "--batching", "minibatch", "--batch-size", "8", "--fanout", "2", "--fanout-inner", "2"]) == 0
+    run = json.loads((ws.embedding_dir("darknet", "igcn") / "run.json").read_text())
+    assert run["settings"]["batch_size"] == 8 and run["days"][str(days[0])]["batching"] == "minibatch"
+    assert main([*base, "--batching", "auto", "--batch-above", "10"]) == 0  # 30 hosts + ports > 10: mini-batches
+    run = json.loads((ws.embedding_dir("darknet", "igcn") / "run.json").read_text())
+    assert run["settings"]["batch_above"] == 10 and run["days"][str(days[0])]["batching"] == "minibatch"

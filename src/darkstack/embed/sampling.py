@@ -16,6 +16,7 @@ and their sampled rows: memory follows the batch and the fan-out, not the day.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -107,7 +108,7 @@ def _choose(degree: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> t
 class Block:
     """One snapshot's part of a batch: the batch nodes active in it and their sampled rows of Â."""
 
-    day: object  # the snapshot's date (key of the window's device graphs)
+    day: dt.date  # the snapshot's day (key of the window's device graphs)
     present: np.ndarray  # positions, in the batch's node list, of the nodes active in this snapshot
     sources: np.ndarray  # snapshot node indices whose layer-1 output the rows read (sorted)
     rows: sp.csr_matrix  # [len(present), len(sources)] sampled, renormalised Â rows (self-loop kept)

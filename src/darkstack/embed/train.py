@@ -151,10 +151,10 @@ def link_epoch(
         neg_h, neg_p = draw_negatives(pool, negatives * len(edges), rng)
         hosts, ports = np.concatenate([target.edge_host[edges], neg_h]), np.concatenate([target.edge_port[edges], neg_p])
         batch = sampler.batch(np.concatenate([hosts, ports]), rng)
-        at = lambda nodes: torch.from_numpy(np.searchsorted(batch.nodes, nodes)).to(device)  # noqa: E731
+        pair_hosts, pair_ports = (torch.from_numpy(np.searchsorted(batch.nodes, v)).to(device) for v in (hosts, ports))
         labels = torch.cat([torch.ones(len(edges)), torch.zeros(len(neg_h))]).long().to(device)
         optimizer.zero_grad(set_to_none=True)
-        log_p = model.link_log_probs(model.encoder.forward_batch(batch, graphs), at(hosts), at(ports))
+        log_p = model.link_log_probs(model.encoder.forward_batch(batch, graphs), pair_hosts, pair_ports)
         loss = F.nll_loss(log_p, labels)
         loss.backward()
         optimizer.step()
