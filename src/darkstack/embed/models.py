@@ -14,6 +14,8 @@ Exact rewrites keep the work proportional to the window's active nodes and cheap
 A target node absent from a snapshot has, there, zero features and only its self-loop, exactly as in the
 reference's all-node computation: its layer-2 output is ReLU(b1)·W2 + b2 (with features) or
 ReLU(T_v + b1)·W2 + b2 (without), computed once per window instead of per snapshot.
+Each encoder also runs on a sampled batch of target nodes (``forward_batch``, embed.sampling): the same
+layers on the batch nodes' sampled rows of Â; with every neighbour kept it equals ``forward`` on those nodes.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 import scipy.sparse as sp
+import torch
 import torch.nn.functional as F
 from torch import nn
 
