@@ -174,10 +174,10 @@ def quality(workspace: str, batch_size: int) -> str:
     days = len(ws.snapshot_days("darknet"))
     return (
         f"i-GCN-GRU (H = 5, 1 epoch/day, features, fp32, 1 torch thread) on the paper profile, {days} days "
-        f"(`{workspace}`), Table-3 darknet macro-F1 over {len(result.days)} test days; mini-batch = the defaults "
-        f"({batch_size:,} positive edges a step, fan-out 10, every neighbour at inference):\n\n"
+        f"(`{workspace}`), Table-3 darknet macro-F1 over {len(result.days)} test days; mini-batch: "
+        f"{batch_size:,} positive edges a step (default 4,096), fan-out 10, every neighbour at inference:\n\n"
         "| variant | macro-F1 | embed wall | peak RSS |\n|---|---|---|---|\n"
-        f"{rows}\n\nDifference {mb - full:+.3f} (goal |Δ| ≤ 0.02: **{verdict}**).\n"
+        f"{rows}\n\nDifference mini-batch − full {mb - full:+.4f} (goal |Δ| ≤ 0.02: **{verdict}**).\n"
     )
 
 
