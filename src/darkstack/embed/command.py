@@ -53,6 +53,26 @@ def command(
             help="i-DarkVec input: memory (default) or file (gensim corpus_file: faster with --workers N, not reproducible).",
         ),
     ] = None,
+    batching: Annotated[
+        str | None,
+        typer.Option(
+            "--batching",
+            help="GNN: auto (default: mini-batches above --batch-above active nodes), full (the paper) or minibatch.",
+        ),
+    ] = None,
+    batch_above: Annotated[
+        int | None, typer.Option("--batch-above", help="auto batching: active nodes of a day above which mini-batches run (default 50000).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Mini-batch: positive edges per step, hosts per inference batch (default 4096).")
+    ] = None,
+    fanout: Annotated[
+        int | None, typer.Option("--fanout", help="Mini-batch: neighbours sampled per batch node (default 10).")
+    ] = None,
+    fanout_inner: Annotated[
+        int | None,
+        typer.Option("--fanout-inner", help="Mini-batch without features: neighbours sampled per neighbour (default 10)."),
+    ] = None,
     reference_compat: Annotated[
         bool,
         typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
@@ -80,6 +100,11 @@ def command(
         "precision": precision,
         "w2v_senders": w2v_senders,
         "w2v_corpus": w2v_corpus,
+        "batching": batching,
+        "batch_above": batch_above,
+        "batch_size": batch_size,
+        "fanout": fanout,
+        "fanout_inner": fanout_inner,
     }
     settings = settings_from_options(
         EmbedSettings, reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}

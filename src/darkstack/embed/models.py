@@ -14,6 +14,8 @@ Exact rewrites keep the work proportional to the window's active nodes and cheap
 A target node absent from a snapshot has, there, zero features and only its self-loop, exactly as in the
 reference's all-node computation: its layer-2 output is ReLU(b1)·W2 + b2 (with features) or
 ReLU(T_v + b1)·W2 + b2 (without), computed once per window instead of per snapshot.
+Each encoder also runs on a sampled batch of target nodes (``forward_batch``, embed.sampling): the same
+layers on the batch nodes' sampled rows of Â; with every neighbour kept it equals ``forward`` on those nodes.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from darkstack.embed.sampling import Batch, Block
 from darkstack.embed.windows import DayGraph, Window
 from darkstack.snapshot.features import FEATURE_COLUMNS
 
@@ -81,16 +85,23 @@ class DeviceGraph:
     """A day graph's tensors on the compute device (built once per day and reused by every window)."""
 
     graph: DayGraph
-    adjacency: SparsePair  # Â
     aggregated_features: torch.Tensor | None  # Â X (weight-independent, so computed once)
     device: torch.device
+    _adjacency: SparsePair | None = None
 
     @classmethod
     def build(cls, graph: DayGraph, device: torch.device) -> DeviceGraph:
         ax = None
         if graph.features is not None:
             ax = torch.from_numpy(graph.adjacency @ graph.features).to(device)
-        return cls(graph, SparsePair.build(graph.adjacency, device), ax, device)
+        return cls(graph, ax, device)
+
+    @property
+    def adjacency(self) -> SparsePair:
+        """Â on the device, built on first use (mini-batches never use the whole of it)."""
+        if self._adjacency is None:
+            self._adjacency = SparsePair.build(self.graph.adjacency, self.device)
+        return self._adjacency
 
     def rows(self, rows: np.ndarray) -> SparsePair:
         """The rows ``rows`` of Â (all of Â when they are every node in order)."""
@@ -149,12 +160,23 @@ class NodeTable(nn.Module):
         self._refresh()
         return old, self.weight
 
-    def lookup(self, keys: np.ndarray) -> torch.Tensor:
-        """Row indices (on the table's device) of ``keys``; every key must have a row."""
+    def rows_of(self, keys: np.ndarray) -> np.ndarray:
+        """Row indices of ``keys``; every key must have a row."""
         pos, found = self._find(keys)
         if not found.all():
             raise KeyError(f"{int((~found).sum())} node key(s) without a table row")
-        return torch.from_numpy(self._order[pos]).to(self.weight.device)
+        return self._order[pos]
+
+    def lookup(self, keys: np.ndarray) -> torch.Tensor:
+        """Row indices (on the table's device) of ``keys``; every key must have a row."""
+        return torch.from_numpy(self.rows_of(keys)).to(self.weight.device)
+
+    def aggregate(self, rows: sp.csr_matrix, keys: np.ndarray) -> torch.Tensor:
+        """``rows`` @ T for sparse rows over the nodes whose keys are ``keys``: columns are mapped to table
+        rows, so no [nodes, width] copy of the table is gathered."""
+        mapped = sp.csr_matrix((rows.data, self.rows_of(keys[rows.indices]), rows.indptr), shape=(rows.shape[0], len(self.keys)))
+        mapped.sort_indices()
+        return SparsePair.build(mapped, self.weight.device) @ self.weight
 
     def forward(self, keys: np.ndarray) -> torch.Tensor:
         return self.weight.index_select(0, self.lookup(keys))
@@ -203,6 +225,21 @@ class GCNStack(nn.Module):
         weight, bias = folded
         return g.rows(rows) @ self._dense(self.hidden(g), weight) + bias
 
+    def hidden_of(self, g: DeviceGraph, block: Block) -> torch.Tensor:
+        """Layer-1 output of a block's sources: exact with features (rows of Â X), from the block's sampled
+        second hop without."""
+        if self.table is None:
+            ax = g.aggregated_features.index_select(0, torch.from_numpy(block.sources).to(g.device))
+            pre = self._dense(ax, self.weight1)
+        else:
+            pre = self.table.aggregate(block.inner, g.graph.keys)
+        return F.relu(pre + self.bias1)
+
+    def project_block(self, g: DeviceGraph, block: Block, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """``project`` for a sampled block: its rows of Â (over its sources) @ (H₁ W) + b."""
+        weight, bias = folded
+        return SparsePair.build(block.rows, g.device) @ self._dense(self.hidden_of(g, block), weight) + bias
+
 
 class Encoder(nn.Module):
     """Common part of the encoders: the stack and the final BatchNorm over the target day's nodes."""
@@ -232,6 +269,12 @@ class GCNEncoder(Encoder):
         folded = self.stack.folded(self.linear.weight.T, self.linear.bias)
         return self.normalise(F.relu(self.stack.project(g, every, folded)))
 
+    def forward_batch(self, batch: Batch, graphs: dict) -> torch.Tensor:
+        """Embeddings of the batch's nodes [len(batch.nodes), dim] (its one block is the target day's)."""
+        (block,) = batch.blocks
+        folded = self.stack.folded(self.linear.weight.T, self.linear.bias)
+        return self.normalise(F.relu(self.stack.project_block(graphs[block.day], block, folded)))
+
 
 class GCNGRUEncoder(Encoder):
     """GCN-GRU: the shared stack on each snapshot of [t-H … t], a GRU(512→128) over them, BatchNorm of h_T."""
@@ -241,23 +284,41 @@ class GCNGRUEncoder(Encoder):
         self.gru = nn.GRU(gcn, dim)
 
     def forward(self, window: Window, graphs: dict) -> torch.Tensor:
-        target = window.target
-        n, dim = target.n_nodes, self.gru.hidden_size
+        steps = [
+            (t_rows, lambda folded, day=snap.day, rows=s_rows: self.stack.project(graphs[day], rows, folded))
+            for snap, t_rows, s_rows in zip(window.snapshots, window.target_rows, window.snapshot_rows, strict=True)
+        ]
+        return self._recur(window.target.keys, window.always_present, steps)
+
+    def forward_batch(self, batch: Batch, graphs: dict) -> torch.Tensor:
+        """Embeddings of the batch's nodes [len(batch.nodes), dim] from their sampled blocks."""
+        count = np.zeros(len(batch.nodes), np.int64)
+        for block in batch.blocks:
+            count[block.present] += 1
+        steps = [
+            (block.present, lambda folded, b=block: self.stack.project_block(graphs[b.day], b, folded))
+            for block in batch.blocks
+        ]
+        return self._recur(batch.keys, count == len(batch.blocks), steps)
+
+    def _recur(self, keys: np.ndarray, always_present: np.ndarray, steps: list) -> torch.Tensor:
+        """The GRU over the snapshots: ``steps`` = (rows of the nodes present, their input gates given the
+        folded layer-2 map) per snapshot; nodes absent from one get the isolated-node gates there."""
+        n, dim = len(keys), self.gru.hidden_size
         weight, bias = self.stack.folded(self.gru.weight_ih_l0.T, self.gru.bias_ih_l0)
         device = weight.device
         # Input gates of target nodes absent from a snapshot (self-loop only there).
         if self.stack.table is None:
             base = (self.stack.isolated_hidden(None) @ weight + bias).expand(n, -1)
         else:
-            absent = np.flatnonzero(~window.always_present)
-            iso = self.stack.isolated_hidden(target.keys[absent]) @ weight + bias
+            absent = np.flatnonzero(~always_present)
+            iso = self.stack.isolated_hidden(keys[absent]) @ weight + bias
             base = torch.zeros(n, weight.shape[1], device=device).index_copy(
                 0, torch.from_numpy(absent).to(device), iso
             )
         h = torch.zeros(n, dim, device=device)
-        for snap, t_rows, s_rows in zip(window.snapshots, window.target_rows, window.snapshot_rows, strict=True):
-            active = self.stack.project(graphs[snap.day], s_rows, (weight, bias))
-            gates_in = base.index_copy(0, torch.from_numpy(t_rows).to(device), active)
+        for rows, active_gates in steps:
+            gates_in = base.index_copy(0, torch.from_numpy(rows).to(device), active_gates((weight, bias)))
             h = self._gru_step(gates_in, h)
         return self.normalise(h)
 

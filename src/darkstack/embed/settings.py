@@ -15,6 +15,9 @@ GNN_METHODS = ("gcn", "igcn", "gcngru", "igcngru")
 # Fields that change speed or disk use but never what is learnt (left out of the settings hash). How gensim
 # runs (its threads, its reader) changes the random draws, not the model: like a second worker, not a new variant.
 _OPERATIONAL = {"workers", "w2v_corpus", "keep_checkpoints"}
+# Fields added after variants were first fingerprinted: hashed only when set away from their default, so a run at
+# the defaults keeps its fingerprint (and its finished days).
+_HASHED_WHEN_CHANGED = {"batching", "batch_above", "batch_size", "fanout", "fanout_inner"}
 
 
 class EmbedSettings(BaseModel):
@@ -42,6 +45,25 @@ class EmbedSettings(BaseModel):
         "fp32",
         description="Dtype of the GNN's two large dense products: fp32 (as the paper), or bf16 (about 3x faster on "
         "CPUs with AVX512-BF16 and on GPUs; parameters, sparse products, GRU state and optimiser stay fp32).",
+    )
+    batching: Literal["auto", "full", "minibatch"] = Field(
+        "auto",
+        description="GNN training and inference: 'full' batch on the whole window (the paper), 'minibatch' "
+        "(neighbour-sampled batches of edges, memory bounded by the batch), or 'auto': mini-batches when the "
+        "target day has more than batch_above active nodes.",
+    )
+    batch_above: int = Field(
+        50_000,
+        ge=0,
+        description="Active nodes (hosts + ports) of a target day above which 'auto' batching uses mini-batches "
+        "(full batch needs about 110 kB per active node with H = 5: 50 k nodes ≈ 5.5 GB).",
+    )
+    batch_size: int = Field(
+        4096, ge=1, description="Mini-batch: positive edges per training step (plus their negatives); hosts per inference batch."
+    )
+    fanout: int = Field(10, ge=1, description="Mini-batch: neighbours sampled per batch node in each snapshot (layer 2).")
+    fanout_inner: int = Field(
+        10, ge=1, description="Mini-batch without node features: neighbours sampled per neighbour (layer 1's Â T)."
     )
     reference_compat: bool = Field(
         False,
@@ -84,9 +106,15 @@ class EmbedSettings(BaseModel):
             return self.incremental_epochs
         return 1 if features else 5
 
+    def minibatch(self, active_nodes: int) -> bool:
+        """Whether a target day with ``active_nodes`` hosts + ports is trained and embedded in mini-batches."""
+        return self.batching == "minibatch" or (self.batching == "auto" and active_nodes > self.batch_above)
+
     def relevant(self, method: str) -> dict:
         """The fields that change ``method``'s embeddings (what run.json records and the hash covers)."""
-        fields = self.model_dump(exclude=_OPERATIONAL)
+        defaults = type(self)()
+        changed = {k for k in _HASHED_WHEN_CHANGED if getattr(self, k) != getattr(defaults, k)}
+        fields = self.model_dump(exclude=_OPERATIONAL | (_HASHED_WHEN_CHANGED - changed))
         if method == "ds":
             return {}
         word2vec = {k for k in fields if k.startswith("w2v_")} | {"max_sentence", "embedding_dim"}

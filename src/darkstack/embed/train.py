@@ -7,8 +7,11 @@
   then frozen; every later day t is embedded from the window that includes t.
 * igcngru: one model; each day ``epochs_per_day`` steps on the window [t-H … t] (shorter at the start),
   then it embeds that window.
-One optimisation step = one full-batch pass: all the target day's edges as positives, ``negatives`` fresh
-non-edges per positive. Inference runs in eval() under no_grad. Adam state persists across days.
+One epoch = one full-batch step: all the target day's edges as positives, ``negatives`` fresh non-edges
+per positive. Above ``batch_above`` active nodes (or with ``batching = "minibatch"``) an epoch is instead
+one pass over the day's edges in shuffled batches of ``batch_size`` positives (plus their negatives), each
+step on the batch nodes' sampled neighbourhoods (embed.sampling), and inference embeds the hosts in
+batches with every neighbour kept. Inference runs in eval() under no_grad. Adam state persists across days.
 """
 
 from __future__ import annotations
@@ -22,8 +25,17 @@ import torch.nn.functional as F
 
 from darkstack.embed import checkpoint
 from darkstack.embed.models import DeviceGraph, LinkModel, build_model
+from darkstack.embed.sampling import Neighbours, WindowSampler, edge_batches
 from darkstack.embed.settings import EmbedSettings
-from darkstack.embed.windows import Window, build_day_graph, make_window, sample_negatives, window_positions
+from darkstack.embed.windows import (
+    NegativePool,
+    Window,
+    build_day_graph,
+    draw_negatives,
+    make_window,
+    sample_negatives,
+    window_positions,
+)
 from darkstack.errors import ConfigError
 
 
@@ -38,6 +50,7 @@ class GraphCache:
     def __init__(self, session, features: bool, weighted: bool, device: torch.device):
         self.session, self.features, self.weighted, self.device = session, features, weighted, device
         self.graphs: dict = {}
+        self.neighbours: dict = {}  # day → Neighbours, built when a mini-batch window first samples the day
 
     def get(self, index: int) -> DeviceGraph:
         day = self.session.days[index]
@@ -55,8 +68,22 @@ class GraphCache:
         graphs = {i: self.get(i) for i in sorted({*positions, target})}
         if not retain:
             self.graphs = {d: g for d, g in self.graphs.items() if d in wanted}
+            self.neighbours = {d: nb for d, nb in self.neighbours.items() if d in wanted}
         window = make_window(graphs[target].graph, [graphs[i].graph for i in positions])
         return window, {g.graph.day: g for g in graphs.values()}
+
+    def sampler(self, window: Window, settings: EmbedSettings) -> WindowSampler:
+        """The neighbour sampler of ``window`` with the settings' fan-outs."""
+        for snap in window.snapshots:
+            if snap.day not in self.neighbours:
+                self.neighbours[snap.day] = Neighbours.of(snap)
+        return WindowSampler(
+            window,
+            self.neighbours,
+            fanout=settings.fanout,
+            inner_fanout=settings.fanout_inner,
+            inner=not self.features,
+        )
 
 
 def new_optimizer(model: LinkModel, settings: EmbedSettings) -> torch.optim.Adam:
@@ -105,6 +132,51 @@ def link_step(
     optimizer.step()
     accuracy = (log_p.argmax(dim=1) == labels).float().mean()
     return float(loss.detach()), float(accuracy)
+
+
+def link_epoch(
+    model: LinkModel, optimizer, sampler: WindowSampler, graphs: dict, rng: np.random.Generator, negatives: int,
+    batch_size: int,
+) -> tuple[float, float]:
+    """One epoch in mini-batches: every edge of the target day once as a positive, in shuffled batches of
+    ``batch_size`` with ``negatives`` fresh non-edges per positive; one step per batch on the batch nodes'
+    sampled neighbourhoods. Returns (loss, link accuracy) over the epoch's pairs, each measured before its
+    step."""
+    model.train()
+    target = sampler.window.target
+    pool = NegativePool.of(target)
+    device = next(model.parameters()).device
+    loss_sum, correct, pairs, batches = 0.0, 0, 0, edge_batches(len(target.edge_host), batch_size, rng)
+    for edges in batches:
+        neg_h, neg_p = draw_negatives(pool, negatives * len(edges), rng)
+        hosts, ports = np.concatenate([target.edge_host[edges], neg_h]), np.concatenate([target.edge_port[edges], neg_p])
+        batch = sampler.batch(np.concatenate([hosts, ports]), rng)
+        pair_hosts, pair_ports = (torch.from_numpy(np.searchsorted(batch.nodes, v)).to(device) for v in (hosts, ports))
+        labels = torch.cat([torch.ones(len(edges)), torch.zeros(len(neg_h))]).long().to(device)
+        optimizer.zero_grad(set_to_none=True)
+        log_p = model.link_log_probs(model.encoder.forward_batch(batch, graphs), pair_hosts, pair_ports)
+        loss = F.nll_loss(log_p, labels)
+        loss.backward()
+        optimizer.step()
+        loss_sum += float(loss.detach()) * len(labels)
+        correct += int((log_p.argmax(dim=1) == labels).sum())
+        pairs += len(labels)
+    return loss_sum / pairs, correct / pairs
+
+
+@torch.no_grad()
+def embed_hosts_batched(model: LinkModel, sampler: WindowSampler, graphs: dict, batch_size: int) -> np.ndarray:
+    """The target day's host embeddings in batches of ``batch_size`` hosts, every neighbour kept: equal to
+    ``embed_hosts`` up to float rounding (BatchNorm uses its running statistics in eval mode)."""
+    n_hosts = sampler.window.target.n_hosts
+    if n_hosts == 0:
+        return np.zeros((0, model.encoder.norm.num_features), np.float32)
+    model.eval()
+    parts = [
+        model.encoder.forward_batch(sampler.batch(chunk, None, full=True), graphs).cpu().numpy()
+        for chunk in np.array_split(np.arange(n_hosts), max(1, -(-n_hosts // batch_size)))
+    ]
+    return np.concatenate(parts).astype(np.float32)
 
 
 @torch.no_grad()
@@ -156,6 +228,20 @@ class GNNRegime:
     def _rng(self, index: int, *parts: int) -> np.random.Generator:
         return np.random.default_rng(derive_seed(self.s.seed, self.s.days[index].toordinal(), *parts))
 
+    # --- one epoch, one embedding: full batch or mini-batches by the day's size ---------------------
+    def _epoch(self, model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator):
+        """One training epoch on ``window``: one full-batch step, or a pass of mini-batches above the threshold."""
+        st = self.settings
+        if not st.minibatch(window.target.n_nodes):
+            return link_step(model, optimizer, window, graphs, rng, st.negatives)
+        return link_epoch(model, optimizer, self.cache.sampler(window, st), graphs, rng, st.negatives, st.batch_size)
+
+    def _embed(self, model: LinkModel, window: Window, graphs: dict) -> np.ndarray:
+        st = self.settings
+        if not st.minibatch(window.target.n_nodes):
+            return embed_hosts(model, window, graphs)
+        return embed_hosts_batched(model, self.cache.sampler(window, st), graphs, st.batch_size)
+
     # --- regimes ----------------------------------------------------------------------------------
     def run(self, start: int) -> None:
         """Process days[start:] (earlier days are finished)."""
@@ -191,7 +277,7 @@ class GNNRegime:
             grow_table(model, optimizer, window, self.s.seed, self.s.days[i].toordinal())
             rng, results = self._rng(i), []
             for _ in range(self.epochs if _trainable(window) else 0):
-                results.append(link_step(model, optimizer, window, graphs, rng, self.settings.negatives))
+                results.append(self._epoch(model, optimizer, window, graphs, rng))
             loss, acc = results[-1] if results else (None, None)
             self._finish(
                 i, model, window, graphs, optimizer, t0, {"epochs": len(results), "loss": loss, "accuracy": acc}
@@ -226,7 +312,7 @@ class GNNRegime:
             positions = window_positions(len(days), i, st.history, include_target=not st.reference_compat)
             window, graphs = self.cache.window(positions, i)
             grow_table(model, None, window, self.s.seed, days[i].toordinal())
-            self.s.write(i, window.target.hosts, embed_hosts(model, window, graphs))
+            self.s.write(i, window.target.hosts, self._embed(model, window, graphs))
             self.s.record(i, seconds=time.perf_counter() - t0, hosts=window.target.n_hosts)
 
     def _train_windows(self, model: LinkModel, optimizer, windows: list[tuple[list[int], int]]) -> dict:
@@ -240,7 +326,7 @@ class GNNRegime:
                 window, graphs = self.cache.window(positions, target, retain=True)
                 grow_table(model, optimizer, window, self.s.seed, self.s.days[target].toordinal())
                 if _trainable(window):
-                    results.append(link_step(model, optimizer, window, graphs, rng, self.settings.negatives))
+                    results.append(self._epoch(model, optimizer, window, graphs, rng))
             loss = float(np.mean([r[0] for r in results])) if results else 0.0
             acc = float(np.mean([r[1] for r in results])) if results else 0.0
             history.append(acc)
@@ -268,7 +354,7 @@ class GNNRegime:
         best_acc, best_state, best_loss, waited, epochs = -1.0, None, None, 0, 0
         for _ in range(self.settings.max_epochs):
             before = copy.deepcopy(model.state_dict())
-            loss, acc = link_step(model, optimizer, window, graphs, rng, self.settings.negatives)
+            loss, acc = self._epoch(model, optimizer, window, graphs, rng)
             epochs += 1
             if acc > best_acc:
                 best_acc, best_state, best_loss, waited = acc, before, loss, 0
@@ -289,7 +375,9 @@ class GNNRegime:
     def _finish(
         self, i: int, model: LinkModel, window: Window, graphs: dict, optimizer, t0: float, stats: dict
     ) -> None:
-        self.s.write(i, window.target.hosts, embed_hosts(model, window, graphs))
+        if self.settings.minibatch(window.target.n_nodes):
+            stats = {**stats, "batching": "minibatch"}  # run.json says which days ran in mini-batches
+        self.s.write(i, window.target.hosts, self._embed(model, window, graphs))
         self._save(i, model, optimizer, **stats)
         checkpoint.prune(self.s.ws, self.s.sensor, self.s.variant, self.settings.keep_checkpoints)
         self.s.record(i, seconds=time.perf_counter() - t0, hosts=window.target.n_hosts, **stats)

@@ -152,15 +152,33 @@ def make_window(target: DayGraph, snapshots: list[DayGraph]) -> Window:
     return Window(target, tuple(snapshots), tuple(t_rows), tuple(s_rows))
 
 
+@dataclass(frozen=True)
+class NegativePool:
+    """What negative sampling draws from: the hosts and ports with an edge that day, the sorted edge codes."""
+
+    n_nodes: int
+    hosts: np.ndarray
+    ports: np.ndarray
+    edge_codes: np.ndarray  # sorted host·n + port of every edge
+
+    @classmethod
+    def of(cls, graph: DayGraph) -> NegativePool:
+        n = graph.n_nodes
+        return cls(n, np.unique(graph.edge_host), np.unique(graph.edge_port), np.sort(graph.edge_host * n + graph.edge_port))
+
+
 def sample_negatives(graph: DayGraph, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` distinct host-port pairs that are not edges of ``graph`` (fewer only if fewer exist).
+    """``count`` distinct host-port pairs that are not edges of ``graph`` (fewer only if fewer exist)."""
+    return draw_negatives(NegativePool.of(graph), count, rng)
+
+
+def draw_negatives(pool: NegativePool, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` distinct non-edges from ``pool`` (built once per day when many batches draw from it).
 
     Hosts are drawn from the hosts with an edge that day and ports from the ports with an edge, as the
     reference does. Pairs are encoded as host·n + port and tested against the sorted edge codes.
     """
-    n = graph.n_nodes
-    hosts, ports = np.unique(graph.edge_host), np.unique(graph.edge_port)
-    edge_codes = np.sort(graph.edge_host * n + graph.edge_port)
+    n, hosts, ports, edge_codes = pool.n_nodes, pool.hosts, pool.ports, pool.edge_codes
     capacity = len(hosts) * len(ports) - len(edge_codes)
     want = min(count, capacity)
     if want <= 0:
