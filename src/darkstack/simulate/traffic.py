@@ -252,6 +252,9 @@ def _to_table(chunks: list[dict], day: dt.date) -> pa.Table:
     for field in PACKET_SCHEMA:
         if field.name in ("ts", "sensor", "sensor_kind"):
             continue
+        if not any(field.name in c for c in chunks):  # e.g. the honeypot's text fields on the darknet
+            arrays[field.name] = pa.nulls(len(ts), field.type)
+            continue
         text = pa.types.is_string(field.type)
         dtype = object if text else field.type.to_pandas_dtype()
         values, valid = [], []
@@ -323,19 +326,19 @@ def _darknet_slice(world: World, d: int, b: Behaviour, hosts: np.ndarray, counts
 
 
 def thin_chunk(chunk: dict, every: int) -> dict:
-    """One record per run of ``every`` consecutive packets (in time) of a host with one protocol, flags and port.
+    """One record per run of ``every`` packets (in the order drawn) of a host with one protocol, flags and port.
 
     The record is the run's first packet with ``packets`` = the run's length, so per host and per (host, port)
     the packet counts, and the weighted statistics of fields constant over a run, are the unthinned ones
     (docs/simulator.md § Thinned days).
     """
-    seconds = chunk["seconds"][0]
-    n = len(seconds)
-    keys = [_run_key(chunk, name, n) for name in ("src_ip", "proto", "tcp_flags", "dst_port")]
-    order = np.lexsort((seconds, *keys[::-1]))
-    ranked = np.stack([k[order] for k in keys])
+    n = len(chunk["seconds"][0])
+    ip, proto, flags, port = (_run_key(chunk, name, n) for name in ("src_ip", "proto", "tcp_flags", "dst_port"))
+    service = ((proto + 1) * 512 + flags + 1) * 65_537 + port + 1  # one int64 per (protocol, flags, port)
+    order = np.lexsort((service, ip))  # stable: a run's packets stay in the order drawn
+    ip, service = ip[order], service[order]
     new = np.ones(n, bool)
-    new[1:] = (ranked[:, 1:] != ranked[:, :-1]).any(axis=0)
+    new[1:] = (ip[1:] != ip[:-1]) | (service[1:] != service[:-1])
     starts = np.flatnonzero(new)
     group = np.cumsum(new) - 1
     rank = np.arange(n) - starts[group]
