@@ -4,8 +4,9 @@ Each stage is the darkstack CLI run as its own process under ``/usr/bin/time -v`
 resident memory of that process alone): simulate, labels, snapshot, embed ds, embed igcngru, evaluate (3-NN
 leave-one-out), stack (scenario D) and predict. The day's hosts, host–port edges and packets come from the
 snapshot; the growth exponent of each stage's time against hosts and against edges is the least-squares slope
-of log(CPU seconds) over the sizes measured. Results accumulate in ``ROOT/results.json`` (one entry per size and stage,
-replaced when re-run), so sizes and stages can be run separately and the section is rebuilt from all of them.
+of log(CPU seconds) over the sizes measured. Results accumulate in ``ROOT/p<size>.json`` (one entry per stage,
+replaced when re-run), so sizes and stages can be run separately, even at once, and the section is rebuilt from
+every size's file.
 
     nice -n 10 .venv/bin/python benchmarks/bench_scale.py [--sizes 24,20,16] [--stages ...] [--thin 16:32]
         [--root /work/bench/scale] [--profile paper] [--no-write]
@@ -139,11 +140,10 @@ def main() -> None:
         parser.error(f"unknown stage(s) {', '.join(unknown)}")
     thin = {int(k): int(v) for k, v in (pair.split(":") for pair in args.thin.split(",") if pair)}
     args.root.mkdir(parents=True, exist_ok=True)
-    results_file = args.root / "results.json"
-    results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for size in sizes:
         ws = args.root / f"p{size}"
-        entry = results.setdefault(str(size), {"stages": {}})
+        results_file = args.root / f"p{size}.json"
+        entry = json.loads(results_file.read_text()) if results_file.exists() else {"stages": {}}
         entry["thin"] = thin.get(size, 1)
         if "simulate" in stages and ws.exists():
             shutil.rmtree(ws)
@@ -159,7 +159,8 @@ def main() -> None:
             if stage == "snapshot" and r["rc"] == 0:
                 entry["day"] = day_size(ws)
                 print(f"/{size} day: {entry['day']}", flush=True)
-            results_file.write_text(json.dumps(results, indent=1))
+            results_file.write_text(json.dumps(entry, indent=1))
+    results = {f.stem[1:]: json.loads(f.read_text()) for f in args.root.glob("p*.json")}
     markdown = (
         f"One simulated day (`{args.profile}` profile, {DAY}) of a /24, /20 and /16 darknet "
         "(`darkstack simulate --prefix-len N`, docs/simulator.md § Telescope size; the /16 day thinned with "
@@ -169,9 +170,9 @@ def main() -> None:
         "Exponents: least-squares slope of log(CPU seconds) against log(hosts) and log(edges) over the sizes "
         "measured (CPU time: the shared machine's load makes wall time noisy; each process's ~2–3 CPU-second start "
         "is included, so small stages show exponents below their asymptotic ones). evaluate/stack/predict use DS plus i-GCN-GRU where i-GCN-GRU ran (variants in "
-        f"`{args.root}/results.json`).\n\n{table(results)}\n\n"
+        f"`{args.root}/p<size>.json`).\n\n{table(results)}\n\n"
         "Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes 24,20,16` "
-        "(`--stages` and `--sizes` pick a subset; results accumulate in `ROOT/results.json`)."
+        "(`--stages` and `--sizes` pick a subset; results accumulate in `ROOT/p<size>.json`)."
     )
     if args.no_write:
         print(markdown)

@@ -19,8 +19,7 @@ from darkstack.errors import ConfigError
 from darkstack.log import get_logger
 from darkstack.progress import advance, progress_bar
 from darkstack.simulate.events import honeypot_events
-from darkstack.simulate.profiles import build_profile
-from darkstack.simulate.profiles import PAPER_PREFIX_LEN
+from darkstack.simulate.profiles import PAPER_PREFIX_LEN, build_profile
 from darkstack.simulate.traffic import darknet_parts, honeypot_day
 from darkstack.simulate.world import build_world, write_truth
 from darkstack.workspace import Workspace, day_str, parse_day
@@ -40,8 +39,9 @@ def _part_name(j: int) -> str:
 
 def _remove_stale_parts(ws: Workspace, day: dt.date, written: int) -> None:
     """Drop the day's darknet parts beyond the ``written`` ones of this run (left by a larger simulation)."""
+    keep = {f"part-{_part_name(j)}.parquet" for j in range(written)}
     for f in ws.store_day_dir(DARKNET, day).glob(f"part-{PART}-*.parquet"):
-        if not f.stem.removeprefix(f"part-{PART}-").isdigit() or int(f.stem.removeprefix(f"part-{PART}-")) >= written:
+        if f.name not in keep:
             f.unlink()
 
 
@@ -105,15 +105,16 @@ def simulate(ws: Workspace, profile: str = "demo", days: int = 31, start: dt.dat
     with progress_bar(f"simulate {profile}", days) as bar, ThreadPoolExecutor(max_workers=1) as writer:
         pending = None
         for i, day in enumerate(dates):
-            j = -1
-            for j, dark in enumerate(darknet_parts(world, i, thin)):
+            parts = 0
+            for dark in darknet_parts(world, i, thin):
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(write_dark, day, j, dark)
+                pending = writer.submit(write_dark, day, parts, dark)
+                parts += 1
             hp = honeypot_day(world, i)
             events = honeypot_events(world, i, hp)
             pending.result()
-            pending = writer.submit(finish_day, day, j + 1, hp, events)
+            pending = writer.submit(finish_day, day, parts, hp, events)
             advance(bar, 1, status=f"{day_str(day)}: {summary['darknet_packets'].get(day_str(day), 0):,} packets, "
                                    f"{hp.num_rows:,} sessions")
         pending.result()
