@@ -162,16 +162,19 @@ def main() -> None:
             results_file.write_text(json.dumps(entry, indent=1))
     results = {f.stem[1:]: json.loads(f.read_text()) for f in args.root.glob("p*.json")}
     markdown = (
-        f"One simulated day (`{args.profile}` profile, {DAY}) of a /24, /20 and /16 darknet "
-        "(`darkstack simulate --prefix-len N`, docs/simulator.md § Telescope size; the /16 day thinned with "
-        "`--thin`, docs/simulator.md § Thinned days), every stage a separate darkstack process under "
+        f"One simulated day (`{args.profile}` profile, {DAY}) of a "
+        + ", ".join(f"/{s}" for s in sorted(results, key=int, reverse=True)) + " darknet "
+        "(`darkstack simulate --prefix-len N`, docs/simulator.md § Telescope size; a day with `thin` > 1 written "
+        "with `--thin`, docs/simulator.md § Thinned days), every stage a separate darkstack process under "
         "`/usr/bin/time -v` (wall seconds · CPU seconds · peak resident GiB of that process). Hosts: kept by the "
         "5-packet filter; edges: host–port pairs after the top-2500 cut; packets: read by the snapshot. "
         "Exponents: least-squares slope of log(CPU seconds) against log(hosts) and log(edges) over the sizes "
         "measured (CPU time: the shared machine's load makes wall time noisy; each process's ~2–3 CPU-second start "
         "is included, so small stages show exponents below their asymptotic ones). evaluate/stack/predict use DS plus i-GCN-GRU where i-GCN-GRU ran (variants in "
         f"`{args.root}/p<size>.json`).\n\n{table(results)}\n\n"
-        "Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes 24,20,16` "
+        "Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes "
+        + ",".join(sorted(results, key=int, reverse=True)) + " --thin "
+        + (",".join(f"{k}:{v['thin']}" for k, v in results.items() if v["thin"] > 1) or '""') + "` "
         "(`--stages` and `--sizes` pick a subset; results accumulate in `ROOT/p<size>.json`)."
     )
     if args.no_write:
