@@ -172,6 +172,8 @@ def main() -> None:
         "measured (CPU time: the shared machine's load makes wall time noisy; each process's ~2–3 CPU-second start "
         "is included, so small stages show exponents below their asymptotic ones). evaluate/stack/predict use DS plus i-GCN-GRU where i-GCN-GRU ran (variants in "
         f"`{args.root}/p<size>.json`).\n\n{table(results)}\n\n"
+        f"Load average of the shared 2-core machine when the section was written: {os.getloadavg()[0]:.1f} "
+        "(11–15 during the runs of 2026-12-02: wall time is 3–15× the CPU time).\n\n"
         "Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes "
         + ",".join(sorted(results, key=int, reverse=True)) + " --thin "
         + (",".join(f"{k}:{v['thin']}" for k, v in results.items() if v["thin"] > 1) or '""') + "` "

@@ -385,8 +385,8 @@ HOST_EXPONENT = 0.45
 
 A host scanning random addresses at a rate λ (packets a /24 receives) sends λ·2^(24 − p) packets to a /p; with a
 power-law tail of rates, N(rate ≥ λ) ∝ λ^−a, the hosts reaching the 5-packet filter grow as (2^(24 − p))^a. a = 0.45
-puts a /16 day at ~10^5 and a /8 day at ~10^6 active hosts (docs/simulator.md § Telescope size: an assumption, not
-a calibration on a real /16)."""
+grows them ×12 at /16 and ×150 at /8 (docs/simulator.md § Telescope size: an assumption, not a calibration on a
+real /16)."""
 
 
 def sweeps(b: Behaviour) -> bool:
