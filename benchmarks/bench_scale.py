@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="24,20,16", help="Telescope prefix lengths (comma-separated).")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"Stages to run, from {', '.join(STAGES)}.")
-    parser.add_argument("--thin", default="16:32", help="size:N pairs (comma-separated): --thin of that size's day "
+    parser.add_argument("--thin", default="18:32,16:32", help="size:N pairs (comma-separated): --thin of that size's day "
                                                         "(every packet a row elsewhere).")
     parser.add_argument("--profile", default="paper", help="Simulator profile (paper: the papers' /24).")
     parser.add_argument("--root", type=Path, default=Path("/work/bench/scale"), help="Workspaces ROOT/p<size>/.")
