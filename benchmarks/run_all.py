@@ -55,6 +55,8 @@ def benches(workspace: str) -> list[Bench]:
               f"the darknet ds, idarkvec and igcngru embeddings of {workspace}", "about 3", long=True),
         Bench("knn-approx", [*py, "bench_knn_approx.py", "--hosts", "1000000"],
               "generated: 10^6 clustered hosts x 128 dims (the 10^6-host goal)", "10-40", long=True),
+        Bench("scale", [*py, "bench_scale.py"],
+              "builds its own: one simulated paper day at /24, /20 and /16 (the /16 thinned) in /work/bench/scale", "60-120", long=True),
     ]  # fmt: skip
 
 

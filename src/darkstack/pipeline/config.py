@@ -61,6 +61,8 @@ class SimulateSource(_Section):
     scale: float | None = Field(None, gt=0, description="Multiplies the profile's host and packet numbers (None: the profile as is).")
     pcap: bool = Field(False, description="Also write the darknet days as pcap files under sim/pcap/.")
     campaigns: int = Field(0, ge=0, le=50, description="Coordinated campaigns of unlisted hosts added to the profile (docs/simulator.md).")
+    prefix_len: int = Field(24, ge=8, le=24, description="Darknet size: a /N telescope (24: the papers'; docs/simulator.md § Telescope size).")
+    thin: int = Field(1, ge=1, description="Darknet packets written as records of up to N packets (1: every packet a row; docs/simulator.md § Thinned days).")
 
 
 class IngestSource(_Section):

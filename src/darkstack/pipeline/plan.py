@@ -152,7 +152,8 @@ def simulate_data(ws: Workspace, config: PipelineConfig) -> list[Path]:
     from darkstack.simulate import simulate
 
     sim = config.source.simulate
-    simulate(ws, profile=sim.profile, days=sim.days, start=sim.start, seed=sim.seed, pcap=sim.pcap, scale=sim.scale, campaigns=sim.campaigns)
+    simulate(ws, profile=sim.profile, days=sim.days, start=sim.start, seed=sim.seed, pcap=sim.pcap, scale=sim.scale, campaigns=sim.campaigns,
+             prefix_len=sim.prefix_len, thin=sim.thin)
     return [ws.sensors_file, *_files_in(ws.truth_dir)]
 
 

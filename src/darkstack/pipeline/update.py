@@ -60,7 +60,8 @@ def _simulate_through(ws: Workspace, config: PipelineConfig, day: dt.date) -> No
             f"day {day_str(day)} is outside the simulated period {day_str(sim.start)} … {day_str(end)}: "
             "raise source.simulate.days (the world is drawn for the whole period) and run `darkstack run` again"
         )
-    simulate(ws, profile=sim.profile, days=sim.days, start=sim.start, seed=sim.seed, pcap=sim.pcap, scale=sim.scale, campaigns=sim.campaigns)
+    simulate(ws, profile=sim.profile, days=sim.days, start=sim.start, seed=sim.seed, pcap=sim.pcap, scale=sim.scale, campaigns=sim.campaigns,
+             prefix_len=sim.prefix_len, thin=sim.thin)
 
 
 def update_day(

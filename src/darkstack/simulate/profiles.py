@@ -375,11 +375,56 @@ def campaign_behaviours(count: int) -> tuple[Behaviour, ...]:
     return tuple(out)
 
 
-def build_profile(name: str, scale: float | None = None, campaigns: int = 0) -> Profile:
+PAPER_PREFIX_LEN = 24
+"""The papers' telescope: a /24 darknet; every profile is calibrated for it."""
+MIN_PREFIX_LEN = 8
+TELESCOPE_NETWORK = "44.0.0.0"
+"""Network of a telescope larger than the /24 (44.0.0.0/8 was UCSD-NT's /8); its addresses are never sources."""
+HOST_EXPONENT = 0.45
+"""Growth of the active hosts of random scanners with the address space: ×(2^(24 − p))^HOST_EXPONENT at /p.
+
+A host scanning random addresses at a rate λ (packets a /24 receives) sends λ·2^(24 − p) packets to a /p; with a
+power-law tail of rates, N(rate ≥ λ) ∝ λ^−a, the hosts reaching the 5-packet filter grow as (2^(24 − p))^a. a = 0.45
+grows them ×12 at /16 and ×150 at /8 (docs/simulator.md § Telescope size: an assumption, not a calibration on a
+real /16)."""
+
+
+def sweeps(b: Behaviour) -> bool:
+    """Organisations (acknowledged or not) sweep the whole IPv4 space from a fixed set of hosts: a /24 sees all of them."""
+    return b.org is not None or b.org_groups > 0
+
+
+def telescope(profile: Profile, prefix_len: int) -> Profile:
+    """The profile as a /``prefix_len`` darknet sees it instead of the papers' /24 (docs/simulator.md § Telescope size).
+
+    With r = 2^(24 − prefix_len) times the addresses: sweeping organisations keep their hosts and send r× the
+    packets; random scanners, bots and backscatter (DoS victims answering spoofed sources spread over IPv4) have
+    r^HOST_EXPONENT× the hosts and r^(1 − HOST_EXPONENT)× the packets per host (r× in all); below-filter noise
+    r^HOST_EXPONENT× the hosts at its 1–4 packets. The honeypot farm does not grow: its host shares are divided
+    by the hosts' growth, so it sees as many hosts as at /24.
+    """
+    if not isinstance(prefix_len, int) or not (MIN_PREFIX_LEN <= prefix_len <= PAPER_PREFIX_LEN):
+        raise ConfigError(f"--prefix-len must be an integer between {MIN_PREFIX_LEN} and {PAPER_PREFIX_LEN}, "
+                          f"not {prefix_len!r}")
+    if prefix_len == PAPER_PREFIX_LEN:
+        return profile
+    r = 2.0 ** (PAPER_PREFIX_LEN - prefix_len)
+    grown = []
+    for b in profile.behaviours:
+        hosts = 1.0 if sweeps(b) else r ** HOST_EXPONENT
+        rate = 1.0 if b.max_packets < MIN_PACKETS else r / hosts
+        grown.append(replace(b, daily_hosts=b.daily_hosts * hosts, packets_per_host=b.packets_per_host * rate,
+                             honeypot_share=b.honeypot_share / hosts, honeypot_only=b.honeypot_only / hosts))
+    return replace(profile, behaviours=tuple(grown), darknet_prefix=f"{TELESCOPE_NETWORK}/{prefix_len}")
+
+
+def build_profile(name: str, scale: float | None = None, campaigns: int = 0,
+                  prefix_len: int = PAPER_PREFIX_LEN) -> Profile:
     """The named profile (``paper`` or ``demo``); ``scale`` multiplies its host numbers (so its volume).
 
     ``campaigns`` adds that many coordinated campaigns (:func:`campaign_behaviours`) after the profile's
-    behaviours; 0 (every profile's default) leaves the world exactly as before.
+    behaviours; 0 (every profile's default) leaves the world exactly as before. ``prefix_len`` is the
+    darknet's size (:func:`telescope`; 24, the papers', leaves the profile as it is).
     """
     if scale is not None and not (0 < scale <= 10):
         raise ConfigError(f"scale must be in (0, 10], not {scale}")
@@ -406,4 +451,4 @@ def build_profile(name: str, scale: float | None = None, campaigns: int = 0) -> 
         profile = replace(profile, behaviours=tuple(replace(b, daily_hosts=b.daily_hosts * s)
                                                     for b in profile.behaviours),
                           scale=s)
-    return profile
+    return telescope(profile, prefix_len)

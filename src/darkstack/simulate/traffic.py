@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +34,11 @@ DAY_SECONDS = 86_400
 UDP_PORTS = np.array([53, 123, 161, 1900, 5060, 137, 11211, 389, 19, 5353, 3702, 500, 443, 69, 111, 1194])
 BACKSCATTER_SPORTS = np.array([80, 443, 22, 25, 53, 8080, 3389, 6667, 27015, 21])
 BACKSCATTER_FLAGS = np.array([TCP_SYN | TCP_ACK, TCP_RST, TCP_RST | TCP_ACK], np.uint8)
+SLICE_PACKETS = 1 << 23
+"""Most packets of one behaviour generated at once (bounded memory); every behaviour-day of a /24 profile (at most
+~4 M packets at ``--scale 10``) is one slice, so its draws are those of an unsliced day."""
+PART_RECORDS = 1 << 24
+"""Most records of one darknet part (Parquet file) of a day; a /24 paper day up to ``--scale 8`` is one part."""
 CLASS_DAY_SIGMA = 0.1
 """Day-to-day variation (log-normal sigma) of a behaviour's total volume."""
 
@@ -116,33 +123,72 @@ def _day_pool(base: np.ndarray, drift: float, rng: np.random.Generator) -> np.nd
     return pool
 
 
-def _ports(b: Behaviour, world: World, hosts: np.ndarray, counts: np.ndarray, pools: dict,
+@dataclass
+class _PortPlan:
+    """What a behaviour-day draws once for all its hosts: which packets go to the tail, today's core ports."""
+
+    tail: np.ndarray                      # bool per packet (packets grouped by host)
+    pool: np.ndarray | None               # today's tail pool
+    core: tuple[np.ndarray, np.ndarray] | None  # (ports, weights), or (dealing order, weights) when coordinated
+
+
+def _port_plan(b: Behaviour, counts: np.ndarray, pools: dict, rng: np.random.Generator) -> _PortPlan:
+    """Draw the behaviour-day's tail/core split (in pieces of SLICE_PACKETS: same draws, bounded memory) and core."""
+    n = int(counts.sum())
+    pool = pools.get("wide" if b.tail_space == "wide" else b.name)
+    if pool is not None and len(b.core_ports):
+        pieces = [min(SLICE_PACKETS, n - lo) for lo in range(0, n, SLICE_PACKETS)]
+        tail = np.concatenate([rng.random(m) >= b.core_share for m in pieces]) if n else np.zeros(0, bool)
+    else:
+        tail = np.full(n, pool is not None)
+    core = None
+    if not tail.all():
+        ports, w = _day_core(b, rng)
+        if b.coordinated:
+            ports = ports[np.argsort(-(np.log(w) + rng.gumbel(size=len(w))))]
+        core = (ports, w)
+    return _PortPlan(tail, pool, core)
+
+
+def _ports(b: Behaviour, world: World, hosts: np.ndarray, counts: np.ndarray, plan: _PortPlan, first: int,
            rng: np.random.Generator) -> np.ndarray:
-    """Destination port of every packet (packets grouped by host, in ``hosts`` order)."""
+    """Destination port of every packet of ``hosts`` (packets grouped by host, in ``hosts`` order), whose first
+    packet is packet ``first`` of the behaviour-day's ``plan``."""
     n = int(counts.sum())
     owner = np.repeat(np.arange(len(hosts)), counts)
     out = np.zeros(n, np.int64)
-    pool = pools.get("wide" if b.tail_space == "wide" else b.name)
-    tail = rng.random(n) >= b.core_share if pool is not None and len(b.core_ports) else np.full(n, pool is not None)
+    tail = plan.tail[first:first + n]
     core = ~tail
     if core.any():
-        ports, w = _day_core(b, rng)
+        ports, w = plan.core
         k = max(1, min(b.ports_per_host, len(ports)))
         if b.coordinated:
-            order = ports[np.argsort(-(np.log(w) + rng.gumbel(size=len(w))))]
-            chosen = order[(world.rank[hosts][:, None] * k + np.arange(k)) % len(ports)]
+            chosen = ports[(world.rank[hosts][:, None] * k + np.arange(k)) % len(ports)]
         else:
             keys = np.log(w) + rng.gumbel(size=(len(hosts), len(ports)))
             chosen = ports[np.argpartition(-keys, k - 1, axis=1)[:, :k]]
         pick = (k * rng.random(int(core.sum())) ** 2).astype(np.int64)
         out[core] = chosen[owner[core], pick]
     if tail.any():
-        t = int(tail.sum())
+        t, pool = int(tail.sum()), plan.pool
         if b.coordinated:
-            size = min(len(pool), t)
-            out[tail] = pool[np.arange(t) * size // t]
+            total, before = int(plan.tail.sum()), int(plan.tail[:first].sum())
+            size = min(len(pool), total)
+            out[tail] = pool[(before + np.arange(t)) * size // total]
         else:
             out[tail] = pool[rng.integers(0, len(pool), t)]
+    return out
+
+
+def _slices(counts: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive host ranges of at most SLICE_PACKETS packets (a louder host alone); one range when all fit."""
+    ends = np.cumsum(counts)
+    out, lo = [], 0
+    while lo < len(counts):
+        base = ends[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, base + SLICE_PACKETS, side="right")))
+        out.append((lo, hi))
+        lo = hi
     return out
 
 
@@ -206,6 +252,9 @@ def _to_table(chunks: list[dict], day: dt.date) -> pa.Table:
     for field in PACKET_SCHEMA:
         if field.name in ("ts", "sensor", "sensor_kind"):
             continue
+        if not any(field.name in c for c in chunks):  # e.g. the honeypot's text fields on the darknet
+            arrays[field.name] = pa.nulls(len(ts), field.type)
+            continue
         text = pa.types.is_string(field.type)
         dtype = object if text else field.type.to_pandas_dtype()
         values, valid = [], []
@@ -223,31 +272,94 @@ def _to_table(chunks: list[dict], day: dt.date) -> pa.Table:
     return pa.table(arrays)
 
 
-def darknet_day(world: World, d: int) -> pa.Table:
-    """All packets the /24 darknet receives on day index ``d`` (every packet a row)."""
+def darknet_parts(world: World, d: int, thin: int = 1) -> Iterator[pa.Table]:
+    """The packets the darknet receives on day index ``d``, as time-ordered tables of at most PART_RECORDS rows.
+
+    Each behaviour's hosts are generated in slices (:func:`_slices`), so memory is bounded by PART_RECORDS, not
+    by the day. ``thin`` > 1 writes each host's run of packets of one protocol, flags and port as records of up
+    to ``thin`` packets (:func:`thin_chunk`); 1 writes every packet as a row. A day of at most PART_RECORDS
+    packets is one table, drawn exactly as before slicing existed.
+    """
     rng = day_rng(world.seed, d, 0)
     net = ipaddress.ip_network(world.profile.darknet_prefix)
     base, size = int(net.network_address), net.num_addresses
     pools = {name: _day_pool(p, _pool_drift(world, name), rng) for name, p in world.pools.items()}
-    chunks = []
+    chunks: list[dict] = []
+    rows = parts = 0
     active = world.active[:, d] & world.on_darknet
     for bi, b in enumerate(world.profile.behaviours):
         hosts = np.flatnonzero(active & (world.behaviour == bi))
         if not len(hosts):
             continue
         counts = _counts(b.packets_per_host, b.day_sigma, b.min_packets, b.max_packets, world.intensity[hosts], rng)
-        dports = _ports(b, world, hosts, counts, pools, rng)
-        dst = (base + rng.integers(0, size, len(dports))).astype(np.uint32)
+        plan = _port_plan(b, counts, pools, rng)
         fingerprint = world.labelled[hosts] & b.mirai_fingerprint
-        chunk = _syn_chunk(world, d, hosts, counts, dports, dst, world.tool, fingerprint, rng)
-        if b.backscatter:
-            _as_backscatter(chunk, hosts, counts, rng)
-        chunks.append(chunk)
-        n_other = rng.binomial(int(counts.sum()), b.non_tcp_share) if b.non_tcp_share else 0
-        if n_other:
-            owner = np.repeat(np.arange(len(hosts)), counts)[rng.integers(0, int(counts.sum()), n_other)]
-            chunks.append(_non_tcp_chunk(world, hosts, owner, base, rng))
-    return _to_table(chunks, world.day(d))
+        first = np.concatenate([[0], np.cumsum(counts)])
+        for lo, hi in _slices(counts):
+            new = _darknet_slice(world, d, b, hosts[lo:hi], counts[lo:hi], plan, int(first[lo]),
+                                 fingerprint[lo:hi], base, size, rng)
+            new = [thin_chunk(c, thin) for c in new] if thin > 1 else new
+            m = sum(len(c["seconds"][0]) for c in new)
+            if chunks and rows + m > PART_RECORDS:
+                yield _to_table(chunks, world.day(d))
+                chunks, rows, parts = [], 0, parts + 1
+            chunks += new
+            rows += m
+    if chunks or not parts:
+        yield _to_table(chunks, world.day(d))
+
+
+def _darknet_slice(world: World, d: int, b: Behaviour, hosts: np.ndarray, counts: np.ndarray, plan: _PortPlan,
+                   first: int, fingerprint: np.ndarray, base: int, size: int, rng: np.random.Generator) -> list[dict]:
+    """Column chunks of one slice of a behaviour's hosts: their SYNs (or backscatter) and UDP/ICMP probes."""
+    dports = _ports(b, world, hosts, counts, plan, first, rng)
+    dst = (base + rng.integers(0, size, len(dports))).astype(np.uint32)
+    chunk = _syn_chunk(world, d, hosts, counts, dports, dst, world.tool, fingerprint, rng)
+    if b.backscatter:
+        _as_backscatter(chunk, hosts, counts, rng)
+    out = [chunk]
+    n_other = rng.binomial(int(counts.sum()), b.non_tcp_share) if b.non_tcp_share else 0
+    if n_other:
+        owner = np.repeat(np.arange(len(hosts)), counts)[rng.integers(0, int(counts.sum()), n_other)]
+        out.append(_non_tcp_chunk(world, hosts, owner, base, rng))
+    return out
+
+
+def thin_chunk(chunk: dict, every: int) -> dict:
+    """One record per run of ``every`` packets (in the order drawn) of a host with one protocol, flags and port.
+
+    The record is the run's first packet with ``packets`` = the run's length, so per host and per (host, port)
+    the packet counts, and the weighted statistics of fields constant over a run, are the unthinned ones
+    (docs/simulator.md § Thinned days).
+    """
+    n = len(chunk["seconds"][0])
+    ip, proto, flags, port = (_run_key(chunk, name, n) for name in ("src_ip", "proto", "tcp_flags", "dst_port"))
+    service = ((proto + 1) * 512 + flags + 1) * 65_537 + port + 1  # one int64 per (protocol, flags, port)
+    order = np.lexsort((service, ip))  # stable: a run's packets stay in the order drawn
+    ip, service = ip[order], service[order]
+    new = np.ones(n, bool)
+    new[1:] = (ip[1:] != ip[:-1]) | (service[1:] != service[:-1])
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    rank = np.arange(n) - starts[group]
+    length = np.diff(np.append(starts, n))[group]
+    keep = rank % every == 0
+    idx = order[keep]
+    weight = np.minimum(every, length - rank)[keep]
+    back = np.argsort(idx, kind="stable")
+    idx = idx[back]
+    out = {name: (np.asarray(value)[idx], None if ok is None else ok[idx]) for name, (value, ok) in chunk.items()}
+    out["packets"] = (weight[back].astype(np.uint32), None)
+    return out
+
+
+def _run_key(chunk: dict, name: str, n: int) -> np.ndarray:
+    """Column ``name`` of a chunk as int64 with -1 where null or absent (ICMP has no port, UDP no flags)."""
+    if name not in chunk:
+        return np.full(n, -1, np.int64)
+    value, ok = chunk[name]
+    value = np.asarray(value).astype(np.int64)
+    return value if ok is None else np.where(ok, value, -1)
 
 
 def _pool_drift(world: World, name: str) -> float:
@@ -289,7 +401,7 @@ def honeypot_day(world: World, d: int) -> pa.Table:
             continue
         floor = MIN_PACKETS if b.max_packets >= MIN_PACKETS else 1  # regular visitors pass the 5-session filter
         counts = _counts(b.honeypot_sessions, 0.5, floor, b.max_packets, world.hp_intensity[hosts], rng)
-        dports = _ports(b, world, hosts, counts, pools, rng)
+        dports = _ports(b, world, hosts, counts, _port_plan(b, counts, pools, rng), 0, rng)
         dst = addresses[rng.integers(0, len(addresses), len(dports))]
         fingerprint = world.labelled[hosts] & b.mirai_fingerprint
         chunk = _syn_chunk(world, d, hosts, counts, dports, dst, session_tool, fingerprint, rng)
