@@ -13,6 +13,7 @@ Spark's Python workers). The stores are checked to be equal file for file. Figur
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=500_000, help="packets per file")
     ap.add_argument("--master", default="local[2]")
     args = ap.parse_args()
+    load = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-spark-"))
     try:
         files = []
@@ -93,7 +95,8 @@ def main() -> None:
         lines = [
             f"{args.files} pcap files × {args.packets:,} packets ({packets:,} packets, {size_mib:,.0f} MiB), "
             f"one store day; Spark session start-up {start_s:.1f} s, not included below. The stores are equal file for "
-            "file. CPU: this process and every process under it (JVM, Python workers).",
+            f"file. CPU: this process and every process under it (JVM, Python workers). Load average {load:.1f} at the "
+            f"start on {os.cpu_count()} cores (a shared machine: the figures move with its load).",
             "",
             "| engine | wall s | files/s | M packets/s wall | CPU s | M packets per CPU-second |",
             "|---|---|---|---|---|---|",

@@ -12,6 +12,7 @@ a token's address is its place in the workspace's one append-only table, so task
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from darkstack.anonymise import CryptoPAn
@@ -37,6 +38,8 @@ from darkstack.snapshot.spark_engine import SparkEngine
 from darkstack.workspace import Workspace
 
 log = get_logger(__name__)
+PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
+"""The last line of a Python traceback, the cause of a failed task (Spark wraps it in its own report)."""
 
 
 def ingest_on_spark(ws: Workspace, files: list[Path], formats: list[Format | DarkstackError], report: IngestReport,
@@ -48,7 +51,7 @@ def ingest_on_spark(ws: Workspace, files: list[Path], formats: list[Format | Dar
     try:
         context = engine.spark.sparkContext
         readable = [(i, path) for i, (path, form) in enumerate(zip(files, formats)) if isinstance(form, Format)]
-        digests = context.parallelize(readable, len(readable)).map(_digest).collect()
+        digests = _collect(engine, context.parallelize(readable, len(readable)).map(_digest))
         manifest = manifest_file.load(ws)
         plans = {i: _plan(manifest, files[i], formats[i], sensor, kind, cryptopan, settings, digest) for i, digest in digests}
         on_driver = sorted({p.format_name for p in plans.values() if isinstance(p, FileJob) and p.form.tokens})
@@ -58,7 +61,7 @@ def ingest_on_spark(ws: Workspace, files: list[Path], formats: list[Format | Dar
                      extra={"sensor": sensor})
         jobs = [(i, p) for i, p in plans.items() if isinstance(p, FileJob) and not p.form.tokens]
         stage = functools.partial(_stage_task, ws.store_dir, sensor, kind, anonymise_key, settings)
-        staged = dict(context.parallelize(jobs, len(jobs)).map(stage).collect()) if jobs else {}
+        staged = dict(_collect(engine, context.parallelize(jobs, len(jobs)).map(stage))) if jobs else {}
         try:
             for i, (path, form) in enumerate(zip(files, formats)):
                 outcome = plans.get(i, form)
@@ -78,6 +81,17 @@ def ingest_on_spark(ws: Workspace, files: list[Path], formats: list[Format | Dar
                     discard(left)
     finally:
         engine.close()
+
+
+def _collect(engine: SparkEngine, rdd) -> list:
+    """The job's results; a failed job (an executor without darkstack, a lost worker) as one line naming its cause."""
+    try:
+        return rdd.collect()
+    except engine.errors as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        cause = next((line for line in reversed(lines) if PYTHON_ERROR.match(line)), lines[0] if lines else type(exc).__name__)
+        raise DarkstackError(f"ingest on Spark failed: {cause} (--spark-master / ingest.spark_master; on a cluster "
+                             "PYSPARK_PYTHON must name a Python with darkstack)") from exc
 
 
 def _plan(manifest: dict, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
