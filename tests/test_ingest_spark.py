@@ -114,7 +114,8 @@ def test_spark_writes_the_embedded_store_manifest_tokens_and_snapshots(both):
 
 @pytest.mark.slow
 @pytest.mark.requires("pyspark", "java")
-def test_spark_rerun_reads_nothing_and_changes_nothing(both, inputs):
+def test_spark_rerun_reads_nothing_and_changes_nothing(session, both, inputs):
+    assert session.spark.sparkContext._jsc is not None  # the ingest calls used the module's session and left it running
     spark, _ = both["spark"]
     before = store_state(spark)
     again = ingest(spark, inputs["files"], "darknet", anonymise_key=inputs["key"], settings=inputs["spark"], keep_going=True)
