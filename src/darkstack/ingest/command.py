@@ -32,6 +32,9 @@ def command(
     token_scope: Annotated[str, typer.Option(
         "--token-scope", help="Addresses given as tokens: 'workspace' (a token is one host in every file) or 'file' "
                               "(each file numbers its own tokens, as the DarkVec public trace does).")] = "workspace",
+    engine: Annotated[str, typer.Option(
+        "--engine", help="embedded (this process) or spark (one Spark task per file; same store).")] = "embedded",
+    spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL for --engine spark.")] = "local[*]",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest pcap/pcapng captures, raw packet logs, Spoki, MHN, Cowrie, T-Pot, Dionaea, Suricata and Zeek logs and
@@ -47,7 +50,7 @@ def command(
     try:
         window = {} if fingerprint_window is None else {"fingerprint_window_s": fingerprint_window}
         settings = IngestSettings(chunk_bytes=chunk_mb << 20, exclude_sources=tuple(exclude_src or ()),
-                                  token_scope=token_scope, **window)
+                                  token_scope=token_scope, engine=engine, spark_master=spark_master, **window)
     except ValueError as exc:  # pydantic's ValidationError: name the setting and the rule it breaks
         first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
         raise DarkstackError(f"bad ingest option {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc

@@ -8,6 +8,7 @@ import functools
 import ipaddress
 import os
 import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -130,19 +131,28 @@ def ingest(ws: Workspace, paths: list[Path], sensor: str, kind: str | None = Non
     cryptopan = CryptoPAn.from_file(anonymise_key) if anonymise_key is not None else None
     report = IngestReport(sensor, kind)
     with progress_bar(f"ingest → {sensor}", total=None) as bar:
+        if settings.engine == "spark":
+            from darkstack.ingest.spark import ingest_on_spark
+
+            ingest_on_spark(ws, files, formats, report, anonymise_key, cryptopan, settings, keep_going, bar)
+            return report
         for path, form in zip(files, formats):
             if isinstance(form, DarkstackError):
-                report.files.append(FileReport(str(path), "?", "failed", error=form.line()))
-                log.debug(form.line(), extra={"file": str(path)})
+                failed(report, path, "?", form, keep_going=True)
                 continue
             try:
                 report.files.append(_ingest_file(ws, path, form, sensor, kind, cryptopan, settings, bar))
             except DarkstackError as exc:
-                if not keep_going:
-                    raise
-                report.files.append(FileReport(str(path), form.name, "failed", error=exc.line()))
-                log.debug(exc.line(), extra={"file": str(path)})
+                failed(report, path, form.name, exc, keep_going)
     return report
+
+
+def failed(report: IngestReport, path: Path, format_name: str, exc: DarkstackError, keep_going: bool) -> None:
+    """Report a file that could not be read; without ``keep_going`` its error stops the ingest."""
+    if not keep_going:
+        raise exc
+    report.files.append(FileReport(str(path), format_name, "failed", error=exc.line()))
+    log.debug(exc.line(), extra={"file": str(path)})
 
 
 def _options_key(form: Format, path: Path, sensor: str, kind: str, cryptopan: CryptoPAn | None,
@@ -159,12 +169,40 @@ def _options_key(form: Format, path: Path, sensor: str, kind: str, cryptopan: Cr
     return key
 
 
-def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
-                 settings: IngestSettings, bar) -> FileReport:
-    start = time.perf_counter()
-    digest = manifest_file.file_sha256(path)
+@dataclass(frozen=True)
+class FileJob:
+    """An input file to read: its content hash (which names its parts) and the manifest key it is stored under."""
+
+    path: Path
+    format_name: str
+    digest: str
+    options: dict
+    previous: dict | None
+    """The manifest entry an earlier version of this file left (its parts are replaced), if any."""
+
+    @property
+    def form(self) -> Format:
+        return get_format(self.format_name)
+
+    @property
+    def part(self) -> str:
+        return self.digest[:16]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file read into its own staging folder beside the store, not yet in the store."""
+
+    report: FileReport
+    folder: Path
+
+
+def plan_file(manifest: dict, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
+              settings: IngestSettings, digest: str | None = None) -> FileJob | FileReport:
+    """The file's job, or its report when it needs no reading: unchanged since it was ingested, or the same
+    content as another file already in the manifest."""
+    digest = digest or manifest_file.file_sha256(path)
     options = _options_key(form, path, sensor, kind, cryptopan, settings)
-    manifest = manifest_file.load(ws)
     key = str(path.resolve())
     previous = manifest.get(key, {}).get(sensor)
     if previous and previous.get("sha256") == digest and all(previous.get(k) == v for k, v in options.items()):
@@ -175,18 +213,37 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
     if twin:
         log.warning(f"{path}: same content as {twin}, already ingested; skipped", extra={"file": key})
         return FileReport(str(path), form.name, "duplicate", digest)
+    return FileJob(path, form.name, digest, options, previous)
 
-    part = digest[:16]
-    staging = ws.store_dir / ".staging" / f"{part}-{os.getpid()}"
+
+def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str, cryptopan: CryptoPAn | None,
+                 settings: IngestSettings, bar) -> FileReport:
+    job = plan_file(manifest_file.load(ws), path, form, sensor, kind, cryptopan, settings)
+    if isinstance(job, FileReport):
+        return job
+    tokens = TokenMap.load(ws) if form.tokens else None
+    return commit_file(ws, job, stage_file(ws.store_dir, job, sensor, kind, cryptopan, settings, tokens, bar), sensor, kind)
+
+
+def stage_file(store_dir: Path, job: FileJob, sensor: str, kind: str, cryptopan: CryptoPAn | None,
+               settings: IngestSettings, tokens: TokenMap | None = None, bar=None) -> Staged:
+    """Read the whole file into a staging folder under ``store_dir`` (its parts named as in the store).
+
+    This is what a file becomes, on either engine (a Spark task runs it too, without ``tokens`` and ``bar``);
+    new tokens are saved before the records that use them can reach the store.
+    """
+    start = time.perf_counter()
+    path, form, part = job.path, job.form, job.part
+    (store_dir / ".staging").mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{part}-", dir=store_dir / ".staging"))
     staging_ws = Workspace(staging)
-    result = FileReport(str(path), form.name, "ingested", digest)
+    result = FileReport(str(path), form.name, "ingested", job.digest)
     skipped: Counter = Counter()
     days: Counter = Counter()
     honeypots: Counter = Counter()
     reader = functools.partial(read_pcap, chunk_bytes=settings.chunk_bytes) if form.name == "pcap" else form.read
     if form.options:
         reader = functools.partial(form.read, **form.options(settings))
-    tokens = TokenMap.load(ws) if form.tokens else None
     if tokens is not None:
         reader = functools.partial(reader, tokens=tokens, per_file=settings.token_scope == "file")
     excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
@@ -204,29 +261,47 @@ def _ingest_file(ws: Workspace, path: Path, form: Format, sensor: str, kind: str
                 write_events(staging_ws, sensor, events, part=f"{part}-{i:05d}")
                 result.events += events.num_rows
             result.kept += table.num_rows
-            rate = result.read / max(time.perf_counter() - start, 1e-9)
-            advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
+            if bar is not None:
+                rate = result.read / max(time.perf_counter() - start, 1e-9)
+                advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
         if tokens is not None:
-            tokens.save()  # before the records that use the new tokens reach the store
-        _commit(ws, staging_ws, sensor, kind, part, previous)
-        result.skipped = dict(skipped)
-        result.days = dict(sorted(days.items()))
-        for (program, day), n in sorted(honeypots.items()):
-            result.honeypots.setdefault(program, {})[day] = n
-        result.seconds = round(time.perf_counter() - start, 3)
+            tokens.save()
+    except BaseException:
+        discard(Staged(result, staging))
+        raise
+    result.skipped = dict(skipped)
+    result.days = dict(sorted(days.items()))
+    for (program, day), n in sorted(honeypots.items()):
+        result.honeypots.setdefault(program, {})[day] = n
+    result.seconds = time.perf_counter() - start
+    return Staged(result, staging)
+
+
+def discard(staged: Staged) -> None:
+    """Remove a staging folder (and the staging area when no other file is staged)."""
+    shutil.rmtree(staged.folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staged.folder.parent.rmdir()
+
+
+def commit_file(ws: Workspace, job: FileJob, staged: Staged, sensor: str, kind: str) -> FileReport:
+    """Move a staged file's parts into the store (replacing its earlier version's) and record it in the manifest."""
+    start = time.perf_counter()
+    result, key = staged.report, str(job.path.resolve())
+    try:
+        _commit(ws, Workspace(staged.folder), sensor, kind, job.part, job.previous)
+        result.seconds = round(result.seconds + time.perf_counter() - start, 3)
         manifest = manifest_file.load(ws)
         manifest.setdefault(key, {})[sensor] = {
-            "sha256": digest, **options, "size": path.stat().st_size,
-            "parts": sorted(str(p.relative_to(ws.root)) for p in _parts(ws, sensor, part)),
+            "sha256": job.digest, **job.options, "size": job.path.stat().st_size,
+            "parts": sorted(str(p.relative_to(ws.root)) for p in _parts(ws, sensor, job.part)),
             "read": result.read, "kept": result.kept, "events": result.events, "skipped": result.skipped, "days": result.days,
             "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         manifest_file.save(ws, manifest)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            staging.parent.rmdir()  # only when no other ingest is staging
-    log.info(f"{path}: {result.read:,} read, {result.kept:,} kept, {sum(skipped.values()):,} skipped",
+        discard(staged)
+    log.info(f"{job.path}: {result.read:,} read, {result.kept:,} kept, {sum(result.skipped.values()):,} skipped",
              extra={"file": key, "read": result.read, "kept": result.kept, "events": result.events, "skipped": result.skipped,
                     "seconds": result.seconds})
     return result

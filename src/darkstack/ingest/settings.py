@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 FINGERPRINT_WINDOW_S = 3600.0
 """Default p0f join window: a SYN's TTL, MSS and window are the sender's OS stack and path, stable for an hour."""
 
+ENGINE_KEYS = frozenset({"engine", "spark_master"})
+"""Settings that choose where files are read, not what they become (so not part of a pipeline step's key)."""
+
 
 class IngestSettings(BaseModel):
     """How input files are read into the store (no paper setting applies: these are operational)."""
@@ -31,6 +34,11 @@ class IngestSettings(BaseModel):
     fingerprint_window_s: float = Field(
         FINGERPRINT_WINDOW_S, gt=0, description="Seconds either side of a honeypot session within which a p0f SYN of the same "
                                 "source fills its TTL, MSS and window (T-Pot folders; docs/ingest.md).")
+
+    engine: Literal["embedded", "spark"] = Field(
+        "embedded", description="Where files are decoded: 'embedded' (this process, one file after the other) or 'spark' "
+                                "(one Spark task per file, docs/ingest.md); both write the same store.")
+    spark_master: str = Field("local[*]", description="Spark master URL for engine = 'spark' (local[N] or a cluster's).")
 
     @field_validator("exclude_sources")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from darkstack import skips
 from darkstack.errors import ConfigError, DarkstackError
+from darkstack.ingest.settings import ENGINE_KEYS
 from darkstack.pipeline.config import AUTO, KINDS, SCENARIOS, PipelineConfig, parse_variant
 from darkstack.pipeline.steps import Step
 from darkstack.stack.settings import StackSettings
@@ -310,7 +311,7 @@ def build_plan(ws: Workspace, config: PipelineConfig, run_id: str) -> list[Step]
         for sensor in dict.fromkeys(i.sensor for i in config.source.ingest):
             entries = [i for i in config.source.ingest if i.sensor == sensor]
             paths = tuple(p for i in entries for p in i.paths) + tuple(i.anonymise_key for i in entries if i.anonymise_key)
-            settings = {"entries": [i.model_dump(mode="json") for i in entries], "ingest": config.ingest.model_dump(mode="json")}
+            settings = {"entries": [i.model_dump(mode="json") for i in entries], "ingest": config.ingest.model_dump(mode="json", exclude=ENGINE_KEYS)}
             steps.append(Step(f"ingest:{sensor}", lambda s=sensor: ingest_data(ws, config, s), settings, inputs=paths, where={"sensor": sensor}))
             source_steps += (f"ingest:{sensor}",)
             source_of[sensor] = (f"ingest:{sensor}",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 
@@ -24,11 +25,15 @@ def java_found() -> bool:
 
 class SparkEngine:
     """A light Spark session: no UI, UTC, local scratch in a temporary folder and, on a ``local`` master,
-    ``shuffle_partitions`` shuffle partitions (default: one per core; a day is small for Spark)."""
+    ``shuffle_partitions`` shuffle partitions (default: one per core; a day is small for Spark).
+
+    A session already active in this process (a notebook's, a test module's) is used as it is and left running,
+    so its Python workers are not started again for every call."""
 
     name = "spark"
 
-    def __init__(self, master: str = "local[*]", shuffle_partitions: int | None = None, driver_memory: str = "2g"):
+    def __init__(self, master: str = "local[*]", shuffle_partitions: int | None = None, driver_memory: str = "2g",
+                 app: str = "darkstack-snapshot"):
         # Tables leave Spark as Arrow (toArrow) and enter it as Parquet, never through pandas, so pyspark's
         # "does not yet fully support pandas >= 3.0.0" warning (raised on import of its helpers) does not apply.
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -42,8 +47,16 @@ class SparkEngine:
             raise ConfigError(NO_JAVA)
 
         self.errors = (PySparkException, Py4JJavaError)
+        self._cached: set[str] = set()
+        self._tmp = None
+        self.spark = SparkSession.getActiveSession()
+        if self.spark is not None:
+            return
+        # Python tasks (ingest's readers) run in this interpreter, which has darkstack, unless PYSPARK_PYTHON names
+        # another (a cluster's executors: one with darkstack installed); pyspark's own default is python3 on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         self._tmp = tempfile.TemporaryDirectory(prefix="darkstack-spark-")
-        builder = SparkSession.builder.master(master).appName("darkstack-snapshot")
+        builder = SparkSession.builder.master(master).appName(app)
         if master.startswith("local"):  # one machine: one shuffle partition per core; a cluster keeps its own
             builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or os.cpu_count() or 1))
         self.spark = (
@@ -57,7 +70,6 @@ class SparkEngine:
             .getOrCreate()
         )
         self.spark.sparkContext.setLogLevel("ERROR")
-        self._cached: set[str] = set()
 
     def register_packets(self, parquet_glob: str) -> None:
         """Expose the day's canonical records as the view ``packets``."""
@@ -86,5 +98,6 @@ class SparkEngine:
             self._cached.discard(name)
 
     def close(self) -> None:
-        self.spark.stop()
-        self._tmp.cleanup()
+        if self._tmp is not None:  # the session is this engine's own
+            self.spark.stop()
+            self._tmp.cleanup()
