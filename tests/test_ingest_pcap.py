@@ -14,7 +14,9 @@ import pyarrow.compute as pc
 import pytest
 
 from darkstack.errors import InputFormatError
+from darkstack.ingest import records as records_module
 from darkstack.ingest.formats import SNIFF_BYTES, detect
+from darkstack.ingest.packets import PAD
 from darkstack.ingest.pcap import read_pcap, write_pcap
 
 TS = pa.timestamp("us", tz="UTC")
@@ -305,6 +307,27 @@ def test_record_lookalike_bytes_inside_packets(tmp_path):
     assert read == 400
     assert_same(got, table)
 
+
+
+@pytest.mark.parametrize("scan_block", [1, 97, 4096])
+def test_record_scan_block_size_does_not_change_records(tmp_path, monkeypatch, scan_block):
+    """The record-header scan runs over blocks of a chunk: the same candidates (lookalikes included) and
+    records whatever the block size, also where they straddle block edges."""
+    table = records(300, seed=4)
+    ts_sec = (pc.cast(table.column("ts"), pa.int64()).to_numpy() // 1_000_000).astype(np.uint32)
+    table = table.set_column(table.column_names.index("tcp_seq"), "tcp_seq",
+                             pc.if_else(pc.is_valid(table.column("tcp_seq")), pa.array(ts_sec), table.column("tcp_seq")))
+    write_pcap(table, tmp_path / "x.pcap")
+    buf = np.frombuffer(tmp_path.joinpath("x.pcap").read_bytes() + bytes(PAD), np.uint8)
+    locator = records_module.ClassicLocator("<", False, 1, tmp_path / "x.pcap")
+    u32 = records_module._view(buf, "<", 32)
+    whole = locator._candidates(buf, u32, 24, buf.size - PAD)
+    monkeypatch.setattr(records_module, "SCAN_BLOCK", scan_block)
+    assert np.array_equal(locator._candidates(buf, u32, 24, buf.size - PAD), whole)
+    assert whole.shape[1] > 300  # the lookalikes are candidates too
+    got, read, skips = read_all(tmp_path / "x.pcap", chunk_bytes=5000)
+    assert read == 300 and not skips
+    assert_same(got, table)
 
 def _block(order: str, btype: int, body: bytes) -> bytes:
     body += b"\x00" * (-len(body) % 4)
