@@ -364,3 +364,30 @@ def test_pcapng_sections_interfaces_and_resolutions(tmp_path, order):
         assert sorted(table.column("ts").cast(pa.int64()).to_pylist()) == [
             1_700_000_000_000_001, 1_700_000_000_123_456, 1_700_000_001_000_000]
         assert set(table.column("tcp_seq").to_pylist()) == {0x01020304}
+
+
+@pytest.mark.parametrize("threads, block", [(2, 16_384), (3, 7)])
+def test_decode_threads_and_blocks_give_the_same_batches(tmp_path, monkeypatch, threads, block):
+    """Frames decoded in shares on several threads and in small blocks give exactly the batches of one
+    thread decoding each chunk whole: rows in file order, skips and counts, per link type (pcapng)."""
+    import darkstack.ingest.pcap as pcap_module
+
+    capture = tmp_path / "x.pcap"
+    write_pcap(records(3000, seed=5), capture)
+    mixed = tmp_path / "mixed.pcap"
+    with open(mixed, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh)
+        for i, frame in enumerate(_frames() * 20):
+            writer.writepkt(frame, ts=1_700_000_000 + i)
+    hand = tmp_path / "hand.pcapng"
+    hand.write_bytes(_pcapng("<") * 5)
+    for path, chunk in ((capture, 50_000), (mixed, 1000), (hand, 1 << 20)):
+        monkeypatch.setattr(pcap_module, "DECODE_THREADS", 1)
+        monkeypatch.setattr(pcap_module, "DECODE_BLOCK", 1 << 30)
+        single = list(read_pcap(path, chunk_bytes=chunk))
+        monkeypatch.setattr(pcap_module, "DECODE_THREADS", threads)
+        monkeypatch.setattr(pcap_module, "DECODE_BLOCK", block)
+        several = list(read_pcap(path, chunk_bytes=chunk))
+        assert len(single) > 1 or path == hand
+        for a, b in zip(single, several, strict=True):
+            assert a.table.equals(b.table) and a.read == b.read and a.skips == b.skips

@@ -61,10 +61,10 @@ def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: n
     end = off + caplen.astype(np.int64, copy=False)
     linktype = LINK_RAW_ALIASES.get(linktype, linktype)
     if linktype == LINK_ETHERNET:
-        ether = b.u16[off + 12].astype(np.int64)
+        ether = b.u16[off + 12].astype(np.uint16)
         ipo = off + 14
         for _ in range(2):  # 802.1Q / 802.1ad tags, up to two
-            tagged = np.isin(ether, VLAN_TAGS)
+            tagged = (ether == VLAN_TAGS[0]) | (ether == VLAN_TAGS[1]) | (ether == VLAN_TAGS[2])
             if tagged.any():
                 ether = np.where(tagged, b.u16[ipo + 2], ether)
                 ipo = ipo + 4 * tagged
