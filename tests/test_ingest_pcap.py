@@ -391,3 +391,36 @@ def test_decode_threads_and_blocks_give_the_same_batches(tmp_path, monkeypatch, 
         assert len(single) > 1 or path == hand
         for a, b in zip(single, several, strict=True):
             assert a.table.equals(b.table) and a.read == b.read and a.skips == b.skips
+
+
+def test_tcp_option_layouts_match_dpkt(tmp_path):
+    """The SYN option layouts read directly (Linux with/without timestamps, Windows, MSS only) and lists
+    walked option by option give the MSS, window scale, SACK-permitted and TSval dpkt parses."""
+    rng = np.random.default_rng(8)
+
+    def layouts(mss: bytes, ws: int, ts: bytes) -> list[bytes]:
+        return [b"\x02\x04" + mss + b"\x04\x02\x08\x0a" + ts + b"\x00" * 4 + b"\x01\x03\x03" + bytes([ws]),
+                b"\x02\x04" + mss + b"\x01\x01\x04\x02\x01\x03\x03" + bytes([ws]),
+                b"\x02\x04" + mss + b"\x01\x03\x03" + bytes([ws]) + b"\x01\x01\x04\x02",
+                b"\x02\x04" + mss,
+                b"\x01\x03\x03" + bytes([ws]) + b"\x08\x0a" + ts + b"\x00" * 4 + b"\x02\x04" + mss + b"\x00\x00"]
+
+    options = [opts for _ in range(40) for opts in layouts(rng.bytes(2), int(rng.integers(0, 15)), rng.bytes(4))]
+    path = tmp_path / "options.pcap"
+    with open(path, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh)
+        for i, opts in enumerate(options):
+            syn = dpkt.tcp.TCP(sport=1, dport=23, flags=dpkt.tcp.TH_SYN, off=5 + len(opts) // 4, opts=opts)
+            ip = dpkt.ip.IP(src=bytes(4), dst=bytes(4), p=6, data=syn)
+            ip.len = len(bytes(ip))
+            writer.writepkt(bytes(dpkt.ethernet.Ethernet(type=0x0800, data=bytes(ip))), ts=1_700_000_000 + i)
+    table, read, skips = read_all(path)
+    assert read == len(options) and not skips
+    expected = []
+    for opts in options:
+        parsed = dict(dpkt.tcp.parse_opts(opts))
+        expected.append({"tcp_mss": struct.unpack(">H", parsed[2])[0],
+                         "tcp_wscale": parsed[3][0] if 3 in parsed else None,
+                         "tcp_sackok": 4 in parsed,
+                         "tcp_ts": struct.unpack(">I", parsed[8][:4])[0] if 8 in parsed else None})
+    assert table.select(["tcp_mss", "tcp_wscale", "tcp_sackok", "tcp_ts"]).to_pylist() == expected
