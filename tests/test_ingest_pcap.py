@@ -309,10 +309,10 @@ def test_record_lookalike_bytes_inside_packets(tmp_path):
 
 
 
-@pytest.mark.parametrize("scan_block", [1, 97, 4096])
-def test_record_scan_block_size_does_not_change_records(tmp_path, monkeypatch, scan_block):
-    """The record-header scan runs over blocks of a chunk: the same candidates (lookalikes included) and
-    records whatever the block size, also where they straddle block edges."""
+@pytest.mark.parametrize("scan_block, threads", [(1, 1), (97, 3), (4096, 2)])
+def test_record_scan_block_size_does_not_change_records(tmp_path, monkeypatch, scan_block, threads):
+    """The record-header scan runs over blocks of a chunk on several threads: the same candidates (lookalikes
+    included) and records whatever the block size and thread count, also where they straddle block edges."""
     table = records(300, seed=4)
     ts_sec = (pc.cast(table.column("ts"), pa.int64()).to_numpy() // 1_000_000).astype(np.uint32)
     table = table.set_column(table.column_names.index("tcp_seq"), "tcp_seq",
@@ -323,6 +323,7 @@ def test_record_scan_block_size_does_not_change_records(tmp_path, monkeypatch, s
     u32 = records_module._view(buf, "<", 32)
     whole = locator._candidates(buf, u32, 24, buf.size - PAD)
     monkeypatch.setattr(records_module, "SCAN_BLOCK", scan_block)
+    monkeypatch.setattr(records_module, "SCAN_THREADS", threads)
     assert np.array_equal(locator._candidates(buf, u32, 24, buf.size - PAD), whole)
     assert whole.shape[1] > 300  # the lookalikes are candidates too
     got, read, skips = read_all(tmp_path / "x.pcap", chunk_bytes=5000)

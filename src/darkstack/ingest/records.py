@@ -12,6 +12,7 @@ corrupt header.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,8 @@ MAX_RECORD = 0x40000
 """Largest frame accepted (256 KiB, the libpcap maximum snapshot length)."""
 SCAN_BLOCK = 1 << 18
 """Bytes of a chunk tested for record headers at a time (fits the CPU's L2 cache with its masks)."""
+SCAN_THREADS = 2
+"""Threads testing a chunk's blocks for record headers."""
 PCAPNG_SHB, PCAPNG_IDB, PCAPNG_OPB, PCAPNG_SPB, PCAPNG_EPB = 0x0A0D0D0A, 1, 2, 3, 6
 PCAPNG_BOM = 0x1A2B3C4D
 
@@ -112,23 +115,34 @@ class ClassicLocator:
         The top byte of ``ts_sec`` must equal the first record's, or be one more (uint8 arithmetic
         wraps); the sub-second part, lengths and record end must be plausible. The test runs over
         blocks of :data:`SCAN_BLOCK` bytes into reused buffers, so that the byte scan and the header
-        gathers behind it stay in the CPU cache instead of sweeping the chunk's memory once per step.
+        gathers behind it stay in the CPU cache instead of sweeping the chunk's memory once per step;
+        :data:`SCAN_THREADS` threads scan contiguous shares of the blocks (numpy releases the GIL).
         """
         tops = buf[start + self.top_col]
         stop = n - 16 + 1  # one past the last offset with room for a record header
-        diff = np.empty(SCAN_BLOCK, np.uint8)
-        hit = np.empty(SCAN_BLOCK, bool)
-        blocks = []
-        for s in range(start, stop, SCAN_BLOCK):
-            k = min(SCAN_BLOCK, stop - s)
-            np.subtract(buf[s + self.top_col: s + self.top_col + k], tops, out=diff[:k])
-            np.less_equal(diff[:k], 1, out=hit[:k])
-            at = np.flatnonzero(hit[:k]) + s
-            frac, incl = u32[at + 4], u32[at + 8]
-            ok = (frac < self.frac) & (incl <= MAX_RECORD) & (u32[at + 12] >= incl) & (at + 16 + incl <= n)
-            at = at[ok]
-            blocks.append(np.stack([at, u32[at], frac[ok], incl[ok]]))
-        return np.concatenate(blocks, axis=1)
+
+        def scan(share: range) -> list[np.ndarray]:
+            diff = np.empty(SCAN_BLOCK, np.uint8)
+            hit = np.empty(SCAN_BLOCK, bool)
+            blocks = []
+            for s in share:
+                k = min(SCAN_BLOCK, stop - s)
+                np.subtract(buf[s + self.top_col: s + self.top_col + k], tops, out=diff[:k])
+                np.less_equal(diff[:k], 1, out=hit[:k])
+                at = np.flatnonzero(hit[:k]) + s
+                frac, incl = u32[at + 4], u32[at + 8]
+                ok = (frac < self.frac) & (incl <= MAX_RECORD) & (u32[at + 12] >= incl) & (at + 16 + incl <= n)
+                at = at[ok]
+                blocks.append(np.stack([at, u32[at], frac[ok], incl[ok]]))
+            return blocks
+
+        starts = range(start, stop, SCAN_BLOCK)
+        per_share = -(-len(starts) // SCAN_THREADS)
+        shares = [starts[i: i + per_share] for i in range(0, len(starts), per_share)]
+        if len(shares) == 1:
+            return np.concatenate(scan(shares[0]), axis=1)
+        with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+            return np.concatenate([b for blocks in pool.map(scan, shares) for b in blocks], axis=1)
 
 
 class PcapngLocator:
