@@ -349,7 +349,8 @@ def _parse_header(buf: np.ndarray, p: int, n: int, path: Path, base: int, eof: b
     raise InputFormatError(f"not {what}: unknown magic 0x{magic:08x} at byte {base + p}", path)
 
 
-def _submit_decode(pool: ThreadPoolExecutor, buf: np.ndarray, frames: Frames) -> tuple[Frames, list[tuple[int, Future]]]:
+def _submit_decode(pool: ThreadPoolExecutor, buf: np.ndarray,
+                   frames: Frames) -> tuple[Frames, list[tuple[int, Future]]]:
     """Start decoding a chunk's frames: per link type, :data:`DECODE_THREADS` contiguous shares, one job each."""
     jobs = []
     for linktype in np.unique(frames.linktype):

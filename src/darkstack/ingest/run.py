@@ -254,7 +254,8 @@ class _Stored:
 
 
 def _store_batch(staging_ws: Workspace, sensor: str, kind: str, batch: Batch, part: str,
-                 excluded: list[ipaddress.IPv4Network], cryptopan: CryptoPAn | None, settings: IngestSettings) -> _Stored:
+                 excluded: list[ipaddress.IPv4Network], cryptopan: CryptoPAn | None,
+                 settings: IngestSettings) -> _Stored:
     """Filter, anonymise and write one batch's records and events as store part ``part``."""
     skipped: Counter = Counter()
     days: Counter = Counter()
