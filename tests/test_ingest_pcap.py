@@ -14,7 +14,9 @@ import pyarrow.compute as pc
 import pytest
 
 from darkstack.errors import InputFormatError
+from darkstack.ingest import records as records_module
 from darkstack.ingest.formats import SNIFF_BYTES, detect
+from darkstack.ingest.packets import PAD
 from darkstack.ingest.pcap import read_pcap, write_pcap
 
 TS = pa.timestamp("us", tz="UTC")
@@ -306,6 +308,28 @@ def test_record_lookalike_bytes_inside_packets(tmp_path):
     assert_same(got, table)
 
 
+
+@pytest.mark.parametrize("scan_block, threads", [(1, 1), (97, 3), (4096, 2)])
+def test_record_scan_block_size_does_not_change_records(tmp_path, monkeypatch, scan_block, threads):
+    """The record-header scan runs over blocks of a chunk on several threads: the same candidates (lookalikes
+    included) and records whatever the block size and thread count, also where they straddle block edges."""
+    table = records(300, seed=4)
+    ts_sec = (pc.cast(table.column("ts"), pa.int64()).to_numpy() // 1_000_000).astype(np.uint32)
+    table = table.set_column(table.column_names.index("tcp_seq"), "tcp_seq",
+                             pc.if_else(pc.is_valid(table.column("tcp_seq")), pa.array(ts_sec), table.column("tcp_seq")))
+    write_pcap(table, tmp_path / "x.pcap")
+    buf = np.frombuffer(tmp_path.joinpath("x.pcap").read_bytes() + bytes(PAD), np.uint8)
+    locator = records_module.ClassicLocator("<", False, 1, tmp_path / "x.pcap")
+    u32 = records_module._view(buf, "<", 32)
+    whole = locator._candidates(buf, u32, 24, buf.size - PAD)
+    monkeypatch.setattr(records_module, "SCAN_BLOCK", scan_block)
+    monkeypatch.setattr(records_module, "SCAN_THREADS", threads)
+    assert np.array_equal(locator._candidates(buf, u32, 24, buf.size - PAD), whole)
+    assert whole.shape[1] > 300  # the lookalikes are candidates too
+    got, read, skips = read_all(tmp_path / "x.pcap", chunk_bytes=5000)
+    assert read == 300 and not skips
+    assert_same(got, table)
+
 def _block(order: str, btype: int, body: bytes) -> bytes:
     body += b"\x00" * (-len(body) % 4)
     length = 12 + len(body)
@@ -341,3 +365,63 @@ def test_pcapng_sections_interfaces_and_resolutions(tmp_path, order):
         assert sorted(table.column("ts").cast(pa.int64()).to_pylist()) == [
             1_700_000_000_000_001, 1_700_000_000_123_456, 1_700_000_001_000_000]
         assert set(table.column("tcp_seq").to_pylist()) == {0x01020304}
+
+
+@pytest.mark.parametrize("threads, block", [(2, 16_384), (3, 7)])
+def test_decode_threads_and_blocks_give_the_same_batches(tmp_path, monkeypatch, threads, block):
+    """Frames decoded in shares on several threads and in small blocks give exactly the batches of one
+    thread decoding each chunk whole: rows in file order, skips and counts, per link type (pcapng)."""
+    import darkstack.ingest.pcap as pcap_module
+
+    capture = tmp_path / "x.pcap"
+    write_pcap(records(3000, seed=5), capture)
+    mixed = tmp_path / "mixed.pcap"
+    with open(mixed, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh)
+        for i, frame in enumerate(_frames() * 20):
+            writer.writepkt(frame, ts=1_700_000_000 + i)
+    hand = tmp_path / "hand.pcapng"
+    hand.write_bytes(_pcapng("<") * 5)
+    for path, chunk in ((capture, 50_000), (mixed, 1000), (hand, 1 << 20)):
+        monkeypatch.setattr(pcap_module, "DECODE_THREADS", 1)
+        monkeypatch.setattr(pcap_module, "DECODE_BLOCK", 1 << 30)
+        single = list(read_pcap(path, chunk_bytes=chunk))
+        monkeypatch.setattr(pcap_module, "DECODE_THREADS", threads)
+        monkeypatch.setattr(pcap_module, "DECODE_BLOCK", block)
+        several = list(read_pcap(path, chunk_bytes=chunk))
+        assert len(single) > 1 or path == hand
+        for a, b in zip(single, several, strict=True):
+            assert a.table.equals(b.table) and a.read == b.read and a.skips == b.skips
+
+
+def test_tcp_option_layouts_match_dpkt(tmp_path):
+    """The SYN option layouts read directly (Linux with/without timestamps, Windows, MSS only) and lists
+    walked option by option give the MSS, window scale, SACK-permitted and TSval dpkt parses."""
+    rng = np.random.default_rng(8)
+
+    def layouts(mss: bytes, ws: int, ts: bytes) -> list[bytes]:
+        return [b"\x02\x04" + mss + b"\x04\x02\x08\x0a" + ts + b"\x00" * 4 + b"\x01\x03\x03" + bytes([ws]),
+                b"\x02\x04" + mss + b"\x01\x01\x04\x02\x01\x03\x03" + bytes([ws]),
+                b"\x02\x04" + mss + b"\x01\x03\x03" + bytes([ws]) + b"\x01\x01\x04\x02",
+                b"\x02\x04" + mss,
+                b"\x01\x03\x03" + bytes([ws]) + b"\x08\x0a" + ts + b"\x00" * 4 + b"\x02\x04" + mss + b"\x00\x00"]
+
+    options = [opts for _ in range(40) for opts in layouts(rng.bytes(2), int(rng.integers(0, 15)), rng.bytes(4))]
+    path = tmp_path / "options.pcap"
+    with open(path, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh)
+        for i, opts in enumerate(options):
+            syn = dpkt.tcp.TCP(sport=1, dport=23, flags=dpkt.tcp.TH_SYN, off=5 + len(opts) // 4, opts=opts)
+            ip = dpkt.ip.IP(src=bytes(4), dst=bytes(4), p=6, data=syn)
+            ip.len = len(bytes(ip))
+            writer.writepkt(bytes(dpkt.ethernet.Ethernet(type=0x0800, data=bytes(ip))), ts=1_700_000_000 + i)
+    table, read, skips = read_all(path)
+    assert read == len(options) and not skips
+    expected = []
+    for opts in options:
+        parsed = dict(dpkt.tcp.parse_opts(opts))
+        expected.append({"tcp_mss": struct.unpack(">H", parsed[2])[0],
+                         "tcp_wscale": parsed[3][0] if 3 in parsed else None,
+                         "tcp_sackok": 4 in parsed,
+                         "tcp_ts": struct.unpack(">I", parsed[8][:4])[0] if 8 in parsed else None})
+    assert table.select(["tcp_mss", "tcp_wscale", "tcp_sackok", "tcp_ts"]).to_pylist() == expected

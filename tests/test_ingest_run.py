@@ -134,6 +134,27 @@ def test_exclude_sources(ws, tmp_path):
     assert report.files[0].skipped == {"source in an excluded network": low}
 
 
+
+def test_batches_written_while_the_next_is_read_are_all_stored(ws, tmp_path):
+    """A writer thread stores batch i while the reader decodes batch i + 1: with many small batches,
+    exclusions and anonymisation, the store and the report equal those of one batch."""
+    key = tmp_path / "key"
+    key.write_bytes(bytes(range(32)))
+    cap = tmp_path / "a.pcap"
+    write_pcap(records(3000, seed=6), cap)
+    reports = {}
+    for sensor, chunk in (("whole", 1 << 24), ("chunked", 1 << 16)):
+        settings = IngestSettings(exclude_sources=("0.0.0.0/2",), chunk_bytes=chunk)
+        reports[sensor] = ingest(ws, [cap], sensor, anonymise_key=key, settings=settings).files[0]
+    whole, chunked = reports["whole"], reports["chunked"]
+    assert (chunked.read, chunked.kept, chunked.skipped, chunked.days) == (whole.read, whole.kept, whole.skipped, whole.days)
+    assert 0 < whole.kept < 3000 and whole.skipped == {"source in an excluded network": 3000 - whole.kept}
+    parts = json.loads(ws.ingest_manifest.read_text())[str(cap.resolve())]["chunked"]["parts"]
+    assert len(parts) > 5
+    order = [("ts", "ascending"), ("src_ip", "ascending"), ("ip_id", "ascending")]
+    assert all_rows(ws, "chunked").drop_columns(["sensor"]).sort_by(order).equals(
+        all_rows(ws, "whole").drop_columns(["sensor"]).sort_by(order))
+
 def test_anonymised_ingest_keeps_prefixes_and_mirai(ws, tmp_path):
     key = tmp_path / "key"
     key.write_bytes(bytes(range(32)))

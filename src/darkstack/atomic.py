@@ -120,7 +120,9 @@ def write_json(target: str | Path, obj: Any) -> Path:
     return write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_parquet(target: str | Path, table: pa.Table, compression: str = "zstd") -> Path:
+def write_parquet(target: str | Path, table: pa.Table, compression: str = "zstd",
+                  use_dictionary: bool | list[str] = True) -> Path:
+    """``table`` as Parquet at ``target``; ``use_dictionary``: all columns, none, or the columns named."""
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression=compression)
+        pq.write_table(table, tmp, compression=compression, use_dictionary=use_dictionary)
     return Path(target)

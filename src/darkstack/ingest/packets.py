@@ -61,10 +61,10 @@ def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: n
     end = off + caplen.astype(np.int64, copy=False)
     linktype = LINK_RAW_ALIASES.get(linktype, linktype)
     if linktype == LINK_ETHERNET:
-        ether = b.u16[off + 12].astype(np.int64)
+        ether = b.u16[off + 12].astype(np.uint16)
         ipo = off + 14
         for _ in range(2):  # 802.1Q / 802.1ad tags, up to two
-            tagged = np.isin(ether, VLAN_TAGS)
+            tagged = (ether == VLAN_TAGS[0]) | (ether == VLAN_TAGS[1]) | (ether == VLAN_TAGS[2])
             if tagged.any():
                 ether = np.where(tagged, b.u16[ipo + 2], ether)
                 ipo = ipo + 4 * tagged
@@ -85,7 +85,7 @@ def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: n
     reason[(reason == 0) & (ipo + 20 > end)] = 3
     # IPv4 header bytes 0-7 (version/IHL, TOS, total length, id, flags/fragment) and 8-15 (TTL,
     # protocol, checksum, source) in two 64-bit gathers; fields are then cut out with shifts.
-    ip_a, ip_b = b.u64[ipo], b.u64[ipo + 8]
+    ip_a, ip_b = b.u64[ipo].astype(np.uint64), b.u64[ipo + 8].astype(np.uint64)  # native: shifts stay cheap
     first = _field(ip_a, 56, 8, np.uint8)
     ihl = (first & 15).astype(np.int64) * 4
     reason[(reason == 0) & ((first >> 4 != 4) | (ihl < 20))] = 4
@@ -97,7 +97,7 @@ def decode_frames(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, ts_us: n
     need = np.where(is_tcp, 20, np.where(is_udp, 8, 4))
     reason[(reason == 0) & (l4 + need > end)] = 3
     # TCP/UDP bytes 0-7 (ports, sequence) and 8-15 (ack, data offset, flags, window).
-    l4_a, l4_b = b.u64[l4], b.u64[l4 + 8]
+    l4_a, l4_b = b.u64[l4].astype(np.uint64), b.u64[l4 + 8].astype(np.uint64)
     doff = _field(l4_b, 28, 4, np.int64) * 4
     reason[(reason == 0) & is_tcp & (doff < 20)] = 4
     for code, count in zip(*np.unique(reason[reason > 0], return_counts=True)):
@@ -161,8 +161,15 @@ def _tcp_options(b: _Bytes, start: np.ndarray, stop: np.ndarray) -> dict[str, np
     rows = np.flatnonzero(stop > start)
     first = start[rows]
     size = stop[rows] - first
-    head = b.u64[first]
+    head = b.u64[first].astype(np.uint64)
     generic = np.ones(rows.size, bool)
+
+    def option_bytes(sel, at, nbytes, view):
+        """The ``nbytes`` big-endian bytes at option offset ``at`` of rows ``sel``: cut from ``head`` when
+        they lie in the first eight option bytes, else gathered."""
+        if at + nbytes <= 8:
+            return _field(head[sel], 8 * (8 - at - nbytes), 8 * nbytes, view.dtype.newbyteorder("="))
+        return view[first[sel] + at]
     for length, mask, value, extra, mss_at, ws_at, ts_at, sackok in OPTION_LAYOUTS:
         sel = np.flatnonzero((size == length) & ((head & np.uint64(mask)) == np.uint64(value)))
         if extra is not None and sel.size:
@@ -171,12 +178,12 @@ def _tcp_options(b: _Bytes, start: np.ndarray, stop: np.ndarray) -> dict[str, np
         if not sel.size:
             continue
         generic[sel] = False
-        r, o = rows[sel], first[sel]
-        out["tcp_mss"][r], out["mss_valid"][r] = b.u16[o + mss_at], True
+        r = rows[sel]
+        out["tcp_mss"][r], out["mss_valid"][r] = option_bytes(sel, mss_at, 2, b.u16), True
         if ws_at is not None:
-            out["tcp_wscale"][r], out["wscale_valid"][r] = b.u8[o + ws_at], True
+            out["tcp_wscale"][r], out["wscale_valid"][r] = option_bytes(sel, ws_at, 1, b.u8), True
         if ts_at is not None:
-            out["tcp_ts"][r], out["ts_valid"][r] = b.u32[o + ts_at], True
+            out["tcp_ts"][r], out["ts_valid"][r] = option_bytes(sel, ts_at, 4, b.u32), True
         out["tcp_sackok"][r] = sackok
     rows = rows[generic]
     pos = start[rows]

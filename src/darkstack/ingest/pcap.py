@@ -241,24 +241,30 @@ def write_pcap(table: pa.Table, path: str | Path, linktype: str = "ethernet") ->
 
 DEFAULT_CHUNK_BYTES = 64 << 20
 """Bytes read per step: memory stays bounded by a few times this, whatever the file size."""
+DECODE_BLOCK = 16_384
+"""Frames decoded at a time (their bytes, ~1.3 MB for darknet SYNs, fit the CPU's L2/L3 cache)."""
+DECODE_THREADS = 2
+"""Worker threads decoding a chunk, beside the thread reading and locating the next one."""
 
 
 def read_pcap(path: str | Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[Batch]:
     """Decode a classic pcap or pcapng file (plain or gzip) into batches of canonical rows.
 
     Raises ``InputFormatError`` naming the file for a wrong magic, a corrupt header or a file with no
-    complete record; a truncated last record is counted as a skip. Reading and locating the records
-    of one chunk overlaps with decoding the previous chunk in a worker thread (numpy releases the GIL).
+    complete record; a truncated last record is counted as a skip. While the calling thread reads and
+    locates the records of one chunk, :data:`DECODE_THREADS` worker threads decode the previous chunk,
+    each a share of its frames (numpy releases the GIL); batches come out in file order, the same
+    batches whatever the number of threads.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
         pending = None
         for item in _located_chunks(Path(path), chunk_bytes):
-            ready = pool.submit(_decode, *item) if isinstance(item, tuple) else item
+            ready = _submit_decode(pool, *item) if isinstance(item, tuple) else item
             if pending is not None:
-                yield pending.result() if isinstance(pending, Future) else pending
+                yield pending if isinstance(pending, Batch) else _assemble(*pending)
             pending = ready
         if pending is not None:
-            yield pending.result() if isinstance(pending, Future) else pending
+            yield pending if isinstance(pending, Batch) else _assemble(*pending)
 
 
 def _located_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[np.ndarray, Frames] | Batch]:
@@ -343,14 +349,42 @@ def _parse_header(buf: np.ndarray, p: int, n: int, path: Path, base: int, eof: b
     raise InputFormatError(f"not {what}: unknown magic 0x{magic:08x} at byte {base + p}", path)
 
 
-def _decode(buf: np.ndarray, frames: Frames) -> Batch:
-    """Decode located frames, grouped by link type, into one batch."""
+def _submit_decode(pool: ThreadPoolExecutor, buf: np.ndarray,
+                   frames: Frames) -> tuple[Frames, list[tuple[int, Future]]]:
+    """Start decoding a chunk's frames: per link type, :data:`DECODE_THREADS` contiguous shares, one job each."""
+    jobs = []
+    for linktype in np.unique(frames.linktype):
+        rows = np.flatnonzero(frames.linktype == linktype)
+        for share in np.array_split(rows, DECODE_THREADS):
+            if share.size:
+                jobs.append((int(linktype), pool.submit(_decode_rows, buf, frames, share, int(linktype))))
+    return frames, jobs
+
+
+def _decode_rows(buf: np.ndarray, frames: Frames, rows: np.ndarray, linktype: int) -> tuple[list[dict], Counter]:
+    """Decode frames ``rows`` (all of ``linktype``), :data:`DECODE_BLOCK` at a time: the bytes of one block
+    stay in the CPU cache across the decoder's dozens of gathers, where a whole chunk would be swept from
+    memory by each of them."""
+    blocks, skips = [], Counter()
+    for start in range(0, rows.size, DECODE_BLOCK):
+        sel = rows[start: start + DECODE_BLOCK]
+        cols, why = decode_frames(buf, frames.offset[sel], frames.caplen[sel], frames.ts_us[sel], linktype)
+        blocks.append(cols)
+        skips.update(why)
+    return blocks, skips
+
+
+def _assemble(frames: Frames, jobs: list[tuple[int, Future]]) -> Batch:
+    """One batch from a chunk's decode jobs (in submission order): one table per link type."""
     skips = Counter(frames.skips)
     tables = []
-    for linktype in np.unique(frames.linktype):
-        sel = frames.linktype == linktype if frames.linktype.size else slice(None)
-        cols, why = decode_frames(buf, frames.offset[sel], frames.caplen[sel], frames.ts_us[sel], int(linktype))
-        skips.update(why)
-        tables.append(to_table(cols))
+    for linktype in dict.fromkeys(code for code, _ in jobs):
+        blocks = []
+        for code, job in jobs:
+            if code == linktype:
+                done, why = job.result()
+                blocks += done
+                skips.update(why)
+        tables.append(to_table({name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}))
     table = pa.concat_tables(tables) if tables else empty_table()
     return Batch(table, frames.offset.size + sum(frames.skips.values()), skips)

@@ -12,6 +12,7 @@ corrupt header.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,10 @@ from darkstack.errors import InputFormatError
 
 MAX_RECORD = 0x40000
 """Largest frame accepted (256 KiB, the libpcap maximum snapshot length)."""
+SCAN_BLOCK = 1 << 18
+"""Bytes of a chunk tested for record headers at a time (fits the CPU's L2 cache with its masks)."""
+SCAN_THREADS = 2
+"""Threads testing a chunk's blocks for record headers."""
 PCAPNG_SHB, PCAPNG_IDB, PCAPNG_OPB, PCAPNG_SPB, PCAPNG_EPB = 0x0A0D0D0A, 1, 2, 3, 6
 PCAPNG_BOM = 0x1A2B3C4D
 
@@ -42,7 +47,8 @@ def _view(buf: np.ndarray, order: str, bits: int) -> np.ndarray:
 
 
 def follow_chain(cand: np.ndarray, nxt: np.ndarray, first: int) -> np.ndarray:
-    """Positions reached from ``cand[first]`` by repeatedly jumping to ``nxt`` while they are candidates.
+    """Indices into ``cand`` of the positions reached from ``cand[first]`` by repeatedly jumping to
+    ``nxt`` while they are candidates.
 
     Between two candidates that follow each other (``nxt[k] == cand[k + 1]``) everything is
     vectorised; Python only steps over the breaks on the chain, one per false candidate lying
@@ -54,7 +60,7 @@ def follow_chain(cand: np.ndarray, nxt: np.ndarray, first: int) -> np.ndarray:
     i = first
     while True:
         stop = int(breaks[np.searchsorted(breaks, i)])
-        runs.append(cand[i: stop + 1])
+        runs.append(np.arange(i, stop + 1))
         j = int(np.searchsorted(cand, nxt[stop]))
         if j >= cand.size or cand[j] != nxt[stop]:
             break
@@ -76,25 +82,18 @@ class ClassicLocator:
         ``base`` is the file offset of ``buf[0]`` (for error messages).
         """
         u32 = _view(buf, self.order, 32)
-        starts = []
+        runs = []  # record header fields (offset, ts_sec, ts_frac, incl_len), one array each, per run
         p = start
-        cand = np.zeros(0, np.int64)
-        nxt = cand
+        cand = np.zeros((4, 0), np.int64)
         if n - start >= 16:
-            tops = buf[start + self.top_col]
-            window = buf[start + self.top_col: n - 16 + self.top_col + 1]
-            # top timestamp byte equal to the first record's, or one more (uint8 arithmetic wraps)
-            cand = np.flatnonzero(np.subtract(window, tops, dtype=np.uint8) <= 1).astype(np.int64) + start
-            incl = u32[cand + 8].astype(np.int64)
-            ok = (u32[cand + 4] < self.frac) & (incl <= MAX_RECORD) & (u32[cand + 12] >= incl) & (cand + 16 + incl <= n)
-            cand, incl = cand[ok], incl[ok]
-            nxt = cand + 16 + incl
+            cand = self._candidates(buf, u32, start, n)
+        nxt = cand[0] + 16 + cand[3]
         while True:
-            i = np.searchsorted(cand, p)
-            if i < cand.size and cand[i] == p:
-                chain = follow_chain(cand, nxt, int(i))
-                starts.append(chain)
-                p = int(chain[-1] + 16 + u32[chain[-1] + 8])
+            i = np.searchsorted(cand[0], p)
+            if i < cand.shape[1] and cand[0, i] == p:
+                run = cand[:, follow_chain(cand[0], nxt, int(i))]
+                runs.append(run)
+                p = int(run[0, -1] + 16 + run[3, -1])
                 continue
             if p + 16 > n:
                 break
@@ -103,14 +102,47 @@ class ClassicLocator:
                 raise InputFormatError(f"corrupt pcap record header at byte {base + p}", self.path)
             if p + 16 + incl > n:
                 break
-            starts.append(np.array([p], np.int64))
+            runs.append(np.array([[p], [u32[p]], [u32[p + 4]], [incl]], np.int64))
             p += 16 + incl
-        rec = np.concatenate(starts) if starts else np.zeros(0, np.int64)
-        sec = u32[rec].astype(np.int64)
-        frac = u32[rec + 4].astype(np.int64)
+        rec, sec, frac, incl = np.concatenate(runs, axis=1) if runs else np.zeros((4, 0), np.int64)
         ts = sec * 1_000_000 + (frac if self.frac == 1_000_000 else frac // 1000)
-        frames = Frames(rec + 16, u32[rec + 8].astype(np.int64), ts, np.full(rec.size, self.linktype, np.int64))
-        return frames, p
+        return Frames(rec + 16, incl, ts, np.full(rec.size, self.linktype, np.int64)), p
+
+    def _candidates(self, buf: np.ndarray, u32: np.ndarray, start: int, n: int) -> np.ndarray:
+        """Offsets in ``[start, n - 16]`` that can start a complete record of this chunk, with their
+        header fields: rows offset, ts_sec, ts_frac, incl_len.
+
+        The top byte of ``ts_sec`` must equal the first record's, or be one more (uint8 arithmetic
+        wraps); the sub-second part, lengths and record end must be plausible. The test runs over
+        blocks of :data:`SCAN_BLOCK` bytes into reused buffers, so that the byte scan and the header
+        gathers behind it stay in the CPU cache instead of sweeping the chunk's memory once per step;
+        :data:`SCAN_THREADS` threads scan contiguous shares of the blocks (numpy releases the GIL).
+        """
+        tops = buf[start + self.top_col]
+        stop = n - 16 + 1  # one past the last offset with room for a record header
+
+        def scan(share: range) -> list[np.ndarray]:
+            diff = np.empty(SCAN_BLOCK, np.uint8)
+            hit = np.empty(SCAN_BLOCK, bool)
+            blocks = []
+            for s in share:
+                k = min(SCAN_BLOCK, stop - s)
+                np.subtract(buf[s + self.top_col: s + self.top_col + k], tops, out=diff[:k])
+                np.less_equal(diff[:k], 1, out=hit[:k])
+                at = np.flatnonzero(hit[:k]) + s
+                frac, incl = u32[at + 4], u32[at + 8]
+                ok = (frac < self.frac) & (incl <= MAX_RECORD) & (u32[at + 12] >= incl) & (at + 16 + incl <= n)
+                at = at[ok]
+                blocks.append(np.stack([at, u32[at], frac[ok], incl[ok]]))
+            return blocks
+
+        starts = range(start, stop, SCAN_BLOCK)
+        per_share = -(-len(starts) // SCAN_THREADS)
+        shares = [starts[i: i + per_share] for i in range(0, len(starts), per_share)]
+        if len(shares) == 1:
+            return np.concatenate(scan(shares[0]), axis=1)
+        with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+            return np.concatenate([b for blocks in pool.map(scan, shares) for b in blocks], axis=1)
 
 
 class PcapngLocator:
@@ -144,7 +176,7 @@ class PcapngLocator:
         while True:
             i = np.searchsorted(cand, p)
             if i < cand.size and cand[i] == p:
-                chain = follow_chain(cand, nxt, int(i))
+                chain = cand[follow_chain(cand, nxt, int(i))]
                 blocks.append(chain)
                 p = int(chain[-1] + u32[chain[-1] + 4])
                 continue

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 from darkstack.anonymise import CryptoPAn
 from darkstack.errors import ConfigError, DarkstackError
 from darkstack.ingest import manifest as manifest_file
+from darkstack.ingest.batch import Batch
 from darkstack.ingest.formats import Format, detect, get_format
 from darkstack.ingest.pcap import read_pcap
 from darkstack.ingest.settings import IngestSettings
@@ -247,23 +249,31 @@ def stage_file(store_dir: Path, job: FileJob, sensor: str, kind: str, cryptopan:
     if tokens is not None:
         reader = functools.partial(reader, tokens=tokens, per_file=settings.token_scope == "file")
     excluded = [ipaddress.IPv4Network(n, strict=False) for n in settings.exclude_sources]
+
+    def tally(stored: _Stored) -> None:
+        skipped.update(stored.skipped)
+        days.update(stored.days)
+        honeypots.update(stored.honeypots)
+        result.kept += stored.kept
+        result.events += stored.events
+
     try:
-        for i, batch in enumerate(reader(path)):
-            skipped.update(batch.skips)
-            result.read += batch.read
-            table = _kept(batch.table, excluded, cryptopan, settings, skipped)
-            if table.num_rows:
-                for day, n in write_records(staging_ws, sensor, kind, table, part=f"{part}-{i:05d}").items():
-                    days[day_str(day)] += n
-                honeypots.update(_per_honeypot_day(table))
-            events = _kept(batch.events, excluded, cryptopan, settings) if batch.events is not None else None
-            if events is not None and events.num_rows:
-                write_events(staging_ws, sensor, events, part=f"{part}-{i:05d}")
-                result.events += events.num_rows
-            result.kept += table.num_rows
-            if bar is not None:
-                rate = result.read / max(time.perf_counter() - start, 1e-9)
-                advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
+        # Batch i is filtered, anonymised and written by a writer thread while the reader produces batch i + 1
+        # (Parquet encoding and compression release the GIL); one batch in writing at a time bounds memory.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writing: Future | None = None
+            for i, batch in enumerate(reader(path)):
+                skipped.update(batch.skips)
+                result.read += batch.read
+                if writing is not None:
+                    tally(writing.result())
+                writing = writer.submit(_store_batch, staging_ws, sensor, kind, batch, f"{part}-{i:05d}",
+                                        excluded, cryptopan, settings)
+                if bar is not None:
+                    rate = result.read / max(time.perf_counter() - start, 1e-9)
+                    advance(bar, batch.read, status=f"{path.name}: {result.read:,} records, {rate:,.0f}/s")
+            if writing is not None:
+                tally(writing.result())
         if tokens is not None:
             tokens.save()
     except BaseException:
@@ -305,6 +315,35 @@ def commit_file(ws: Workspace, job: FileJob, staged: Staged, sensor: str, kind: 
              extra={"file": key, "read": result.read, "kept": result.kept, "events": result.events, "skipped": result.skipped,
                     "seconds": result.seconds})
     return result
+
+
+@dataclass
+class _Stored:
+    """What writing one batch to the staging store gave."""
+
+    kept: int
+    events: int
+    skipped: Counter
+    days: Counter
+    honeypots: Counter
+
+
+def _store_batch(staging_ws: Workspace, sensor: str, kind: str, batch: Batch, part: str,
+                 excluded: list[ipaddress.IPv4Network], cryptopan: CryptoPAn | None,
+                 settings: IngestSettings) -> _Stored:
+    """Filter, anonymise and write one batch's records and events as store part ``part``."""
+    skipped: Counter = Counter()
+    days: Counter = Counter()
+    honeypots: Counter = Counter()
+    table = _kept(batch.table, excluded, cryptopan, settings, skipped)
+    if table.num_rows:
+        for day, n in write_records(staging_ws, sensor, kind, table, part=part).items():
+            days[day_str(day)] += n
+        honeypots.update(_per_honeypot_day(table))
+    events = _kept(batch.events, excluded, cryptopan, settings) if batch.events is not None else None
+    if events is not None and events.num_rows:
+        write_events(staging_ws, sensor, events, part=part)
+    return _Stored(table.num_rows, events.num_rows if events is not None else 0, skipped, days, honeypots)
 
 
 def _kept(table: pa.Table, excluded: list[ipaddress.IPv4Network], cryptopan: CryptoPAn | None,
