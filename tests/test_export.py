@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from darkstack import atomic
 from darkstack.cli import FAILED, NOTHING_COMPUTED, main
 from darkstack.export import export, export_dir
 from darkstack.export.formats import FORMULA_START, neutralise
@@ -226,6 +227,14 @@ def test_include_chooses_predicted_or_labelled_hosts(world, capsys):
         capsys.readouterr()
         assert main(["export", "-w", str(ws.root), "--include", "guessed"]) == FAILED
         assert "--include: Input should be 'all', 'predicted' or 'labelled'" in capsys.readouterr().err
+        labels = pq.read_table(ws.labels_day(DAY))
+        atomic.write_parquet(ws.labels_day(DAY), labels.schema.empty_table())  # a day without ground truth
+        try:
+            assert main(["export", "-w", str(ws.root), "--include", "labelled"]) == NOTHING_COMPUTED
+            assert capsys.readouterr().err.splitlines() == [f"not computed: export scenario H, {DAY}: no host with a ground-truth label on the "
+                                                            "scenario's sensors (change: --include / export.include)"]
+        finally:
+            atomic.write_parquet(ws.labels_day(DAY), labels)
     finally:
         export(ws, "H", DAY)
 

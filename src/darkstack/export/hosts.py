@@ -187,16 +187,15 @@ def _labelled_rows(ws: Workspace, sensors: list[str], day: dt.date, predicted: n
     from darkstack.labels import labels_for_day
     from darkstack.store import read_day
 
-    seen = [read_day(ws, s, day, columns=["src_ip"]).column("src_ip").to_numpy() for s in sensors]
+    seen = np.concatenate([read_day(ws, s, day, columns=["src_ip"]).column("src_ip").to_numpy() for s in sensors])
     labels = labels_for_day(ws, day)
     ips = labels.column("ip").to_numpy()
-    keep = np.isin(ips, np.concatenate(seen)) & ~np.isin(ips, predicted)
-    order = np.argsort(ips[keep], kind="stable")
+    labels = labels.filter(pa.array(np.isin(ips, seen) & ~np.isin(ips, predicted))).sort_by("ip")
     return pd.DataFrame(
         {
-            "ip": ips[keep][order].astype(np.uint32),
-            "class": np.asarray(labels.column("label").to_pylist(), dtype=object)[keep][order],
-            "source": [LABEL_SOURCE + s for s in np.asarray(labels.column("source").to_pylist(), dtype=object)[keep][order]],
+            "ip": labels.column("ip").to_numpy().astype(np.uint32),
+            "class": labels.column("label").to_pylist(),
+            "source": [LABEL_SOURCE + s for s in labels.column("source").to_pylist()],
             "probability": 1.0,
         }
     )
@@ -222,8 +221,8 @@ def classified_hosts(ws: Workspace, scenario: str, day: dt.date, settings: Expor
     parts += [] if settings.include == "labelled" else [predicted]
     parts = [p for p in parts if len(p)]
     if not parts:
-        raise skips.skip_stage("export", "no host with a ground-truth label on the scenario's sensors", scenario=scenario, days=day,
-                               option="--include / export.include")
+        what = {"labelled": "with a ground-truth label on the scenario's sensors", PREDICTED: "predicted"}.get(settings.include, "to export")
+        raise skips.skip_stage("export", f"no host {what}", scenario=scenario, days=day, option="--include / export.include")
     hosts = pd.concat(parts, ignore_index=True).reindex(columns=predicted.columns)
     ips = hosts.pop("ip").to_numpy(np.uint32)
     contributions = {c: hosts.pop(c) for c in list(hosts.columns) if c.startswith(CONTRIB)}
