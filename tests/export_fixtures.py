@@ -22,6 +22,8 @@ from darkstack.workspace import day_range
 
 DAYS = day_range(dt.date(2022, 3, 1), 3)
 SIZES = {"mirai": 24, "censys": 14, "shodan": 12, UNKNOWN: 16}
+LABEL_SOURCES = {"mirai": "mirai-rule", "censys": "scanners", "shodan": "scanners"}
+"""The label source of each known class, as ``labels/day=…`` records it (the Mirai rule, a list of scanners)."""
 VARIANTS = ("ds", "idarkvec", "igcngru")
 FIRST_IP = (10 << 24) + 1
 MIRAI_LIKE = 5
@@ -112,7 +114,8 @@ def classified_world(ws, tmp_path):
     _write_embeddings(ws, "honeypot", ips, behaviour, seed=1)
     known = labels != UNKNOWN
     for day in DAYS:
-        table = pa.table({"ip": pa.array(ips[known], pa.uint32()), "label": labels[known].tolist(), "source": ["test"] * int(known.sum())})
+        table = pa.table({"ip": pa.array(ips[known], pa.uint32()), "label": labels[known].tolist(),
+                          "source": [LABEL_SOURCES[c] for c in labels[known]]})
         atomic.write_parquet(ws.labels_day(day), table)
     unknown = ips[~known]
     groups = [XSS if i == 0 else ("G1" if i < 8 else None) for i in range(len(unknown))]

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from darkstack import atomic
 from darkstack.cli import FAILED, NOTHING_COMPUTED, main
 from darkstack.export import export, export_dir
 from darkstack.export.formats import FORMULA_START, neutralise
@@ -20,7 +21,7 @@ from darkstack.schema import int_to_ip
 from darkstack.stack.predict import neighbours_path, predictions_path
 from darkstack.store import read_day
 from darkstack.workspace import Workspace
-from export_fixtures import DAYS, DOWNLOAD, FORMULA, HOSTILE, LONG, MIRAI_LIKE, QUOTES, XSS, classified_world
+from export_fixtures import DAYS, DOWNLOAD, LABEL_SOURCES, FORMULA, HOSTILE, LONG, MIRAI_LIKE, QUOTES, XSS, classified_world
 
 DAY = DAYS[-1]
 
@@ -72,7 +73,8 @@ def test_every_format_parses_back_with_the_same_hosts(world):
     assert [i.pattern for i in indicators] == [f"[ipv4-addr:value = '{a}']" for a in addresses]
     assert [i.confidence for i in indicators] == [round(100 * p) for p in table["probability"]]
     assert [i.labels[0] for i in indicators] == table["class"].tolist()
-    assert {tuple(i.indicator_types) for i in indicators} <= {("malicious-activity",), ("anomalous-activity",)}
+    kinds = {"mirai": "malicious-activity", "censys": "benign", "shodan": "benign", "unknown": "anomalous-activity"}
+    assert [i.indicator_types for i in indicators] == [[kinds[c]] for c in table["class"]]
     notes = [o for o in bundle.objects if o.type == "note"]
     assert len(notes) == sum(bool(line["honeypot_events"]) for line in lines)
     assert {ref for n in notes for ref in n.object_refs} <= {i.id for i in indicators}
@@ -82,7 +84,8 @@ def test_hosts_carry_class_deciding_base_cluster_and_store_times(world):
     ws, ips, labels = world[:3]
     table = pq.read_table(world[3][0]).to_pandas().set_index("address")
     predicted = pq.read_table(predictions_path(ws, "H", DAY).with_suffix(".parquet")).to_pandas()
-    assert sorted(table.index) == sorted(predicted["address"])
+    assert table.index[table["source"] == "predicted"].tolist() == predicted["address"].tolist()  # most probable first
+    table = table[table["source"] == "predicted"]
     mirai_like = int_to_ip(ips[labels == "unknown"][-MIRAI_LIKE:])
     assert (table.loc[mirai_like, "class"] == "mirai").all()  # unlabelled hosts acting as bots are labelled so
     contrib = [c for c in table.columns if c.startswith("contrib_")]
@@ -178,6 +181,62 @@ def test_cli_exports_each_predicted_scenario_and_says_what_it_cannot(world, caps
                      f"not computed: export scenario D, {DAY}: no predictions of this day: run `darkstack predict` first"]
     assert main(["export", "-w", str(tmp_path / "empty")]) == NOTHING_COMPUTED
     export(ws, "H", DAY)
+
+
+def test_hosts_with_a_ground_truth_label_are_exported_with_their_source(world):
+    import stix2
+
+    ws, ips, labels = world[:3]
+    table = pq.read_table(world[3][0]).to_pandas()
+    known = labels != "unknown"
+    truth = table[table["source"] != "predicted"]
+    assert truth["address"].tolist() == int_to_ip(ips[known]).tolist() and truth.index.tolist() == list(range(known.sum()))
+    assert truth["class"].tolist() == labels[known].tolist()
+    assert truth["source"].tolist() == ["label:" + LABEL_SOURCES[c] for c in labels[known]]
+    assert (truth["probability"] == 1.0).all() and truth[["runner_up", "runner_up_probability", "top_base", "top_contribution"]].isna().all().all()
+    assert truth[[c for c in table.columns if c.startswith("contrib_")]].isna().all().all() and not any(map(len, truth["neighbours"]))
+    assert all(u[0]["value"] == "root" for u in truth["usernames"]) and truth["last_seen"].str.startswith(str(DAY)).all()
+
+    files = _files(world)
+    rows = {r["address"]: r for r in csv.DictReader(io.StringIO(files["hosts.csv"]))}
+    assert all(rows[a]["source"] == s and rows[a]["runner_up"] == "" for a, s in zip(truth["address"], truth["source"]))
+    hosts = {a["value"]: a for a in json.loads(files["misp.json"])["Event"]["Attribute"] if a["type"] == "ip-src"}
+    for address, cls, source in zip(truth["address"], truth["class"], truth["source"]):  # bots to IDS, scanners not
+        assert hosts[address]["to_ids"] is (cls == "mirai") and hosts[address]["comment"].startswith(f"{cls} (ground truth, {source})")
+    indicators = {o.name.split(":")[0]: o for o in stix2.parse(files["stix.json"], allow_custom=False).objects if o.type == "indicator"}
+    assert {indicators[a].confidence for a in truth["address"]} == {100}
+    assert {indicators[a].indicator_types[0] for a in truth["address"][truth["class"] != "mirai"]} == {"benign"}
+
+
+def test_include_chooses_predicted_or_labelled_hosts(world, capsys):
+    from darkstack.export.settings import ExportSettings
+
+    ws = world[0]
+    full = pq.read_table(world[3][0]).to_pandas()
+    predicted = pq.read_table(predictions_path(ws, "H", DAY).with_suffix(".parquet")).to_pandas()
+    try:
+        export(ws, "H", DAY, ExportSettings(include="predicted"))
+        table = pq.read_table(export_dir(ws, "H", DAY) / "hosts.parquet").to_pandas()
+        assert table["address"].tolist() == predicted["address"].tolist() and set(table["source"]) == {"predicted"}
+        assert table["probability"].tolist() == predicted["probability"].tolist()
+        assert table["runner_up"].tolist() == predicted["runner_up"].tolist()
+        pd.testing.assert_frame_equal(table, full[full["source"] == "predicted"].reset_index(drop=True))
+        assert main(["export", "-w", str(ws.root), "--include", "labelled", "--format", "jsonl"]) == 0
+        lines = [json.loads(line) for line in (export_dir(ws, "H", DAY) / "hosts.jsonl").read_text().splitlines()]
+        assert [line["address"] for line in lines] == full["address"][full["source"] != "predicted"].tolist()
+        capsys.readouterr()
+        assert main(["export", "-w", str(ws.root), "--include", "guessed"]) == FAILED
+        assert "--include: Input should be 'all', 'predicted' or 'labelled'" in capsys.readouterr().err
+        labels = pq.read_table(ws.labels_day(DAY))
+        atomic.write_parquet(ws.labels_day(DAY), labels.schema.empty_table())  # a day without ground truth
+        try:
+            assert main(["export", "-w", str(ws.root), "--include", "labelled"]) == NOTHING_COMPUTED
+            assert capsys.readouterr().err.splitlines() == [f"not computed: export scenario H, {DAY}: no host with a ground-truth label on the "
+                                                            "scenario's sensors (change: --include / export.include)"]
+        finally:
+            atomic.write_parquet(ws.labels_day(DAY), labels)
+    finally:
+        export(ws, "H", DAY)
 
 
 # --- honeypot activity -------------------------------------------------------------------------------

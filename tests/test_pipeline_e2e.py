@@ -109,7 +109,10 @@ def test_full_run_writes_every_artefact(full_run):
         assert not labelled & set(predicted.column("ip").to_pylist())  # only unknown hosts are predicted
         exported = ws.results_dir / "export" / scenario / f"day={DAYS[-1]}"
         assert {p.name for p in exported.iterdir()} == {"hosts.parquet", "hosts.csv", "hosts.jsonl", "misp.json", "stix.json"}
-        assert pq.read_table(exported / "hosts.parquet").num_rows == predicted.num_rows
+        hosts = pq.read_table(exported / "hosts.parquet", columns=["ip", "source"]).to_pandas()
+        by_predict = hosts["source"] == "predicted"  # then the hosts with a ground-truth label (export.include = all)
+        assert sorted(hosts["ip"][by_predict]) == sorted(predicted.column("ip").to_pylist())
+        assert (~by_predict).any() and set(hosts["ip"][~by_predict]) <= labelled
 
     groups = json.loads((ws.results_dir / "discover" / "darknet" / f"groups-day={DAYS[-1]}.json").read_text())
     hosts = pq.read_table(ws.results_dir / "discover" / "darknet" / f"day={DAYS[-1]}.parquet")

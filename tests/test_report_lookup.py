@@ -111,6 +111,20 @@ def test_typing_an_address_shows_its_class_probabilities_neighbours_contribution
 
 
 @pytest.mark.requires("chromium")
+def test_a_host_with_a_ground_truth_label_shows_where_its_class_comes_from(reported, tmp_path):
+    ws, ips, labels, paths, index = reported
+    bot = str(int_to_ip(ips[labels == "mirai"][:1])[0])  # labelled by the Mirai rule
+    probe, _ = _typed(index, tmp_path, [bot])
+    (shown,) = probe["seen"]
+    names = ["class", "probability", "runner-up", "decided most by", "cluster", "first seen", "last seen", "services", "events", "address", "class from"]
+    facts = dict(zip(names, shown["dd"]))
+    assert shown["found"] == "1" and facts["class"] == "Mirai-like" and facts["probability"] == "1.000"
+    assert facts["runner-up"] == facts["decided most by"] == "n/a" and facts["class from"] == "ground truth, label:mirai-rule"
+    table = pq.read_table(paths[0]).to_pandas().set_index("address")
+    assert shown["cells"] == _activity_cells(table.loc[bot])  # no contributions nor neighbours: only what it did
+
+
+@pytest.mark.requires("chromium")
 def test_hostile_log_strings_are_shown_as_text_and_never_run(reported, tmp_path):
     ws, ips, labels, paths, index = reported
     hostile = [str(a) for a in int_to_ip(ips[labels == "unknown"][: len(HOSTILE)])]

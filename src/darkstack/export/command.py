@@ -19,9 +19,12 @@ def command(
         int, typer.Option("--top-strings", help="Most frequent usernames, passwords, commands, downloads and web requests kept per host (0: event counts only).")
     ] = 5,
     max_string_length: Annotated[int, typer.Option("--max-string-length", help="Characters kept of each of those strings (16–2048).")] = 200,
+    include: Annotated[
+        str, typer.Option("--include", help="all (hosts with a ground-truth label and hosts predict labelled), predicted or labelled.")
+    ] = "all",
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Write a day's hosts labelled by `darkstack predict` (class, probability, runner-up, deciding base, cluster, first and last seen) as feed files."""
+    """Write a day's classified hosts — ground-truth labels and `darkstack predict`'s labels (class, source, probability, runner-up, deciding base, cluster, first and last seen) — as feed files."""
     from pydantic import ValidationError
 
     from darkstack import skips
@@ -36,7 +39,7 @@ def command(
     unknown = [f for f in fmt or [] if f not in FORMATS]
     if unknown:
         raise ConfigError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    bounds = {"top_strings": top_strings, "max_string_length": max_string_length}
+    bounds = {"top_strings": top_strings, "max_string_length": max_string_length, "include": include}
     try:
         settings = ExportSettings(**bounds, **({"formats": tuple(fmt)} if fmt else {}))
     except ValidationError as exc:

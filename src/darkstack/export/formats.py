@@ -20,7 +20,7 @@ from collections import defaultdict
 import pyarrow as pa
 
 from darkstack.export.activity import ACTIVITY
-from darkstack.export.hosts import COLUMNS
+from darkstack.export.hosts import COLUMNS, PREDICTED
 from darkstack.schema import CLASSES
 
 FORMATS = ("csv", "jsonl", "misp", "stix")
@@ -104,8 +104,11 @@ def _uuid(*parts: str) -> str:
 
 def _summary(row: dict) -> str:
     """One sentence on a host for MISP comments and STIX descriptions."""
-    text = f"{row['class']} ({row['probability']:.2f}), runner-up {row['runner_up']} ({row['runner_up_probability']:.2f}); "
-    text += f"decided most by {row['top_sensor']}:{row['top_base']} ({row['top_contribution']:+.2f})"
+    if row["source"] == PREDICTED:
+        text = f"{row['class']} ({row['probability']:.2f}), runner-up {row['runner_up']} ({row['runner_up_probability']:.2f}); "
+        text += f"decided most by {row['top_sensor']}:{row['top_base']} ({row['top_contribution']:+.2f})"
+    else:
+        text = f"{row['class']} (ground truth, {row['source']})"
     if row["group"]:
         text += f"; group {row['group']} on {row['cluster_sensor']}"
     if row["honeypot_events"]:
@@ -193,7 +196,7 @@ def to_stix(rows: list[dict], scenario: str, day: str) -> str:
     """A STIX 2.1 bundle: darkstack's identity and one indicator ``[ipv4-addr:value = '…']`` per host.
 
     Labels are the class (and ``anonymised`` when the address is), confidence the probability in
-    percent; valid from the start of the day, created at its end (when the day's data was complete).
+    percent (100 for a ground-truth label); valid from the start of the day, created at its end (when the day's data was complete).
     """
     import stix2
 

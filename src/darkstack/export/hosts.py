@@ -35,8 +35,12 @@ TOP_ACTIVITY = 5
 """Services and events listed per host (the most frequent of the day first)."""
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
+PREDICTED = "predicted"
+"""``source`` of a row whose class ``darkstack predict`` gave; a ground-truth row's is ``label:<label source>``."""
+LABEL_SOURCE = "label:"
+
 COLUMNS = [
-    "address", "class", "probability", "runner_up", "runner_up_probability", "top_sensor", "top_base", "top_contribution",
+    "address", "class", "source", "probability", "runner_up", "runner_up_probability", "top_sensor", "top_base", "top_contribution",
     "cluster_sensor", "cluster", "group", "first_seen", "last_seen", "services", "events", *ACTIVITY, "scenario", "day", "anonymised",
 ]  # fmt: skip
 """The exported columns (CSV, JSON lines), in order; ``hosts.parquet`` adds ip, the contributions and neighbours."""
@@ -158,10 +162,50 @@ def _neighbours(path, ips: np.ndarray) -> pa.Array:
 NEIGHBOURS = pa.list_(pa.struct([("base", pa.string()), ("address", pa.string()), ("label", pa.string())]))
 
 
+def _predicted_rows(predictions: pa.Table, bases: list[tuple[str, str]]) -> pd.DataFrame:
+    """The hosts ``darkstack predict`` labelled, most probable first: class, probability, runner-up, deciding base
+    and every base's contribution."""
+    frame = predictions.to_pandas()
+    contrib = [f"{CONTRIB}{s}:{v}" for s, v in bases]
+    hosts = pd.DataFrame(
+        {
+            "ip": frame["ip"].to_numpy(np.uint32),
+            "class": frame["predicted"],
+            "source": PREDICTED,
+            "probability": frame["probability"],
+            "runner_up": frame["runner_up"],
+            "runner_up_probability": frame["runner_up_probability"],
+        }
+    )
+    return hosts.join(_top_base(frame, bases)).join(frame[contrib])
+
+
+def _labelled_rows(ws: Workspace, sensors: list[str], day: dt.date, predicted: np.ndarray) -> pd.DataFrame:
+    """The hosts the labels know that day (``labels/day=<day>.parquet``: list, Mirai rule, activity rules) among
+    those the scenario's sensors saw, by address: their label with probability 1, the ground truth the stack
+    learns from, and ``source`` ``label:<label source>``; no runner-up nor deciding base."""
+    from darkstack.labels import labels_for_day
+    from darkstack.store import read_day
+
+    seen = np.concatenate([read_day(ws, s, day, columns=["src_ip"]).column("src_ip").to_numpy() for s in sensors])
+    labels = labels_for_day(ws, day)
+    ips = labels.column("ip").to_numpy()
+    labels = labels.filter(pa.array(np.isin(ips, seen) & ~np.isin(ips, predicted))).sort_by("ip")
+    return pd.DataFrame(
+        {
+            "ip": labels.column("ip").to_numpy().astype(np.uint32),
+            "class": labels.column("label").to_pylist(),
+            "source": [LABEL_SOURCE + s for s in labels.column("source").to_pylist()],
+            "probability": 1.0,
+        }
+    )
+
+
 def classified_hosts(ws: Workspace, scenario: str, day: dt.date, settings: ExportSettings | None = None) -> pa.Table:
-    """The day's classified hosts of ``scenario`` (:data:`COLUMNS`, then ip, contributions and neighbours), most
-    probable first; ``settings`` bound the honeypot activity. :class:`darkstack.skips.StageSkipped` when
-    ``darkstack predict`` wrote nothing for that day."""
+    """The day's classified hosts of ``scenario`` (:data:`COLUMNS`, then ip, contributions and neighbours): those
+    with a ground-truth label (by address), then those ``predict`` labelled (most probable first), as
+    ``settings.include`` says; ``settings`` also bound the honeypot activity. :class:`darkstack.skips.StageSkipped`
+    when ``darkstack predict`` wrote nothing for that day, or the day has no host of the kind included."""
     from darkstack.export.settings import ExportSettings  # settings validate the formats, whose writers need COLUMNS
     from darkstack.stack.predict import neighbours_path, predictions_path
 
@@ -172,18 +216,17 @@ def classified_hosts(ws: Workspace, scenario: str, day: dt.date, settings: Expor
     predictions = pq.read_table(path)
     bases = _bases(predictions)
     sensors = list(dict.fromkeys(s for s, _ in bases))
-    frame = predictions.to_pandas()
-    ips = frame["ip"].to_numpy(np.uint32)
-    hosts = pd.DataFrame(
-        {
-            "address": int_to_ip(ips),
-            "class": frame["predicted"],
-            "probability": frame["probability"],
-            "runner_up": frame["runner_up"],
-            "runner_up_probability": frame["runner_up_probability"],
-        }
-    )
-    hosts = hosts.join(_top_base(frame, bases))
+    predicted = _predicted_rows(predictions, bases)
+    parts = [] if settings.include == PREDICTED else [_labelled_rows(ws, sensors, day, predicted["ip"].to_numpy())]
+    parts += [] if settings.include == "labelled" else [predicted]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        what = {"labelled": "with a ground-truth label on the scenario's sensors", PREDICTED: "predicted"}.get(settings.include, "to export")
+        raise skips.skip_stage("export", f"no host {what}", scenario=scenario, days=day, option="--include / export.include")
+    hosts = pd.concat(parts, ignore_index=True).reindex(columns=predicted.columns)
+    ips = hosts.pop("ip").to_numpy(np.uint32)
+    contributions = {c: hosts.pop(c) for c in list(hosts.columns) if c.startswith(CONTRIB)}
+    hosts.insert(0, "address", int_to_ip(ips))
     for extra in (_clusters(ws, ips, sensors, day), _store_facts(ws, ips, sensors, day)):
         hosts = hosts.join(extra.reset_index(drop=True))
     activity = honeypot_activity(ws, ips, sensors, day, settings.top_strings, settings.max_string_length)
@@ -196,8 +239,8 @@ def classified_hosts(ws: Workspace, scenario: str, day: dt.date, settings: Expor
             hosts[field.name] = [clean_text(v) if isinstance(v, str) else None for v in hosts[field.name]]
     table = pa.Table.from_pandas(hosts[COLUMNS], preserve_index=False, schema=_schema())
     table = table.append_column("ip", pa.array(ips, pa.uint32()))
-    for sensor, variant in bases:
-        table = table.append_column(f"{CONTRIB}{sensor}:{variant}", predictions.column(f"{CONTRIB}{sensor}:{variant}"))
+    for name, values in contributions.items():  # null for a ground-truth row
+        table = table.append_column(name, pa.array(values, pa.float64(), from_pandas=True))
     return table.append_column("neighbours", _neighbours(neighbours_path(ws, scenario, day), ips))
 
 

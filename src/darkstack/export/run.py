@@ -7,7 +7,7 @@ from pathlib import Path
 
 from darkstack import atomic
 from darkstack.export import formats
-from darkstack.export.hosts import classified_hosts
+from darkstack.export.hosts import PREDICTED, classified_hosts
 from darkstack.export.settings import ExportSettings
 from darkstack.log import get_logger
 from darkstack.workspace import Workspace, dated_entries, day_str
@@ -46,9 +46,11 @@ def export(ws: Workspace, scenario: str, day: dt.date, settings: ExportSettings 
         atomic.write_parquet(tmp / HOSTS_TABLE, table)
         for fmt in settings.formats:
             atomic.write_text(tmp / formats.FILE_NAMES[fmt], formats.render(fmt, rows, scenario, day_str(day)))
+    predicted = sum(row["source"] == PREDICTED for row in rows)
     log.info(
-        f"scenario {scenario}, {day_str(day)}: {table.num_rows} classified hosts exported as {', '.join(settings.formats)} to {target}",
-        extra={"scenario": scenario, "day": day_str(day), "hosts": table.num_rows},
+        f"scenario {scenario}, {day_str(day)}: {table.num_rows} classified hosts ({table.num_rows - predicted} with a ground-truth label, "
+        f"{predicted} predicted) exported as {', '.join(settings.formats)} to {target}",
+        extra={"scenario": scenario, "day": day_str(day), "hosts": table.num_rows, "predicted": predicted},
     )
     return [target / HOSTS_TABLE, *(target / formats.FILE_NAMES[f] for f in settings.formats)]
 

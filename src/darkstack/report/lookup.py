@@ -24,7 +24,7 @@ from darkstack.workspace import Workspace
 
 HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 DEFAULT_LOOKUP_HOSTS = 20_000
-FIELDS = ("class", "probability", "runner_up", "runner_up_probability", "top_sensor", "top_base", "top_contribution",
+FIELDS = ("class", "source", "probability", "runner_up", "runner_up_probability", "top_sensor", "top_base", "top_contribution",
           "cluster_sensor", "cluster", "group", "first_seen", "last_seen", "services", "events", "anonymised")  # fmt: skip
 ACTIVITY_SHOWN = {"honeypot_events": "event", "usernames": "username", "passwords": "password", "commands": "command",
                   "downloads": "download", "web_requests": "web request"}  # fmt: skip
@@ -54,7 +54,7 @@ def host_records(ws: Workspace, scenarios: list[str]) -> dict[str, list[dict]]:
                 for key in ("class", "runner_up"):
                     record[key] = class_display(record[key])
                 record["honeypot"] = [[ACTIVITY_SHOWN[c], p["value"], p["count"]] for c in ACTIVITY for p in row.get(c) or []]
-                record["contributions"] = [[c.removeprefix(CONTRIB), _value(row[c])] for c in contrib]
+                record["contributions"] = [[c.removeprefix(CONTRIB), row[c]] for c in contrib if row[c] is not None]  # none for ground truth
                 record["neighbours"] = [[n["base"], n["address"], class_display(n["label"])] for n in row["neighbours"]]
                 hosts.setdefault(row["address"], []).append(record)
     for records in hosts.values():
