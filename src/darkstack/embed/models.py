@@ -16,6 +16,7 @@ reference's all-node computation: its layer-2 output is ReLU(b1)·W2 + b2 (with 
 ReLU(T_v + b1)·W2 + b2 (without), computed once per window instead of per snapshot.
 Each encoder also runs on a sampled batch of target nodes (``forward_batch``, embed.sampling): the same
 layers on the batch nodes' sampled rows of Â; with every neighbour kept it equals ``forward`` on those nodes.
+There layer 2 aggregates first, (Â H₁) W: a batch's sources (its ports' sampled hosts) outnumber its rows.
 """
 
 from __future__ import annotations
