@@ -3,7 +3,7 @@ batch on the paper profile, and the peak memory of training and inference on gen
 every run in a fresh process.
 
     nice -n 10 .venv/bin/python benchmarks/bench_minibatch.py [--workspace W] [--sizes 10000,30000,100000]
-        [--full-up-to 30000] [--steps 4] [--batch-size 4096]
+        [--full-up-to 30000] [--steps 4] [--batch-size 32768]
 
 Sections `minibatch-quality` (with ``--workspace``) and `minibatch-memory` (unless ``--sizes ''``).
 ``--workspace`` needs `darkstack simulate --profile paper`, `labels` and `snapshot` run there (the variants
@@ -175,13 +175,15 @@ def quality(workspace: str, batch_size: int) -> str:
     return (
         f"i-GCN-GRU (H = 5, 1 epoch/day, features, fp32, 1 torch thread) on the paper profile, {days} days "
         f"(`{workspace}`), Table-3 darknet macro-F1 over {len(result.days)} test days; mini-batch: "
-        f"{batch_size:,} positive edges a step (default 4,096), fan-out 10, every neighbour at inference:\n\n"
+        f"{batch_size:,} positive edges a step, fan-out 10, every neighbour at inference:\n\n"
         "| variant | macro-F1 | embed wall | peak RSS |\n|---|---|---|---|\n"
         f"{rows}\n\nDifference mini-batch − full {mb - full:+.4f} (goal |Δ| ≤ 0.02: **{verdict}**).\n"
     )
 
 
 def memory(sizes: list[int], full_up_to: int, steps: int) -> str:
+    from darkstack.embed.settings import EmbedSettings
+
     rows = []
     for n in sizes:
         for batching in ("full", "minibatch") if n <= full_up_to else ("minibatch",):
@@ -194,7 +196,8 @@ def memory(sizes: list[int], full_up_to: int, steps: int) -> str:
             )
     return (
         f"Peak memory of i-GCN-GRU (paper sizes, H = 5, features, fp32, 1 thread) on generated windows of 6 days "
-        f"(N active hosts a day, 2,501 ports, ~{MEAN_DEGREE} N edges): training ({steps} mini-batch steps, or the one "
+        f"(N active hosts a day, 2,501 ports, ~{MEAN_DEGREE} N edges): training ({steps} mini-batch steps of the default "
+        f"{EmbedSettings().batch_size:,} positive edges, or the one "
         "full-batch step of an epoch) then inference of every host of the target day; each row a fresh process. "
         "GiB columns: peak RSS after building the 6 day graphs, after training, at the end.\n\n"
         "Times are wall (CPU) seconds on the shared 2-core machine.\n\n"
@@ -211,7 +214,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", help="paper-profile workspace with snapshots and labels (quality line)")
-    parser.add_argument("--batch-size", type=int, default=4096, help="mini-batch size of the quality run")
+    parser.add_argument("--batch-size", type=int, default=32768, help="mini-batch size of the quality run")
     parser.add_argument("--sizes", default="10000,30000,100000", help="active hosts a day of the generated windows")
     parser.add_argument("--full-up-to", type=int, default=30000, help="largest size also run full batch")
     parser.add_argument("--steps", type=int, default=4, help="mini-batch training steps timed per size")

@@ -16,6 +16,7 @@ reference's all-node computation: its layer-2 output is ReLU(b1)·W2 + b2 (with 
 ReLU(T_v + b1)·W2 + b2 (without), computed once per window instead of per snapshot.
 Each encoder also runs on a sampled batch of target nodes (``forward_batch``, embed.sampling): the same
 layers on the batch nodes' sampled rows of Â; with every neighbour kept it equals ``forward`` on those nodes.
+There layer 2 aggregates first, (Â H₁) W: a batch's sources (its ports' sampled hosts) outnumber its rows.
 """
 
 from __future__ import annotations
@@ -233,12 +234,18 @@ class GCNStack(nn.Module):
             pre = self._dense(ax, self.weight1)
         else:
             pre = self.table.aggregate(block.inner, g.graph.keys)
-        return F.relu(pre + self.bias1)
+        return pre.add_(self.bias1).relu_()  # in place: [sources, 1024] is a step's largest tensor
 
     def project_block(self, g: DeviceGraph, block: Block, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """``project`` for a sampled block: its rows of Â (over its sources) @ (H₁ W) + b."""
+        """``project`` for a sampled block: its rows of Â (over its sources) and H₁ W + b, in the cheaper order.
+
+        A port's fan-out brings ~10 sources per row, so a batch has several times more sources than rows:
+        aggregating first ((Â H₁) W) makes the 1024-wide product follow the rows, not the sources."""
         weight, bias = folded
-        return SparsePair.build(block.rows, g.device) @ self._dense(self.hidden_of(g, block), weight) + bias
+        rows, hidden = SparsePair.build(block.rows, g.device), self.hidden_of(g, block)
+        if block.rows.shape[0] < block.rows.shape[1]:
+            return self._dense(rows @ hidden, weight) + bias
+        return rows @ self._dense(hidden, weight) + bias
 
 
 class Encoder(nn.Module):

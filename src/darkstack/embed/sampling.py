@@ -78,8 +78,8 @@ def _choose(degree: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> t
     """For each row r, ``keep[r]`` distinct offsets in [0, degree[r]) drawn uniformly; (row, offset), grouped by row.
 
     Rows with degree ≤ 2·keep rank every offset by a random key and keep the first ones (≤ 2·fan-out work per
-    row); higher-degree rows draw offsets and redraw only the repeats (each draw is new with probability
-    ≥ 1/2), so a port with 10⁵ hosts costs about ``keep`` draws, not 10⁵.
+    row); higher-degree rows (there keep = fan-out) use Floyd's algorithm, ``keep`` vectorised draws over all
+    of them, so a port with 10⁵ hosts costs ``keep`` draws, not 10⁵.
     """
     small = np.flatnonzero(degree <= 2 * keep)
     row_s = np.repeat(small, degree[small])
@@ -90,18 +90,23 @@ def _choose(degree: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> t
     rows, offsets = [row_s[chosen]], [off_s[chosen]]
     large = np.flatnonzero(degree > 2 * keep)
     if len(large):
-        base = int(degree.max()) + 1
-        codes = np.zeros(0, np.int64)
-        pending = np.repeat(large, keep[large])
-        while len(pending):
-            codes = np.unique(np.concatenate([codes, pending * base + rng.integers(0, degree[pending])]))
-            have = np.bincount(codes // base, minlength=len(degree))[large]
-            pending = np.repeat(large, keep[large] - have)
-        rows.append(codes // base)
-        offsets.append(codes % base)
+        rows.append(np.repeat(large, keep[large]))
+        offsets.append(_floyd(degree[large], int(keep[large[0]]), rng).ravel())
     row, offset = np.concatenate(rows), np.concatenate(offsets)
     order = np.lexsort((offset, row))
     return row[order], offset[order]
+
+
+def _floyd(degree: np.ndarray, keep: int, rng: np.random.Generator) -> np.ndarray:
+    """[len(degree), keep]: for each row ``keep`` distinct offsets in [0, degree) drawn uniformly (Floyd's
+    algorithm: for j = d-keep … d-1 draw t in [0, j], take j if t is already taken, else t)."""
+    chosen = np.empty((len(degree), keep), np.int64)
+    for i in range(keep):
+        top = degree - keep + i
+        draw = rng.integers(0, top + 1)
+        taken = (chosen[:, :i] == draw[:, None]).any(axis=1)
+        chosen[:, i] = np.where(taken, top, draw)
+    return chosen
 
 
 @dataclass(frozen=True)
