@@ -38,7 +38,8 @@ STAGES = ("simulate", "labels", "snapshot", "embed-ds", "embed-igcngru", "evalua
 DARKSTACK = str(Path(sys.executable).with_name("darkstack"))
 
 
-def stage_command(stage: str, ws: Path, size: int, thin: int, profile: str, variants: list[str]) -> list[str]:
+def stage_command(stage: str, ws: Path, size: int, thin: int, profile: str, variants: list[str],
+                  batching: str = "auto") -> list[str]:
     """The darkstack command line of ``stage`` on the workspace ``ws``."""
     w = ["-w", str(ws)]
     one_day = ["--test-days", "1", "--train-days", "0"]
@@ -50,7 +51,7 @@ def stage_command(stage: str, ws: Path, size: int, thin: int, profile: str, vari
                    str(ws / "sim" / "acknowledged_scanners.ipset"), *w],
         "snapshot": ["snapshot", "-s", SENSOR, "--force", *w],
         "embed-ds": ["embed", "-m", "ds", "-s", SENSOR, *w],
-        "embed-igcngru": ["embed", "-m", "igcngru", "-s", SENSOR, *w],
+        "embed-igcngru": ["embed", "-m", "igcngru", "-s", SENSOR, "--batching", batching, *w],
         "evaluate": ["evaluate", "-s", SENSOR, *sum((["-v", v] for v in variants), []), *one_day, *w],
         "stack": ["stack", "--scenario", scenario, "--day", DAY.isoformat(), "--train-days", "0", "--no-figures", *w],
         "predict": ["predict", "--day", DAY.isoformat(), "--scenario", scenario, *w],
@@ -112,7 +113,8 @@ def table(results: dict) -> str:
             if r["rc"] != 0:
                 cells.append(f"failed (exit {r['rc']})")
                 continue
-            cells.append(f"{r['wall_s']:.1f} · {r['cpu_s']:.1f} · {r['peak_gib']:.2f}")
+            batching = f" ({r['batching']} batch)" if r.get("batching", "auto") != "auto" else ""
+            cells.append(f"{r['wall_s']:.1f} · {r['cpu_s']:.1f} · {r['peak_gib']:.2f}{batching}")
             if results[s].get("day"):
                 xs_h.append(results[s]["day"]["hosts"])
                 xs_e.append(results[s]["day"]["edges"])
@@ -131,6 +133,8 @@ def main() -> None:
                                                         "(every packet a row elsewhere).")
     parser.add_argument("--profile", default="paper", help="Simulator profile (paper: the papers' /24).")
     parser.add_argument("--root", type=Path, default=Path("/work/bench/scale"), help="Workspaces ROOT/p<size>/.")
+    parser.add_argument("--batching", default="auto", choices=("auto", "full", "minibatch"),
+                        help="i-GCN-GRU's embed.batching (docs/embeddings.md, Mini-batches).")
     parser.add_argument("--no-write", action="store_true", help="Print only; do not write BENCHMARKS.md.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -152,8 +156,11 @@ def main() -> None:
                 continue
             variants = ["ds"] + (["igcngru"] if entry["stages"].get("embed-igcngru", {}).get("rc") == 0 else [])
             started = time.strftime("%H:%M:%S")
-            r = timed(stage_command(stage, ws, size, entry["thin"], args.profile, variants), args.root / f"p{size}-{stage}.log")
+            r = timed(stage_command(stage, ws, size, entry["thin"], args.profile, variants, args.batching),
+                      args.root / f"p{size}-{stage}.log")
             r["variants"] = variants if stage in ("evaluate", "stack", "predict") else None
+            if stage == "embed-igcngru":
+                r["batching"] = args.batching
             entry["stages"][stage] = r
             print(f"/{size} {stage} (from {started}): {r}", flush=True)
             if stage == "snapshot" and r["rc"] == 0:
@@ -171,7 +178,9 @@ def main() -> None:
         "Exponents: least-squares slope of log(CPU seconds) against log(hosts) and log(edges) over the sizes "
         "measured (CPU time: the shared machine's load makes wall time noisy; each process's ~2–3 CPU-second start "
         "is included, so small stages show exponents below their asymptotic ones). evaluate/stack/predict use DS plus i-GCN-GRU where i-GCN-GRU ran (variants in "
-        f"`{args.root}/p<size>.json`).\n\n{table(results)}\n\n"
+        f"`{args.root}/p<size>.json`). The day is the simulation's first, so i-GCN-GRU's window holds this one "
+        "snapshot and trains with no history: a later day's H = 5 window holds six, and its cost and memory grow "
+        f"with the window's nodes and edges (up to ≈ 6×).\n\n{table(results)}\n\n"
         f"Load average of the shared 2-core machine when the section was written: {os.getloadavg()[0]:.1f} "
         "(11–15 during the runs of 2026-12-02: wall time is 3–15× the CPU time).\n\n"
         "Reproduce: `nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes "
