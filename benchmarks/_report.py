@@ -28,9 +28,12 @@ def peak_rss_gib() -> float:
     return max(own, kids) / 1024**2
 
 
-def write_section(name: str, markdown: str) -> None:
-    """Print ``markdown`` and store it as section ``name`` of BENCHMARKS.md (locked read-modify-write)."""
+def write_section(name: str, markdown: str, *, write: bool = True) -> None:
+    """Print ``markdown`` and, unless ``write`` is false (a script's ``--no-write``), store it as section ``name``
+    of BENCHMARKS.md (locked read-modify-write)."""
     print(markdown)
+    if not write:
+        return
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     block = (
         f'<!-- bench:{name} -->\n<a id="bench-{name}"></a>\n\n{markdown.rstrip()}\n\n'

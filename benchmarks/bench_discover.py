@@ -284,10 +284,7 @@ Per day, default settings:
 
 Peak memory {peak_rss_gib():.1f} GiB; load average {os.getloadavg()[1]:.1f} (5 min) at the end on {os.cpu_count()} cores (seconds scale with it).
 """
-    if args.no_write:
-        print(text)
-    else:
-        write_section("discover", text)
+    write_section("discover", text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -183,10 +183,7 @@ while the dpkt loop is single-threaded; the wall-clock ratio credits darkstack w
 Peak memory {peak_rss_gib():.2f} GiB (the capture streams in 64 MiB chunks; most of it is the benchmark's own
 generated table).
 """
-    if args.no_write:
-        print(md)
-    else:
-        write_section("ingest", md)
+    write_section("ingest", md, write=not args.no_write)
     path.unlink()
 
 

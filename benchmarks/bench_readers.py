@@ -228,10 +228,7 @@ dicts); Dionaea's tables are read with one SQL query each.
 Zeek rows kept exceed the connections where a session's SYN is split from the rest (docs/ingest.md).
 Peak memory {peak_rss_gib():.2f} GiB.
 """
-    if args.no_write:
-        print(md)
-    else:
-        write_section("readers", md)
+    write_section("readers", md, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -188,10 +188,7 @@ def main() -> None:
         + (",".join(f"{k}:{v['thin']}" for k, v in results.items() if v["thin"] > 1) or '""') + "` "
         "(`--stages` and `--sizes` pick a subset; results accumulate in `ROOT/p<size>.json`)."
     )
-    if args.no_write:
-        print(markdown)
-    else:
-        write_section("scale", markdown)
+    write_section("scale", markdown, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -130,10 +130,7 @@ Peak memory {peak_rss_gib():.2f} GiB. Everything but the neighbour searches (`kn
 is stacking's own cost: {total - outcome.seconds["neighbours"]:.2f} s.
 Macro-F1 on this synthetic day: {", ".join(f"{m} {v:.2f}" for m, v in macro.items())}.
 """
-    if args.no_write:
-        print(text)
-    else:
-        write_section("stack", text)
+    write_section("stack", text, write=not args.no_write)
 
 if __name__ == "__main__":
     main()

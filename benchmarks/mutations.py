@@ -349,10 +349,7 @@ def main() -> None:
                   + f" [{outcome.seconds:.0f} s]", flush=True)
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/mutations.py" + (f" --only {args.only}" if args.only else "")
     markdown = table(outcomes, command, baseline_s, time.perf_counter() - started, children_cpu_s())
-    if args.no_write or args.only:
-        print(markdown)
-    else:
-        write_section("mutations", markdown)
+    write_section("mutations", markdown, write=not (args.no_write or args.only))
     sys.exit(1 if any(o.result in ("survived", "error") for o in outcomes) else 0)
 
 
