@@ -38,23 +38,35 @@ STAGES = ("simulate", "labels", "snapshot", "embed-ds", "embed-igcngru", "evalua
 DARKSTACK = str(Path(sys.executable).with_name("darkstack"))
 
 
+def last_day(days: int) -> dt.date:
+    """The day evaluate, stack and predict measure: the simulation's last (its GNN window the fullest)."""
+    return DAY + dt.timedelta(days=days - 1)
+
+
+def run_name(size: int, days: int, scale: float) -> str:
+    """The workspace / results name of a run: ``p16`` for one day at scale 1, else e.g. ``p16-7d-x1.5``."""
+    return f"p{size}" if (days, scale) == (1, 1.0) else f"p{size}-{days}d-x{scale:g}"
+
+
 def stage_command(stage: str, ws: Path, size: int, thin: int, profile: str, variants: list[str],
-                  batching: str = "auto") -> list[str]:
-    """The darkstack command line of ``stage`` on the workspace ``ws``."""
+                  batching: str = "auto", days: int = 1, scale: float = 1.0) -> list[str]:
+    """The darkstack command line of ``stage`` on the workspace ``ws``: every day is simulated, snapshot and
+    embedded; evaluate, stack and predict run on the last day."""
     w = ["-w", str(ws)]
     one_day = ["--test-days", "1", "--train-days", "0"]
     scenario = ",".join(f"{SENSOR}:{v}" for v in variants)
+    day = last_day(days).isoformat()
     return {
-        "simulate": ["simulate", "--profile", profile, "--days", "1", "--start", DAY.isoformat(), "--prefix-len",
-                     str(size), "--thin", str(thin), *w],
+        "simulate": ["simulate", "--profile", profile, "--days", str(days), "--start", DAY.isoformat(),
+                     "--prefix-len", str(size), "--thin", str(thin), "--scale", f"{scale:g}", *w],
         "labels": ["labels", "--source", str(ws / "sim" / "labels.csv"), "--source",
                    str(ws / "sim" / "acknowledged_scanners.ipset"), *w],
         "snapshot": ["snapshot", "-s", SENSOR, "--force", *w],
         "embed-ds": ["embed", "-m", "ds", "-s", SENSOR, *w],
         "embed-igcngru": ["embed", "-m", "igcngru", "-s", SENSOR, "--batching", batching, *w],
         "evaluate": ["evaluate", "-s", SENSOR, *sum((["-v", v] for v in variants), []), *one_day, *w],
-        "stack": ["stack", "--scenario", scenario, "--day", DAY.isoformat(), "--train-days", "0", "--no-figures", *w],
-        "predict": ["predict", "--day", DAY.isoformat(), "--scenario", scenario, *w],
+        "stack": ["stack", "--scenario", scenario, "--day", day, "--train-days", "0", "--no-figures", *w],
+        "predict": ["predict", "--day", day, "--scenario", scenario, *w],
     }[stage]
 
 
@@ -76,14 +88,20 @@ def timed(command: list[str], log: Path) -> dict:
             "peak_gib": round(int(grab("Maximum resident set size (kbytes)")) / 1024**2, 3)}
 
 
-def day_size(ws: Path) -> dict:
-    """Hosts, host–port edges, packets and store records of the snapshot day."""
+def day_size(ws: Path, day: dt.date = DAY) -> dict:
+    """Hosts, host–port edges, packets and store records of the snapshot ``day`` (the store: every day)."""
     workspace = Workspace(ws)
-    counts = read_meta(workspace, SENSOR, DAY)["counts"]
-    edges = pq.read_metadata(workspace.snapshot_dir(SENSOR, DAY) / "edges.parquet").num_rows
+    counts = read_meta(workspace, SENSOR, day)["counts"]
+    edges = pq.read_metadata(workspace.snapshot_dir(SENSOR, day) / "edges.parquet").num_rows
     store_bytes = sum(p.stat().st_size for p in (workspace.store_dir / SENSOR).rglob("*.parquet"))
     return {"hosts": counts["hosts_kept"], "edges": edges, "packets": counts["packets_read"],
             "records": counts["records_read"], "store_gib": round(store_bytes / 1024**3, 3)}
+
+
+def embed_seconds(ws: Path, variant: str) -> dict[str, float]:
+    """Seconds each day took in the embed stage (its run.json; training and embedding of that day)."""
+    log = json.loads((Workspace(ws).embedding_dir(SENSOR, variant) / "run.json").read_text())
+    return {day: round(entry.get("seconds", 0.0), 2) for day, entry in sorted(log["days"].items())}
 
 
 def exponent(x: list[float], y: list[float]) -> float | None:
@@ -125,6 +143,33 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def longer_table(runs: dict) -> str:
+    """Runs over several days (or at another --scale): each stage's process over every day; hosts and edges
+    of the last day, on which evaluate, stack and predict run and whose i-GCN-GRU window is the fullest."""
+    lines = []
+    for name, r in sorted(runs.items()):
+        d, days = r.get("day", {}), r["days"]
+        lines += [f"**{name}**: /{r['size']}, {days} days from {DAY}, `--scale {r['scale']:g}`, thin {r['thin']}; "
+                  f"last day {last_day(days)}: {d.get('hosts', 0):,} hosts, {d.get('edges', 0):,} edges, "
+                  f"store {d.get('store_gib', '?')} GiB for all days.", "",
+                  "| stage | wall s | CPU s | peak GiB | per day |", "|---|---:|---:|---:|---|"]
+        for stage in STAGES:
+            x = r["stages"].get(stage)
+            if x is None:
+                lines.append(f"| {stage} | not run | | | |")
+                continue
+            if x["rc"] != 0:
+                lines.append(f"| {stage} | failed (exit {x['rc']}) | | | |")
+                continue
+            per_day = x.get("seconds_per_day")
+            note = ("; ".join(f"{k[5:]} {v:.0f} s" for k, v in per_day.items()) if per_day
+                    else "last day only" if stage in ("evaluate", "stack", "predict") else "all days")
+            batching = f" ({x['batching']} batch)" if x.get("batching", "auto") != "auto" else ""
+            lines.append(f"| {stage}{batching} | {x['wall_s']:.1f} | {x['cpu_s']:.1f} | {x['peak_gib']:.2f} | {note} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="24,20,16", help="Telescope prefix lengths (comma-separated).")
@@ -135,6 +180,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("/work/bench/scale"), help="Workspaces ROOT/p<size>/.")
     parser.add_argument("--batching", default="auto", choices=("auto", "full", "minibatch"),
                         help="i-GCN-GRU's embed.batching (docs/embeddings.md, Mini-batches).")
+    parser.add_argument("--days", type=int, default=1, help="Days to simulate; evaluate, stack and predict run on "
+                        "the last (results ROOT/p<size>-<days>d-x<scale>.json unless 1 day at scale 1).")
+    parser.add_argument("--scale", type=float, default=1.0, help="Simulator --scale (host numbers ×).")
     parser.add_argument("--no-write", action="store_true", help="Print only; do not write BENCHMARKS.md.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -144,11 +192,12 @@ def main() -> None:
         parser.error(f"unknown stage(s) {', '.join(unknown)}")
     thin = {int(k): int(v) for k, v in (pair.split(":") for pair in args.thin.split(",") if pair)}
     args.root.mkdir(parents=True, exist_ok=True)
+    last = last_day(args.days)
     for size in sizes:
-        ws = args.root / f"p{size}"
-        results_file = args.root / f"p{size}.json"
+        name = run_name(size, args.days, args.scale)
+        ws, results_file = args.root / name, args.root / f"{name}.json"
         entry = json.loads(results_file.read_text()) if results_file.exists() else {"stages": {}}
-        entry["thin"] = thin.get(size, 1)
+        entry.update(thin=thin.get(size, 1), size=size, days=args.days, scale=args.scale)
         if "simulate" in stages and ws.exists():
             shutil.rmtree(ws)
         for stage in STAGES:
@@ -156,18 +205,22 @@ def main() -> None:
                 continue
             variants = ["ds"] + (["igcngru"] if entry["stages"].get("embed-igcngru", {}).get("rc") == 0 else [])
             started = time.strftime("%H:%M:%S")
-            r = timed(stage_command(stage, ws, size, entry["thin"], args.profile, variants, args.batching),
-                      args.root / f"p{size}-{stage}.log")
+            r = timed(stage_command(stage, ws, size, entry["thin"], args.profile, variants, args.batching,
+                                    args.days, args.scale), args.root / f"{name}-{stage}.log")
             r["variants"] = variants if stage in ("evaluate", "stack", "predict") else None
             if stage == "embed-igcngru":
                 r["batching"] = args.batching
+                if r["rc"] == 0:
+                    r["seconds_per_day"] = embed_seconds(ws, "igcngru")
             entry["stages"][stage] = r
-            print(f"/{size} {stage} (from {started}): {r}", flush=True)
+            print(f"{name} {stage} (from {started}): {r}", flush=True)
             if stage == "snapshot" and r["rc"] == 0:
-                entry["day"] = day_size(ws)
-                print(f"/{size} day: {entry['day']}", flush=True)
+                entry["day"] = day_size(ws, last)
+                print(f"{name} day {last}: {entry['day']}", flush=True)
             results_file.write_text(json.dumps(entry, indent=1))
-    results = {f.stem[1:]: json.loads(f.read_text()) for f in args.root.glob("p*.json")}
+    runs = {f.stem: json.loads(f.read_text()) for f in args.root.glob("p*.json")}
+    results = {name[1:]: r for name, r in runs.items() if name[1:].isdigit()}
+    longer = {name: r for name, r in runs.items() if not name[1:].isdigit()}
     markdown = (
         f"One simulated day (`{args.profile}` profile, {DAY}) of a "
         + ", ".join(f"/{s}" for s in sorted(results, key=int, reverse=True)) + " darknet "
@@ -188,6 +241,16 @@ def main() -> None:
         + (",".join(f"{k}:{v['thin']}" for k, v in results.items() if v["thin"] > 1) or '""') + "` "
         "(`--stages` and `--sizes` pick a subset; results accumulate in `ROOT/p<size>.json`)."
     )
+    if longer:
+        markdown += (
+            "\n\n### Several days\n\nThe same stages over a simulated week (each stage one process over every "
+            "day; evaluate, stack and predict on the last day, whose i-GCN-GRU window holds H + 1 = 6 snapshots). "
+            "`per day`: the seconds embed's run.json gives each day (training plus embedding).\n\n"
+            + longer_table(longer)
+            + "Reproduce: " + "; ".join(
+                f"`nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes {r['size']} --days {r['days']} "
+                f"--scale {r['scale']:g} --thin {r['size']}:{r['thin']}`" for r in longer.values()) + "."
+        )
     write_section("scale", markdown, write=not args.no_write)
 
 
