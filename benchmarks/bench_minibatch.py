@@ -3,9 +3,11 @@ batch on the paper profile, and the peak memory of training and inference on gen
 every run in a fresh process.
 
     nice -n 10 .venv/bin/python benchmarks/bench_minibatch.py [--workspace W] [--sizes 10000,30000,100000]
-        [--full-up-to 30000] [--steps 4] [--batch-sizes 16384,2048]
+        [--full-up-to 30000] [--steps 4] [--batch-sizes 16384,2048] [--day-workspace D]
 
-Sections `minibatch-quality` (with ``--workspace``) and `minibatch-memory` (unless ``--sizes ''``).
+Sections `minibatch-quality` (with ``--workspace``), `minibatch-day` (with ``--day-workspace``: a real day, e.g. the
+/16 of bench_scale, embedded in mini-batches of the first ``--batch-sizes``) and `minibatch-memory` (unless
+``--sizes ''``).
 ``--workspace`` needs `darkstack simulate --profile paper`, `labels` and `snapshot` run there (the variants
 ``igcngru`` and ``igcngru-mb<B>`` for each ``--batch-sizes`` B, in hosts, are embedded if missing); without it only the memory table is measured.
 The generated windows are H + 1 = 6 days of N active hosts (from a pool of 1.5 N) on 2,501 ports, each host
@@ -36,9 +38,9 @@ MEAN_DEGREE = 10
 TITLE = "## Mini-batch GNN training and inference (`benchmarks/bench_minibatch.py`)"
 
 
-def generated_window(n_hosts: int, seed: int = 0):
-    """H + 1 = 6 generated snapshot days of ``n_hosts`` active hosts each (see the module docstring), yielded one
-    at a time so that only one day's tables exist while its graph is built (as GraphCache does)."""
+def generated_window(n_hosts: int, days: int = 6, seed: int = 0):
+    """``days`` (H + 1 = 6) generated snapshot days of ``n_hosts`` active hosts each (see the module docstring),
+    yielded one at a time so that only one day's tables exist while its graph is built (as GraphCache does)."""
     import numpy as np
     import pyarrow as pa
 
@@ -56,7 +58,7 @@ def generated_window(n_hosts: int, seed: int = 0):
         cols |= {c: pa.array(rng.integers(0, 100, len(ids)).astype(np.float64)) for c in FEATURE_COLUMNS}
         return pa.table(cols)
 
-    for i in range(6):
+    for i in range(days):
         hosts = np.sort(rng.choice(pool, n_hosts, replace=False))
         degree = np.minimum(rng.geometric(1 / MEAN_DEGREE, n_hosts), PORTS)
         e_ip = np.repeat(hosts, degree)
@@ -80,7 +82,7 @@ def resident_gib() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
 
 
-def child_memory(n_hosts: int, batching: str, steps: int) -> dict:
+def child_memory(n_hosts: int, batching: str, steps: int, days: int) -> dict:
     """Train i-GCN-GRU (H = 5, features, paper sizes) on a generated window, one full-batch step or the first
     ``steps`` host batches of a mini-batch epoch (every one if ``steps`` ≥ the epoch's), and embed its target
     day's hosts; the figures as a dict."""
@@ -96,7 +98,7 @@ def child_memory(n_hosts: int, batching: str, steps: int) -> dict:
     torch.set_num_threads(1)
     st = EmbedSettings()
     started, cpu = time.perf_counter(), time.process_time()
-    graphs = [build_day_graph(s, features=True) for s in generated_window(n_hosts)]
+    graphs = [build_day_graph(s, features=True) for s in generated_window(n_hosts, days)]
     graphs_s, graphs_cpu, graphs_peak, graphs_kept = time.perf_counter() - started, time.process_time() - cpu, \
         peak_rss_gib(), resident_gib()
     device = torch.device("cpu")
@@ -134,6 +136,7 @@ def child_memory(n_hosts: int, batching: str, steps: int) -> dict:
     inferred = hosts if batching == "full" or trained_steps == len(epoch) else min(hosts, steps * st.batch_size)
     return {
         "hosts": window.target.n_hosts,
+        "days": days,
         "nodes": window.target.n_nodes,
         "edges": len(window.target.edge_host),
         "window_edges": sum(len(g.edge_host) for g in graphs),
@@ -208,13 +211,25 @@ def quality(workspace: str, batch_sizes: list[int]) -> str:
     )
 
 
-def memory(sizes: list[int], full_up_to: int, steps: int) -> str:
+def day(workspace: str, batch_size: int) -> str:
+    """One real snapshot day (e.g. the /16 of bench_scale) embedded by i-GCN-GRU in mini-batches, in a fresh process."""
+    r = _in_child("embed", workspace, "minibatch", str(batch_size))
+    print(r, flush=True)
+    return (
+        f"i-GCN-GRU (paper sizes, H = 5, features, fp32, 1 torch thread) in mini-batches of {batch_size:,} hosts on "
+        f"the snapshots of `{workspace}` (largest day {r['hosts']:,} hosts), training and inference, one process:\n\n"
+        "| variant | wall | CPU | peak RSS |\n|---|---|---|---|\n"
+        f"| {r['variant']} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | {r['peak_gib']:.2f} GiB |\n"
+    )
+
+
+def memory(sizes: list[int], days: dict[int, int], full_up_to: int, steps: int) -> str:
     from darkstack.embed.settings import EmbedSettings
 
     jobs = [(n, b) for n in sizes for b in (("full", "minibatch") if n <= full_up_to else ("minibatch",))]
     with ThreadPoolExecutor(2) as pool:  # two fresh processes side by side, the largest first (CPU s unaffected)
         order = sorted(jobs, key=lambda job: -job[0])
-        done = dict(zip(order, pool.map(lambda job: _in_child("memory", str(job[0]), job[1], str(steps)), order)))
+        done = dict(zip(order, pool.map(lambda job: _in_child("memory", str(job[0]), job[1], str(steps), str(days[job[0]])), order)))
     rows = []
     for n, batching in jobs:
         r = done[n, batching]
@@ -223,7 +238,7 @@ def memory(sizes: list[int], full_up_to: int, steps: int) -> str:
         whole = "" if r["trained_steps"] == r["steps_per_epoch"] else " (from the steps run)"
         infer = "" if r["inferred"] == r["hosts"] else f", from {r['inferred']:,} hosts"
         rows.append(
-            f"| {r['hosts']:,} | {r['edges']:,} | {r['window_edges']:,} | {batching} | "
+            f"| {r['hosts']:,} | {r['edges']:,} | {r['days']} | {r['window_edges']:,} | {batching} | "
             f"{r['trained_steps']} of {r['steps_per_epoch']} | {r['step_s']:.1f} s ({r['step_cpu_s']:.1f}) | "
             f"{epoch_cpu:.0f}{whole} | {r['infer_s']:.1f} s ({r['infer_cpu_s']:.1f}{infer}) | "
             f"{r['graphs_cpu_s']:.0f} | {r['graphs_peak_gib']:.2f} / {r['graphs_kept_gib']:.2f} | "
@@ -231,7 +246,7 @@ def memory(sizes: list[int], full_up_to: int, steps: int) -> str:
         )
     return (
         f"Peak memory of i-GCN-GRU (paper sizes, H = 5, features, fp32, 1 thread) on generated windows of 6 days "
-        f"(N active hosts a day, 2,501 ports, ~{MEAN_DEGREE} N edges a day): training (the first {steps} host batches "
+        f"(fewer where the column says so: a shorter window, for time) (N active hosts a day, 2,501 ports, ~{MEAN_DEGREE} N edges a day): training (the first {steps} host batches "
         f"of a mini-batch epoch, {EmbedSettings().batch_size:,} hosts each with all their edges, or the one "
         "full-batch step of an epoch) then inference of every host of the target day (where the epoch was cut, "
         "timed over as many inference batches and scaled to every host); each row a fresh process. "
@@ -239,22 +254,24 @@ def memory(sizes: list[int], full_up_to: int, steps: int) -> str:
         "peak / kept resident GiB); then resident GiB with the device graphs and samplers, peak GiB after "
         "training, peak GiB at the end.\n\n"
         "Times are wall (CPU) seconds on the shared 2-core machine.\n\n"
-        "| hosts/day | edges (target day) | edges (window) | batching | steps run | time/step | epoch CPU s | "
+        "| hosts/day | edges (target day) | days | edges (window) | batching | steps run | time/step | epoch CPU s | "
         "inference | graphs CPU s | graphs GiB peak / kept | before training GiB | train GiB | peak GiB |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, *args = sys.argv[2:]
-        result = child_memory(int(args[0]), args[1], int(args[2])) if kind == "memory" else child_embed(*args)
+        result = child_memory(int(args[0]), args[1], int(args[2]), int(args[3])) if kind == "memory" else child_embed(*args)
         print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", help="paper-profile workspace with snapshots and labels (quality line)")
     parser.add_argument("--batch-sizes", default="16384", help="mini-batch sizes (hosts) of the quality runs, comma-separated")
+    parser.add_argument("--day-workspace", help="workspace with snapshots of a large day (section minibatch-day)")
     parser.add_argument("--sizes", default="10000,30000,100000", help="active hosts a day of the generated windows")
+    parser.add_argument("--days", default="", help="window days per size, comma-separated (default 6 each)")
     parser.add_argument("--full-up-to", type=int, default=30000, help="largest size also run full batch")
     parser.add_argument("--steps", type=int, default=4, help="mini-batch training steps timed per size")
     args = parser.parse_args()
@@ -263,9 +280,16 @@ def main() -> None:
         text = quality(args.workspace, [int(b) for b in args.batch_sizes.split(",")])
         reproduce = f"{command} --workspace {args.workspace} --batch-sizes {args.batch_sizes} --sizes ''"
         write_section("minibatch-quality", f"{TITLE}, quality\n\n{text}\nReproduce: `{reproduce}`.")
+    if args.day_workspace:
+        text = day(args.day_workspace, int(args.batch_sizes.split(",")[0]))
+        reproduce = f"{command} --day-workspace {args.day_workspace} --batch-sizes {args.batch_sizes} --sizes ''"
+        write_section("minibatch-day", f"{TITLE}, one large day\n\n{text}\nReproduce: `{reproduce}`.")
     if args.sizes:
-        text = memory([int(s) for s in args.sizes.split(",")], args.full_up_to, args.steps)
-        reproduce = f"{command} --sizes {args.sizes} --full-up-to {args.full_up_to} --steps {args.steps}"
+        sizes = [int(s) for s in args.sizes.split(",")]
+        days = dict(zip(sizes, [int(d) for d in args.days.split(",")] if args.days else [6] * len(sizes), strict=True))
+        text = memory(sizes, days, args.full_up_to, args.steps)
+        window = f" --days {args.days}" if args.days else ""
+        reproduce = f"{command} --sizes {args.sizes}{window} --full-up-to {args.full_up_to} --steps {args.steps}"
         write_section("minibatch-memory", f"{TITLE}, memory\n\n{text}\nReproduce: `{reproduce}`.")
 
 if __name__ == "__main__":
