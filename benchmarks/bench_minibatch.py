@@ -3,11 +3,9 @@ batch on the paper profile, and the peak memory of training and inference on gen
 every run in a fresh process.
 
     nice -n 10 .venv/bin/python benchmarks/bench_minibatch.py [--workspace W] [--sizes 10000,30000,100000]
-        [--full-up-to 30000] [--steps 4] [--batch-sizes 16384,2048] [--day-workspace D]
+        [--full-up-to 30000] [--steps 4] [--batch-sizes 16384,2048] [--days 6,6,6]
 
-Sections `minibatch-quality` (with ``--workspace``), `minibatch-day` (with ``--day-workspace``: a real day, e.g. the
-/16 of bench_scale, embedded in mini-batches of the first ``--batch-sizes``) and `minibatch-memory` (unless
-``--sizes ''``).
+Sections `minibatch-quality` (with ``--workspace``) and `minibatch-memory` (unless ``--sizes ''``).
 ``--workspace`` needs `darkstack simulate --profile paper`, `labels` and `snapshot` run there (the variants
 ``igcngru`` and ``igcngru-mb<B>`` for each ``--batch-sizes`` B, in hosts, are embedded if missing); without it only the memory table is measured.
 The generated windows are H + 1 = 6 days of N active hosts (from a pool of 1.5 N) on 2,501 ports, each host
@@ -211,18 +209,6 @@ def quality(workspace: str, batch_sizes: list[int]) -> str:
     )
 
 
-def day(workspace: str, batch_size: int) -> str:
-    """One real snapshot day (e.g. the /16 of bench_scale) embedded by i-GCN-GRU in mini-batches, in a fresh process."""
-    r = _in_child("embed", workspace, "minibatch", str(batch_size))
-    print(r, flush=True)
-    return (
-        f"i-GCN-GRU (paper sizes, H = 5, features, fp32, 1 torch thread) in mini-batches of {batch_size:,} hosts on "
-        f"the snapshots of `{workspace}` (largest day {r['hosts']:,} hosts), training and inference, one process:\n\n"
-        "| variant | wall | CPU | peak RSS |\n|---|---|---|---|\n"
-        f"| {r['variant']} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | {r['peak_gib']:.2f} GiB |\n"
-    )
-
-
 def memory(sizes: list[int], days: dict[int, int], full_up_to: int, steps: int) -> str:
     from darkstack.embed.settings import EmbedSettings
 
@@ -269,7 +255,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", help="paper-profile workspace with snapshots and labels (quality line)")
     parser.add_argument("--batch-sizes", default="16384", help="mini-batch sizes (hosts) of the quality runs, comma-separated")
-    parser.add_argument("--day-workspace", help="workspace with snapshots of a large day (section minibatch-day)")
     parser.add_argument("--sizes", default="10000,30000,100000", help="active hosts a day of the generated windows")
     parser.add_argument("--days", default="", help="window days per size, comma-separated (default 6 each)")
     parser.add_argument("--full-up-to", type=int, default=30000, help="largest size also run full batch")
@@ -280,10 +265,6 @@ def main() -> None:
         text = quality(args.workspace, [int(b) for b in args.batch_sizes.split(",")])
         reproduce = f"{command} --workspace {args.workspace} --batch-sizes {args.batch_sizes} --sizes ''"
         write_section("minibatch-quality", f"{TITLE}, quality\n\n{text}\nReproduce: `{reproduce}`.")
-    if args.day_workspace:
-        text = day(args.day_workspace, int(args.batch_sizes.split(",")[0]))
-        reproduce = f"{command} --day-workspace {args.day_workspace} --batch-sizes {args.batch_sizes} --sizes ''"
-        write_section("minibatch-day", f"{TITLE}, one large day\n\n{text}\nReproduce: `{reproduce}`.")
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
         days = dict(zip(sizes, [int(d) for d in args.days.split(",")] if args.days else [6] * len(sizes), strict=True))
