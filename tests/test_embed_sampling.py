@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,9 +14,10 @@ from test_embed_models import one_thread  # noqa: F401  (autouse: tiny graphs, o
 from darkstack.embed import EmbedSettings, load_embeddings
 from darkstack.embed import embed as embed_stage
 from darkstack.embed.models import DeviceGraph, build_model
-from darkstack.embed.sampling import Neighbours, WindowSampler, edge_batches
-from darkstack.embed.train import embed_hosts, embed_hosts_batched, grow_table
-from darkstack.embed.windows import build_day_graph, make_window
+from darkstack.embed import train
+from darkstack.embed.sampling import Neighbours, WindowSampler, host_batches
+from darkstack.embed.train import batch_pairs, embed_hosts, embed_hosts_batched, grow_table
+from darkstack.embed.windows import NegativePool, build_day_graph, make_window
 from darkstack.snapshot import load_day
 
 TINY = EmbedSettings(
@@ -83,12 +85,66 @@ def test_sampling_is_seeded_and_uniform(dense_day, fanout):
     assert np.abs(counts[neighbours] / expected - 1).max() < 0.3
 
 
-def test_an_epoch_sees_every_edge_once_in_bounded_batches():
-    batches = edge_batches(1003, 100, np.random.default_rng(0))
-    assert len(batches) == 11 and max(len(b) for b in batches) <= 100
-    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(1003))
-    again = edge_batches(1003, 100, np.random.default_rng(0))
-    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
+def test_an_epoch_seeds_every_host_once_with_all_its_edges(dense_day):
+    g = dense_day
+    batches = host_batches(g, 7, np.random.default_rng(0))
+    assert len(batches) == -(-g.n_hosts // 7) and max(len(b.hosts) for b in batches) <= 7
+    np.testing.assert_array_equal(np.sort(np.concatenate([b.hosts for b in batches])), np.arange(g.n_hosts))
+    np.testing.assert_array_equal(np.sort(np.concatenate([b.edges for b in batches])), np.arange(len(g.edge_host)))
+    for b in batches:  # a batch's positives are exactly its hosts' edges
+        np.testing.assert_array_equal(b.edges, np.flatnonzero(np.isin(g.edge_host, b.hosts)))
+    again, other = (host_batches(g, 7, np.random.default_rng(seed)) for seed in (0, 1))
+    assert all(np.array_equal(a.edges, b.edges) for a, b in zip(batches, again, strict=True))
+    assert not all(np.array_equal(a.hosts, b.hosts) for a, b in zip(batches, other, strict=True))
+
+
+def test_a_host_batch_pairs_its_edges_with_fresh_negatives_of_its_hosts(dense_day):
+    g = dense_day
+    pool, rng = NegativePool.of(g), np.random.default_rng(0)
+    edges = set(zip(g.edge_host.tolist(), g.edge_port.tolist(), strict=True))
+    for b in host_batches(g, 16, np.random.default_rng(0)):
+        hosts, ports, labels = batch_pairs(g, pool, b, 1, rng)
+        pos, neg = labels == 1, labels == 0
+        np.testing.assert_array_equal(hosts[pos], g.edge_host[b.edges])
+        np.testing.assert_array_equal(ports[pos], g.edge_port[b.edges])
+        room = len(np.unique(hosts[pos])) * len(pool.ports) - pos.sum()  # the batch's non-edges
+        assert neg.sum() == min(pos.sum(), room) > 0  # one negative per positive where there is room
+        negatives = set(zip(hosts[neg].tolist(), ports[neg].tolist(), strict=True))
+        assert len(negatives) == neg.sum() and not negatives & edges
+        assert set(hosts[neg].tolist()) <= set(b.hosts.tolist()) and (ports >= g.n_hosts).all()
+
+
+def test_a_training_batch_holds_only_its_hosts_and_the_ports_of_its_pairs(ws):
+    _, window, _, sampler = _window_model(ws, "igcngru", True)
+    target = window.target
+    for b in host_batches(target, 5, np.random.default_rng(0)):
+        hosts, ports, _ = batch_pairs(target, NegativePool.of(target), b, 1, np.random.default_rng(1))
+        batch = sampler.batch(np.concatenate([hosts, ports]), np.random.default_rng(2))
+        batch_hosts = batch.nodes[batch.nodes < target.n_hosts]
+        assert set(batch_hosts.tolist()) <= set(b.hosts.tolist())
+        assert len(batch.nodes) <= len(b.hosts) + target.n_nodes - target.n_hosts
+        for block in batch.blocks:  # each row reads itself and at most fan-out (2) neighbours
+            assert len(block.sources) <= 3 * len(block.present)
+
+
+def test_pairs_in_chunks_give_the_same_step(ws, monkeypatch):
+    runs = []
+    for chunk in (10**9, 7):
+        monkeypatch.setattr(train, "PAIR_CHUNK", chunk)
+        model, window, graphs, sampler = _window_model(ws, "igcngru", True)
+        optimizer = train.new_optimizer(model, TINY)
+        batches = host_batches(window.target, 12, np.random.default_rng(0))
+        result = train.link_epoch(model, optimizer, sampler, graphs, np.random.default_rng(1), 1, batches)
+        runs.append((result, [p.detach().clone() for p in model.parameters()]))
+    (first, params), (second, chunked) = runs
+    assert first == pytest.approx(second, rel=1e-5)
+    for a, b in zip(params, chunked, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_neighbours_refuse_a_matrix_that_is_not_bipartite(dense_day):
+    with pytest.raises(ValueError, match="not a sorted bipartite"):
+        Neighbours.of(dataclasses.replace(dense_day, n_hosts=dense_day.n_hosts - 1))
 
 
 def _window_model(ws, method, features):

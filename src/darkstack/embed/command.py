@@ -64,7 +64,7 @@ def command(
         int | None, typer.Option("--batch-above", help="auto batching: active nodes of a day above which mini-batches run (default 50000).")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Mini-batch: positive edges per step, hosts per inference batch (default 32768).")
+        int | None, typer.Option("--batch-size", help="Mini-batch: hosts per training step (all their edges) and per inference batch (default 16384).")
     ] = None,
     fanout: Annotated[
         int | None, typer.Option("--fanout", help="Mini-batch: neighbours sampled per batch node (default 10).")

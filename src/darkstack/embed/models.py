@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,10 +92,11 @@ class DeviceGraph:
 
     @classmethod
     def build(cls, graph: DayGraph, device: torch.device) -> DeviceGraph:
+        """The device graph; the raw features are dropped once Â X is computed (nothing reads them after)."""
         ax = None
         if graph.features is not None:
             ax = torch.from_numpy(graph.adjacency @ graph.features).to(device)
-        return cls(graph, ax, device)
+        return cls(replace(graph, features=None), ax, device)
 
     @property
     def adjacency(self) -> SparsePair:

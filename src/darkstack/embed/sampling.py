@@ -11,7 +11,9 @@ PyG's loader needs pyg-lib or torch-sparse (not installable here), hence this ve
 
 A batch is a set of target-day nodes; for each snapshot of the window it holds the batch nodes active
 there (GCN-GRU's input for the others is the shared isolated-node vector, as in the full computation)
-and their sampled rows: memory follows the batch and the fan-out, not the day.
+and their sampled rows: memory follows the batch and the fan-out, not the day. A training epoch is
+batched by host (``host_batches``): each host is a seed once, with all its edges as the batch's
+positives, so an epoch computes each host about once (GraphSAGE's node batches) instead of once per edge.
 """
 
 from __future__ import annotations
@@ -28,26 +30,34 @@ from darkstack.embed.windows import DayGraph, Window
 
 @dataclass(frozen=True)
 class Neighbours:
-    """A day's Â split for sampling: the off-diagonal rows (CSR arrays) and each node's self-loop weight."""
+    """A day's Â read for sampling, without a copy: its CSR arrays, where each row's off-diagonal entries
+    start, and each node's self-loop weight.
+
+    The graph is bipartite with hosts before ports and Â's indices sorted, so a host's self-loop is the
+    first entry of its row and a port's the last: the off-diagonal entries are the rest of the row.
+    """
 
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
+    first: np.ndarray  # [n] position of each row's first off-diagonal entry
     self_weight: np.ndarray
 
     @classmethod
     def of(cls, graph: DayGraph) -> Neighbours:
-        a = graph.adjacency
-        off = (a - sp.diags(a.diagonal())).tocsr()
-        off.eliminate_zeros()
-        return cls(off.indptr.astype(np.int64), off.indices.astype(np.int64), off.data, a.diagonal())
+        a, nodes = graph.adjacency, np.arange(graph.n_nodes)
+        is_host = nodes < graph.n_hosts
+        loop = np.where(is_host, a.indptr[:-1], a.indptr[1:] - 1)
+        if graph.n_nodes and not (a.indices[loop] == nodes).all():
+            raise ValueError(f"day {graph.day}: Â is not a sorted bipartite host-port matrix with self-loops")
+        return cls(a.indptr, a.indices, a.data, a.indptr[:-1] + is_host, a.data[loop])
 
     @property
     def n_nodes(self) -> int:
         return len(self.self_weight)
 
     def degrees(self, nodes: np.ndarray) -> np.ndarray:
-        return self.indptr[nodes + 1] - self.indptr[nodes]
+        return self.indptr[nodes + 1] - self.indptr[nodes] - 1
 
     def sample_rows(self, nodes: np.ndarray, fanout: int | None, rng: np.random.Generator) -> sp.csr_matrix:
         """Rows ``nodes`` of the sampled Â [len(nodes), n]: self-loop plus ≤ ``fanout`` neighbours (None: all),
@@ -57,7 +67,7 @@ class Neighbours:
         row, offset = (
             (np.repeat(np.arange(len(nodes)), degree), _offsets(degree)) if fanout is None else _choose(degree, keep, rng)
         )
-        entry = self.indptr[nodes][row] + offset
+        entry = self.first[nodes][row] + offset
         weight = self.weights[entry]
         total = self.self_weight[nodes] + np.bincount(row, weights=weight, minlength=len(nodes))
         rows = np.concatenate([row, np.arange(len(nodes))])
@@ -161,6 +171,22 @@ class WindowSampler:
         return Batch(nodes, self.window.target.keys[nodes], tuple(blocks))
 
 
-def edge_batches(n_edges: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """The edge indices 0 … n-1 shuffled and split into ⌈n / batch_size⌉ near-equal batches (one epoch)."""
-    return np.array_split(rng.permutation(n_edges), max(1, math.ceil(n_edges / batch_size)))
+@dataclass(frozen=True)
+class HostBatch:
+    """One training step's seeds: target-day hosts and the indices of all their edges (its positives)."""
+
+    hosts: np.ndarray  # sorted host node indices
+    edges: np.ndarray  # sorted indices into the day's edge arrays
+
+
+def host_batches(graph: DayGraph, batch_size: int, rng: np.random.Generator) -> list[HostBatch]:
+    """One epoch: the day's hosts shuffled and split into ⌈n_hosts / batch_size⌉ near-equal batches, each with
+    every edge of its hosts, so every host is a seed and every edge a positive exactly once. The edges are
+    sorted by host (build_day_graph), so a host's edges are one range."""
+    starts = np.searchsorted(graph.edge_host, np.arange(graph.n_hosts + 1))
+    batches = []
+    for hosts in np.array_split(rng.permutation(graph.n_hosts), max(1, math.ceil(graph.n_hosts / batch_size))):
+        hosts = np.sort(hosts)
+        count = starts[hosts + 1] - starts[hosts]
+        batches.append(HostBatch(hosts, np.repeat(starts[hosts], count) + _offsets(count)))
+    return batches

@@ -49,7 +49,7 @@ class EmbedSettings(BaseModel):
     batching: Literal["auto", "full", "minibatch"] = Field(
         "auto",
         description="GNN training and inference: 'full' batch on the whole window (the paper), 'minibatch' "
-        "(neighbour-sampled batches of edges, memory bounded by the batch), or 'auto': mini-batches when the "
+        "(neighbour-sampled batches of hosts, memory bounded by the batch), or 'auto': mini-batches when the "
         "target day has more than batch_above active nodes.",
     )
     batch_above: int = Field(
@@ -59,7 +59,10 @@ class EmbedSettings(BaseModel):
         "(full batch needs 57-85 kB per active node with H = 5, measured: 50 k nodes ≈ 2.9-4.3 GB).",
     )
     batch_size: int = Field(
-        32_768, ge=1, description="Mini-batch: positive edges per training step (plus their negatives); hosts per inference batch."
+        16_384,
+        ge=1,
+        description="Mini-batch: target-day hosts per training step (all their edges are its positives, plus their "
+        "negatives) and per inference batch.",
     )
     fanout: int = Field(10, ge=1, description="Mini-batch: neighbours sampled per batch node in each snapshot (layer 2).")
     fanout_inner: int = Field(

@@ -9,14 +9,15 @@
   then it embeds that window.
 One epoch = one full-batch step: all the target day's edges as positives, ``negatives`` fresh non-edges
 per positive. Above ``batch_above`` active nodes (or with ``batching = "minibatch"``) an epoch is instead
-one pass over the day's edges in shuffled batches of ``batch_size`` positives (plus their negatives), each
-step on the batch nodes' sampled neighbourhoods (embed.sampling), and inference embeds the hosts in
-batches with every neighbour kept. Inference runs in eval() under no_grad. Adam state persists across days.
+one pass over the day's hosts in shuffled batches of ``batch_size`` hosts, each with all its hosts' edges as
+positives (plus their negatives), each step on the batch nodes' sampled neighbourhoods (embed.sampling), and
+inference embeds the hosts in batches with every neighbour kept. Inference runs in eval() under no_grad. Adam state persists across days.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import numpy as np
@@ -25,9 +26,10 @@ import torch.nn.functional as F
 
 from darkstack.embed import checkpoint
 from darkstack.embed.models import DeviceGraph, LinkModel, build_model
-from darkstack.embed.sampling import Neighbours, WindowSampler, edge_batches
+from darkstack.embed.sampling import HostBatch, Neighbours, WindowSampler, host_batches
 from darkstack.embed.settings import EmbedSettings
 from darkstack.embed.windows import (
+    DayGraph,
     NegativePool,
     Window,
     build_day_graph,
@@ -134,32 +136,59 @@ def link_step(
     return float(loss.detach()), float(accuracy)
 
 
+PAIR_CHUNK = 1 << 18
+"""Host-port pairs whose link-head activations exist at once in a mini-batch step (≈ 0.3 GB with gradients):
+the head runs over a batch's pairs in chunks, its gradient accumulated into the batch embeddings (exact)."""
+
+
+def batch_pairs(
+    target: DayGraph, day_pool: NegativePool, batch: HostBatch, negatives: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hosts, ports, labels) of a host batch: every edge of its hosts as a positive, then ``negatives``
+    fresh non-edges per positive drawn as in full batch (``day_pool``) but with the host from the batch's
+    hosts with an edge (over an epoch each host is drawn about as often as in the full-batch step)."""
+    edge_host, edge_port = target.edge_host[batch.edges], target.edge_port[batch.edges]
+    pool = dataclasses.replace(  # the batch's edge codes are sorted, as the day's edges
+        day_pool, hosts=np.unique(edge_host), edge_codes=edge_host * target.n_nodes + edge_port
+    )
+    neg_h, neg_p = draw_negatives(pool, negatives * len(batch.edges), rng)
+    hosts, ports = np.concatenate([edge_host, neg_h]), np.concatenate([edge_port, neg_p])
+    return hosts, ports, np.concatenate([np.ones(len(batch.edges), np.int64), np.zeros(len(neg_h), np.int64)])
+
+
 def link_epoch(
     model: LinkModel, optimizer, sampler: WindowSampler, graphs: dict, rng: np.random.Generator, negatives: int,
-    batch_size: int,
+    batches: list[HostBatch],
 ) -> tuple[float, float]:
-    """One epoch in mini-batches: every edge of the target day once as a positive, in shuffled batches of
-    ``batch_size`` with ``negatives`` fresh non-edges per positive; one step per batch on the batch nodes'
-    sampled neighbourhoods. Returns (loss, link accuracy) over the epoch's pairs, each measured before its
-    step."""
+    """One epoch in mini-batches (``batches`` = ``host_batches`` of the target day): one step per host batch on
+    the sampled neighbourhoods of its hosts and of the ports of its pairs (``batch_pairs``). Returns (loss, link
+    accuracy) over the epoch's pairs, each measured before its step."""
     model.train()
     target = sampler.window.target
-    pool = NegativePool.of(target)
     device = next(model.parameters()).device
-    loss_sum, correct, pairs, batches = 0.0, 0, 0, edge_batches(len(target.edge_host), batch_size, rng)
-    for edges in batches:
-        neg_h, neg_p = draw_negatives(pool, negatives * len(edges), rng)
-        hosts, ports = np.concatenate([target.edge_host[edges], neg_h]), np.concatenate([target.edge_port[edges], neg_p])
+    day_pool, loss_sum, correct, pairs = NegativePool.of(target), 0.0, 0, 0
+    for seeds in batches:
+        hosts, ports, labels = batch_pairs(target, day_pool, seeds, negatives, rng)
+        if len(labels) == 0:
+            continue
         batch = sampler.batch(np.concatenate([hosts, ports]), rng)
-        pair_hosts, pair_ports = (torch.from_numpy(np.searchsorted(batch.nodes, v)).to(device) for v in (hosts, ports))
-        labels = torch.cat([torch.ones(len(edges)), torch.zeros(len(neg_h))]).long().to(device)
         optimizer.zero_grad(set_to_none=True)
-        log_p = model.link_log_probs(model.encoder.forward_batch(batch, graphs), pair_hosts, pair_ports)
-        loss = F.nll_loss(log_p, labels)
-        loss.backward()
+        z = model.encoder.forward_batch(batch, graphs)
+        z_leaf = z.detach().requires_grad_()
+        for start in range(0, len(labels), PAIR_CHUNK):
+            part = slice(start, start + PAIR_CHUNK)
+            pair_hosts, pair_ports, truth = (
+                torch.from_numpy(v).to(device)
+                for v in (np.searchsorted(batch.nodes, hosts[part]), np.searchsorted(batch.nodes, ports[part]),
+                          labels[part])
+            )
+            log_p = model.link_log_probs(z_leaf, pair_hosts, pair_ports)
+            loss = F.nll_loss(log_p, truth, reduction="sum")
+            (loss / len(labels)).backward()
+            loss_sum += float(loss.detach())
+            correct += int((log_p.argmax(dim=1) == truth).sum())
+        z.backward(z_leaf.grad)
         optimizer.step()
-        loss_sum += float(loss.detach()) * len(labels)
-        correct += int((log_p.argmax(dim=1) == labels).sum())
         pairs += len(labels)
     return loss_sum / pairs, correct / pairs
 
@@ -234,7 +263,10 @@ class GNNRegime:
         st = self.settings
         if not st.minibatch(window.target.n_nodes):
             return link_step(model, optimizer, window, graphs, rng, st.negatives)
-        return link_epoch(model, optimizer, self.cache.sampler(window, st), graphs, rng, st.negatives, st.batch_size)
+        sampler = self.cache.sampler(window, st)
+        return link_epoch(
+            model, optimizer, sampler, graphs, rng, st.negatives, host_batches(window.target, st.batch_size, rng)
+        )
 
     def _embed(self, model: LinkModel, window: Window, graphs: dict) -> np.ndarray:
         st = self.settings
