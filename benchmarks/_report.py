@@ -28,6 +28,15 @@ def peak_rss_gib() -> float:
     return max(own, kids) / 1024**2
 
 
+def read_section(name: str) -> str | None:
+    """The text of section ``name`` of BENCHMARKS.md (between its markers), or None when it is absent."""
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else ""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
 def write_section(name: str, markdown: str, *, write: bool = True) -> None:
     """Print ``markdown`` and, unless ``write`` is false (a script's ``--no-write``), store it as section ``name``
     of BENCHMARKS.md (locked read-modify-write)."""

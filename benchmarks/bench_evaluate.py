@@ -15,7 +15,7 @@ import time
 from _report import peak_rss_gib, write_section
 
 from darkstack.evaluate import evaluate
-from darkstack.evaluate.command import standard_variants_present
+from darkstack.evaluate.command import standard_variants_embedded
 from darkstack.workspace import Workspace
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     profile = profile.get("name", "?") if isinstance(profile, dict) else profile
     parts = [f"## Evaluation, Table 3 (`benchmarks/bench_evaluate.py`, {profile} profile)\n"]
     for sensor in args.sensor or ["darknet", "honeypot"]:
-        variants = standard_variants_present(ws, sensor)
+        variants = standard_variants_embedded(ws, sensor)
         if not variants:
             continue
         for v in variants:  # time a cold run: drop the cached per-host predictions
