@@ -247,7 +247,7 @@ def main() -> None:
             "day; evaluate, stack and predict on the last day, whose i-GCN-GRU window holds H + 1 = 6 snapshots). "
             "`per day`: the seconds embed's run.json gives each day (training plus embedding).\n\n"
             + longer_table(longer)
-            + "Reproduce: " + "; ".join(
+            + "\nReproduce: " + "; ".join(
                 f"`nice -n 10 .venv/bin/python benchmarks/bench_scale.py --sizes {r['size']} --days {r['days']} "
                 f"--scale {r['scale']:g} --thin {r['size']}:{r['thin']}`" for r in longer.values()) + "."
         )
