@@ -32,15 +32,16 @@ def compute_day(engine, parquet_glob: str | None, settings: SnapshotSettings) ->
         return {name: empty(name) for name in SCHEMAS}, dict.fromkeys((*COUNT_NAMES, "corpus_tokens"), 0)
     engine.register_packets(parquet_glob)
     try:
-        engine.materialise("selected", queries.selected(settings))
-        engine.view("kept", queries.kept(settings))
+        engine.view("selected", queries.selected(settings))
+        engine.materialise("pairs", queries.PAIRS)
+        engine.materialise("kept_hosts", queries.kept_hosts(settings))
         engine.materialise("port_ranks", queries.PORT_RANKS)
-        engine.materialise("folded", queries.folded(settings))
+        engine.materialise("edges", queries.edges(settings))
         counts = {k: int(v[0]) for k, v in engine.query(queries.COUNTS).to_pydict().items()}
-        engine.materialise("edges", queries.EDGES)
+        engine.materialise("folded", queries.folded(settings))
         weighted = counts["packets_kept"] > counts["records_kept"]  # some kept record stands for several packets
         if weighted:
-            engine.materialise("multi", queries.MULTI)
+            engine.view("multi", queries.MULTI)
         tables = {
             "edges": engine.query(queries.EDGES_SORTED),
             "host_features": engine.query(queries.host_features(weighted)),
@@ -48,7 +49,7 @@ def compute_day(engine, parquet_glob: str | None, settings: SnapshotSettings) ->
         }
         tokens = engine.query(queries.CORPUS_TOKENS)
     finally:
-        for name in ("multi", "edges", "folded", "port_ranks", "selected"):
+        for name in ("folded", "edges", "port_ranks", "kept_hosts", "pairs"):
             engine.release(name)
     tables["corpus"] = drop_repeats(tokens)
     counts["corpus_tokens"] = tables["corpus"].num_rows

@@ -1,13 +1,16 @@
 """THE definition of a daily snapshot, as SQL text that both engines (DuckDB and Spark SQL) run unchanged.
 
 The engine registers the day's canonical records as the view ``packets`` (docs/schema.md); then, in
-order: the table ``selected`` (protocol/flag filter, feature fields with null → 0, the record's weight
-``w`` = the packets it stands for, null → 1), the view ``kept`` (host filter), the table ``port_ranks``
-(ranking for the top-N cut), the table ``folded`` (kept records, port folded into -1 = other), the table
-``edges`` and, on a day with a record of several packets, the table ``multi``; the output queries read
-``folded``, ``edges`` and ``multi``. The only dialect difference (how views and cached tables are created)
-is the engine's job; every SELECT below is shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive
-repeats in the sorted tokens and numbers them.
+order: the view ``selected`` (protocol/flag filter, feature fields with null → 0, the record's weight
+``w`` = the packets it stands for, null → 1), the table ``pairs`` (packets and records per host and
+destination port: the one aggregation the host filter, the port ranking, the edges and the counts need),
+the tables ``kept_hosts`` (host filter), ``port_ranks`` (ranking for the top-N cut) and ``edges``, then
+the table ``folded`` (kept records, port folded into -1 = other) and, on a day with a record of several
+packets, the view ``multi``; the output queries read ``folded``, ``edges`` and ``multi``. The records are
+read twice (``pairs``, ``folded``) and held once (``folded``, in their stored integer widths). The only
+dialect difference (how views and cached tables are created) is the engine's job; every SELECT below is
+shared. After SQL, ``corpus.drop_repeats`` (shared Python) drops consecutive repeats in the sorted tokens
+and numbers them.
 
 Every packet count is a sum of ``w``, so a flow record of n packets weighs as n packet records with its
 fields (docs/snapshot.md, "Records that stand for several packets"); per-packet sources leave ``packets``
@@ -28,59 +31,80 @@ _SOURCE_FIELDS = {"size": "ip_len", "ttl": "ttl", "mss": "tcp_mss", "win": "tcp_
 
 
 def selected(settings: SnapshotSettings) -> str:
-    """Records passing the protocol and flag filters, with the feature fields as BIGINT (null → 0) and the
-    weight ``w`` (packets the record stands for, null → 1; a record of 0 packets is dropped)."""
+    """Records passing the protocol and flag filters, with the feature fields (null → 0) and the weight ``w``
+    (packets the record stands for, null → 1; a record of 0 packets is dropped). A view, read twice (``pairs``,
+    ``folded``), which costs less than holding every record in a table. Addresses and fields keep their stored
+    integer types (narrow on DuckDB, so ``folded`` holds half the bytes); every sum of them is an exact integer
+    before the cast to DOUBLE, so the features do not depend on the width."""
     where = ["dst_port IS NOT NULL", "(packets IS NULL OR packets > 0)"]
     if settings.tcp_only:
         where.append(f"proto = {PROTO_TCP}")
     if settings.syn_only:
         where.append(f"(CAST(tcp_flags AS INT) & {TCP_SYN | TCP_ACK}) = {TCP_SYN}")
-    fields = ", ".join(f"CAST(coalesce({_SOURCE_FIELDS[f]}, 0) AS BIGINT) AS {f}" for f in FIELDS)
+    fields = ", ".join(f"coalesce({_SOURCE_FIELDS[f]}, 0) AS {f}" for f in FIELDS)
     return (
-        "SELECT ts, CAST(src_ip AS BIGINT) AS ip, CAST(dst_ip AS BIGINT) AS dst_ip, "
+        "SELECT ts, src_ip AS ip, dst_ip, "
         f"CAST(dst_port AS INT) AS dst_port, CAST(coalesce(packets, 1) AS BIGINT) AS w, {fields} "
         f"FROM packets WHERE {' AND '.join(where)}"
     )
 
 
-def kept(settings: SnapshotSettings) -> str:
-    """Host filter: records of hosts with at least ``settings.min_host_packets`` selected packets (sum of ``w``)."""
-    return (
-        "SELECT * FROM selected WHERE ip IN "
-        f"(SELECT ip FROM selected GROUP BY ip HAVING sum(w) >= {settings.min_host_packets})"
-    )
+PAIRS = "SELECT ip, dst_port, sum(w) AS packets, count(*) AS records FROM selected GROUP BY ip, dst_port"
+"""Selected packets and records per (host, destination port) before the host filter and the port cut: the
+one pass over the records from which the host filter, the port ranking, the edges and the counts follow."""
+
+
+def kept_hosts(settings: SnapshotSettings) -> str:
+    """Host filter: hosts with at least ``settings.min_host_packets`` selected packets (sum of ``w``)."""
+    return f"SELECT ip FROM pairs GROUP BY ip HAVING sum(packets) >= {settings.min_host_packets}"
 
 
 PORT_RANKS = (
     "SELECT dst_port, packets, row_number() OVER (ORDER BY packets DESC, dst_port ASC) AS port_rank "
-    "FROM (SELECT dst_port, sum(w) AS packets FROM kept GROUP BY dst_port) AS per_port"
+    "FROM (SELECT dst_port, sum(packets) AS packets FROM pairs WHERE ip IN (SELECT ip FROM kept_hosts) "
+    "GROUP BY dst_port) AS per_port"
 )
 """Ports ranked by packets after the host filter; ties broken by the lower port number."""
+
+
+def _fold(n: int, alias: str) -> str:
+    """The ``port`` of a record or pair: its destination port when ranked in the top ``n``, else -1 (other)."""
+    return f"CASE WHEN r.port_rank <= {n} THEN {alias}.dst_port ELSE -1 END AS port"
+
+
+def edges(settings: SnapshotSettings) -> str:
+    """The weighted bipartite graph: packets per (kept host, port), the pairs with their port folded;
+    materialised as the table ``edges`` (with ``records`` for the counts)."""
+    return (
+        f"SELECT p.ip, {_fold(settings.top_ports, 'p')}, sum(p.packets) AS packets, sum(p.records) AS records "
+        "FROM pairs AS p JOIN port_ranks AS r ON p.dst_port = r.dst_port "
+        "WHERE p.ip IN (SELECT ip FROM kept_hosts) GROUP BY 1, 2"
+    )
 
 
 def folded(settings: SnapshotSettings) -> str:
     """Kept records with ``port`` (-1 beyond the top N) and ``sentence`` (corpus order: rank, other last)."""
     n = settings.top_ports
     return (
-        f"SELECT k.ts, k.ip, k.dst_ip, CASE WHEN r.port_rank <= {n} THEN k.dst_port ELSE -1 END AS port, "
-        f"CASE WHEN r.port_rank <= {n} THEN r.port_rank ELSE {n + 1} END AS sentence, "
-        f"k.w, {', '.join('k.' + f for f in FIELDS)} FROM kept AS k JOIN port_ranks AS r ON k.dst_port = r.dst_port"
+        f"SELECT k.ts, k.ip, k.dst_ip, {_fold(n, 'k')}, "
+        f"CAST(CASE WHEN r.port_rank <= {n} THEN r.port_rank ELSE {n + 1} END AS INT) AS sentence, "
+        f"k.w, {', '.join('k.' + f for f in FIELDS)} FROM selected AS k JOIN port_ranks AS r ON k.dst_port = r.dst_port "
+        "WHERE k.ip IN (SELECT ip FROM kept_hosts)"
     )
 
 
 COUNTS = (
     "SELECT * FROM (SELECT count(*) AS records_read, coalesce(sum(coalesce(packets, 1)), 0) AS packets_read "
     "FROM packets) AS r "
-    "CROSS JOIN (SELECT coalesce(sum(w), 0) AS packets_selected, count(DISTINCT ip) AS hosts_selected FROM selected) AS s "
+    "CROSS JOIN (SELECT coalesce(sum(packets), 0) AS packets_selected, count(DISTINCT ip) AS hosts_selected "
+    "FROM pairs) AS s "
     "CROSS JOIN (SELECT count(*) AS ports_distinct FROM port_ranks) AS p "
-    "CROSS JOIN (SELECT count(*) AS records_kept, coalesce(sum(w), 0) AS packets_kept, count(DISTINCT ip) AS hosts_kept, "
-    "count(DISTINCT CASE WHEN port <> -1 THEN port END) AS ports_kept, "
-    "coalesce(sum(CASE WHEN port = -1 THEN w END), 0) AS packets_other FROM folded) AS f"
+    "CROSS JOIN (SELECT coalesce(sum(records), 0) AS records_kept, coalesce(sum(packets), 0) AS packets_kept, "
+    "count(DISTINCT ip) AS hosts_kept, count(DISTINCT CASE WHEN port <> -1 THEN port END) AS ports_kept, "
+    "coalesce(sum(CASE WHEN port = -1 THEN packets END), 0) AS packets_other FROM edges) AS f"
 )
-"""One row of day counts for meta.json (``records_*`` rows; every ``packets_*`` a sum of weights)."""
-
-EDGES = "SELECT ip, port, sum(w) AS packets FROM folded GROUP BY ip, port"
-"""The weighted bipartite graph: packets per (host, port); materialised as the table ``edges``."""
+"""One row of day counts for meta.json (``records_*`` rows; every ``packets_*`` a sum of weights), from the
+small tables (pairs, ranks, edges) rather than the records."""
 
 EDGES_SORTED = "SELECT ip, port, packets FROM edges ORDER BY ip, port"
 
@@ -111,44 +135,39 @@ def _record_stats(first: int) -> str:
 
 
 MULTI = "SELECT * FROM folded WHERE w > 1"
-"""The kept records of several packets (table ``multi``): the w − 1 packets of each beyond the record itself
+"""The kept records of several packets (view ``multi``): the w − 1 packets of each beyond the record itself
 are the node's *extra* packets, which the weighted statistics add to the records' own."""
 
 
 def _record_sums(key: str) -> str:
-    """Per ``key``, over the records (each once): ``n_r`` records, ``n_w`` packets, and per field the sum, min,
-    max, mean and sum of squared deviations."""
-    parts = ["count(*) AS n_r", "sum(w) AS n_w"]
+    """Per ``key``, in one pass over the records (each once): ``n_r`` records, ``n_w`` packets, and per field
+    the sum, min, max, mean and sum of squared deviations; and the extra packets ``n_x`` = sum(w − 1) with
+    their per-field sum and mean (null without extra packets; a record of one packet adds 0 to these sums)."""
+    parts = ["count(*) AS n_r", "sum(w) AS n_w", "sum(w - 1) AS n_x"]
     for f in FIELDS:
         parts.append(f"sum({f}) AS {f}_sum, min({f}) AS {f}_min, max({f}) AS {f}_max, avg({f}) AS {f}_mean, "
-                     f"coalesce(var_samp({f}) * (count(*) - 1), 0.0) AS {f}_m2")
+                     f"coalesce(var_samp({f}) * (count(*) - 1), 0.0) AS {f}_m2, sum((w - 1) * {f}) AS {f}_xsum, "
+                     f"CAST(sum((w - 1) * {f}) AS DOUBLE) / nullif(sum(w - 1), 0) AS {f}_xmean")
     return f"SELECT {key}, {', '.join(parts)} FROM folded GROUP BY {key}"
-
-
-def _extra_sums(key: str) -> str:
-    """Per ``key``: the extra packets ``n_x`` and per field their sum and mean."""
-    sums = ", ".join(f"sum((w - 1) * {f}) AS {f}_sum, CAST(sum((w - 1) * {f}) AS DOUBLE) / sum(w - 1) AS {f}_mean"
-                     for f in FIELDS)
-    return f"SELECT {key}, sum(w - 1) AS n_x, {sums} FROM multi GROUP BY {key}"
 
 
 def _extra_squares(key: str) -> str:
     """Per ``key``: the extra packets' sum of squared deviations from their mean, per field (a second pass, so
     the std of values near 2^32 keeps its precision, which sum(w·x²) − (sum(w·x))²/n would not)."""
-    dev = ", ".join(f"sum((k.w - 1) * (k.{f} - xm.{f}_mean) * (k.{f} - xm.{f}_mean)) AS {f}_m2" for f in FIELDS)
-    return f"SELECT k.{key}, {dev} FROM multi AS k JOIN xm ON k.{key} = xm.{key} GROUP BY k.{key}"
+    dev = ", ".join(f"sum((k.w - 1) * (k.{f} - m.{f}_xmean) * (k.{f} - m.{f}_xmean)) AS {f}_m2" for f in FIELDS)
+    return f"SELECT k.{key}, {dev} FROM multi AS k JOIN m ON k.{key} = m.{key} GROUP BY k.{key}"
 
 
 def _weighted_stats(first: int) -> str:
-    """sum, min, max, mean, std of each packet field over the node's packets from ``m`` (records), ``xm`` and
-    ``x`` (extra packets): sums, means and std count a record of w packets w times (frequency weights), min and
+    """sum, min, max, mean, std of each packet field over the node's packets from ``m`` (records and the extra
+    packets' sums) and ``x`` (the extra packets' squares): sums, means and std count a record of w packets w times (frequency weights), min and
     max are over the records, and the std's sums of squares are combined by Chan, Golub and LeVeque's
     pairwise update."""
     out = []
     for j, f in enumerate(FIELDS):
         c = [f"f{first + 5 * j + i:02d}" for i in range(5)]
-        total = f"CAST(m.{f}_sum + coalesce(xm.{f}_sum, 0) AS DOUBLE)"
-        between = f"coalesce((xm.{f}_mean - m.{f}_mean) * (xm.{f}_mean - m.{f}_mean) * m.n_r * xm.n_x / m.n_w, 0.0)"
+        total = f"CAST(m.{f}_sum + m.{f}_xsum AS DOUBLE)"
+        between = f"coalesce((m.{f}_xmean - m.{f}_mean) * (m.{f}_xmean - m.{f}_mean) * m.n_r * m.n_x / m.n_w, 0.0)"
         m2 = f"m.{f}_m2 + coalesce(x.{f}_m2, 0.0) + {between}"
         out.append(
             f"{total} AS {c[0]}, CAST(m.{f}_min AS DOUBLE) AS {c[1]}, CAST(m.{f}_max AS DOUBLE) AS {c[2]}, "
@@ -164,8 +183,8 @@ def _field_block(key: str, weighted: bool) -> tuple[str, str, str]:
     if not weighted:
         return (f"c AS (SELECT {key}, {_record_stats(12)} FROM folded GROUP BY {key})", _columns("c", 12, 36),
                 f"JOIN c ON a.{key} = c.{key}")
-    ctes = f"m AS ({_record_sums(key)}), xm AS ({_extra_sums(key)}), x AS ({_extra_squares(key)})"
-    joins = f"JOIN m ON a.{key} = m.{key} LEFT JOIN xm ON a.{key} = xm.{key} LEFT JOIN x ON a.{key} = x.{key}"
+    ctes = f"m AS ({_record_sums(key)}), x AS ({_extra_squares(key)})"
+    joins = f"JOIN m ON a.{key} = m.{key} LEFT JOIN x ON a.{key} = x.{key}"
     return ctes, _weighted_stats(12), joins
 
 
