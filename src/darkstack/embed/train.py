@@ -114,9 +114,11 @@ def grow_table(model: LinkModel, optimizer, window: Window, seed: int, day_ordin
 
 
 def link_step(
-    model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator, negatives: int
+    model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator, negatives: int,
+    chunk: int = EmbedSettings.model_fields["link_chunk"].default,
 ) -> tuple[float, float]:
-    """One full-batch optimisation step; returns (loss, link accuracy) of the forward pass before the step."""
+    """One full-batch optimisation step, the link loss taken ``chunk`` pairs at a time (LinkModel.link_backward);
+    returns (loss, link accuracy) of the forward pass before the step."""
     model.train()
     target = window.target
     neg_h, neg_p = sample_negatives(target, negatives * len(target.edge_host), rng)
@@ -125,13 +127,9 @@ def link_step(
     ports = torch.from_numpy(np.concatenate([target.edge_port, neg_p])).to(device)
     labels = torch.cat([torch.ones(len(target.edge_host)), torch.zeros(len(neg_h))]).long().to(device)
     optimizer.zero_grad(set_to_none=True)
-    z = model.encoder(window, graphs)
-    log_p = model.link_log_probs(z, hosts, ports)
-    loss = F.nll_loss(log_p, labels)
-    loss.backward()
+    loss, correct = model.link_backward(model.encoder(window, graphs), hosts, ports, labels, chunk)
     optimizer.step()
-    accuracy = (log_p.argmax(dim=1) == labels).float().mean()
-    return float(loss.detach()), float(accuracy)
+    return loss, correct / len(labels)
 
 
 def link_epoch(
@@ -233,7 +231,7 @@ class GNNRegime:
         """One training epoch on ``window``: one full-batch step, or a pass of mini-batches above the threshold."""
         st = self.settings
         if not st.minibatch(window.target.n_nodes):
-            return link_step(model, optimizer, window, graphs, rng, st.negatives)
+            return link_step(model, optimizer, window, graphs, rng, st.negatives, st.link_chunk)
         return link_epoch(model, optimizer, self.cache.sampler(window, st), graphs, rng, st.negatives, st.batch_size)
 
     def _embed(self, model: LinkModel, window: Window, graphs: dict) -> np.ndarray:
