@@ -81,27 +81,6 @@ class SparsePair:
         return SparseMatmul.apply(self.a, self.a_t, x)
 
 
-class AggregateTransform(torch.autograd.Function):
-    """(A @ H) @ W for a constant sparse A without keeping A @ H for the backward pass: it is recomputed there
-    (a sparse product, cheap next to the dense one), so only H (which the ReLU before it keeps anyway) is held.
-    The dense products run in ``dtype`` (float32 or bfloat16, result float32) as GCNStack._dense, forward and
-    backward, so the result and gradients are those of autograd on the same expression."""
-
-    @staticmethod
-    def forward(ctx, a: torch.Tensor, a_t: torch.Tensor, h: torch.Tensor, w: torch.Tensor, dtype: torch.dtype):
-        ctx.a, ctx.a_t, ctx.dtype = a, a_t, dtype
-        ctx.save_for_backward(h, w)
-        return ((a @ h).to(dtype) @ w.to(dtype)).float()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        h, w = ctx.saved_tensors
-        grad, aggregated = grad.to(ctx.dtype), (ctx.a @ h).to(ctx.dtype)
-        grad_w = (aggregated.T @ grad).float()
-        grad_h = ctx.a_t @ (grad @ w.to(ctx.dtype).T).float()
-        return None, None, grad_h, grad_w, None
-
-
 @dataclass
 class DeviceGraph:
     """A day graph's tensors on the compute device (built once per day and reused by every window)."""
@@ -246,11 +225,11 @@ class GCNStack(nn.Module):
         Â[rows] H1 W + b in the cheaper order. On all the day's rows (the target snapshot) transformation first,
         Â (H1 W); on fewer (an earlier snapshot holds only some of the target's nodes: ~55 % of its hosts on the
         paper profile) aggregation first, (Â[rows] H1) W, so the 1024-wide product and its two backward products
-        follow the rows, not the snapshot's nodes (AggregateTransform: Â[rows] H1 is not kept for the backward)."""
+        follow the rows, not the snapshot's nodes."""
         weight, bias = folded
         a = g.rows(rows)
         if len(rows) < g.graph.n_nodes:
-            return AggregateTransform.apply(a.a, a.a_t, self.hidden(g), weight, self.compute_dtype) + bias
+            return self._dense(a @ self.hidden(g), weight) + bias
         return a @ self._dense(self.hidden(g), weight) + bias
 
     def hidden_of(self, g: DeviceGraph, block: Block) -> torch.Tensor:
