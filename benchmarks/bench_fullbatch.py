@@ -9,7 +9,7 @@ six snapshots (the H = 5 case), each run a fresh process.
   under ``/usr/bin/time -v`` (variant ``bench-fullbatch``, removed afterwards), once per ``--chunks`` value.
 * ``--windows``: bench_minibatch.generated_window (6 days of N active hosts, ~10 N edges a day, 2,501 ports): one
   full-batch training step and the inference of every target-day host.
-Section ``fullbatch``. Goal (issue 14): GNN memory ≤ 8 GiB on a /16 day.
+Sections ``fullbatch-day`` and ``fullbatch-windows``. Goal (issue 14): GNN memory ≤ 8 GiB on a /16 day.
 """
 
 from __future__ import annotations
@@ -103,41 +103,49 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md alone")
     args = parser.parse_args()
     chunks = [int(c) for c in args.chunks.split(",")]
-    rows = []
+    command = "nice -n 10 .venv/bin/python benchmarks/bench_fullbatch.py"
+    head = (
+        "## Full-batch i-GCN-GRU at /16 sizes (`benchmarks/bench_fullbatch.py`)\n\n"
+        f"i-GCN-GRU, paper sizes (H = 5, features, fp32), {args.threads} torch threads, full batch; the link loss in "
+        "chunks of `embed.link_chunk` host–port pairs (exact). "
+    )
+    tail = "Wall times are on the shared 2-core machine at the load shown; CPU seconds are the comparable figure."
     if args.day:
+        rows = []
         for chunk in chunks:
             r = day_run(args.day, chunk, args.threads, args.logs)
             print("day", chunk, r, flush=True)
-            rows.append(f"| `{args.day}` ({r['days']} day) | {r['hosts']:,.0f} | - | {chunk:,} | {r['wall_s']:.0f} s "
-                        f"({r['cpu_s']:.0f} s) | - | {r['peak_gib']:.2f} | {r['load']:.1f} |")
-    for n in [int(s) for s in args.windows.split(",") if s]:
-        for chunk in chunks:
-            load = os.getloadavg()[0]
-            out = subprocess.run([sys.executable, __file__, "--child", str(n), str(chunk), str(args.threads)],
-                                 check=True, capture_output=True, text=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            print("window", n, chunk, r, flush=True)
-            rows.append(
-                f"| generated, 6 days | {r['hosts']:,} | {r['window_nodes']:,} | {chunk:,} | {r['train_s']:.0f} s "
-                f"({r['train_cpu_s']:.0f} s) | {r['infer_s']:.0f} s ({r['infer_cpu_s']:.0f} s) | "
-                f"{r['graphs_gib']:.2f} / {r['train_gib']:.2f} / {r['peak_gib']:.2f} | {load:.1f} |"
-            )
-    reproduce = (f"nice -n 10 .venv/bin/python benchmarks/bench_fullbatch.py{f' --day {args.day}' if args.day else ''} "
-                 f"--chunks {args.chunks} --windows {args.windows} --threads {args.threads}")
-    text = (
-        "## Full-batch i-GCN-GRU at /16 sizes (`benchmarks/bench_fullbatch.py`)\n\n"
-        f"i-GCN-GRU, paper sizes (H = 5, features, fp32), {args.threads} torch threads, full batch; the link loss in "
-        "chunks of `embed.link_chunk` host–port pairs (exact). A workspace row: `darkstack embed --batching full` of "
-        "its days under `/usr/bin/time -v` (the epoch, inference, checkpoint and writing; peak RSS of the process). "
-        "A generated row: a fresh process, one training step (an epoch) then inference of every host of the target "
-        "day; GiB = peak RSS after building the 6 day graphs / after the step / at the end.\n\n"
-        "| input | hosts/day | window nodes | link chunk | epoch wall (CPU) | inference wall (CPU) | peak GiB | "
-        "load avg |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        "Wall times are on the shared 2-core machine at the load shown; CPU seconds are the comparable figure.\n\n"
-        f"Reproduce: `{reproduce}`."
-    )
-    write_section("fullbatch", text, write=not args.no_write)
-
+            rows.append(f"| {r['days']} | {r['hosts']:,.0f} | {chunk:,} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | "
+                        f"{r['peak_gib']:.2f} | {r['load']:.1f} |")
+        write_section("fullbatch-day", head + (
+            f"`darkstack embed --batching full` of the days of `{args.day}` under `/usr/bin/time -v` (training, "
+            "inference, checkpoint and writing; peak RSS of the process).\n\n"
+            "| days | hosts/day | link chunk | wall | CPU | peak GiB | load avg |\n|---|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + f"\n\n{tail}\n\nReproduce: `{command} --day {args.day} --chunks {args.chunks} "
+            f"--windows '' --threads {args.threads}`."), write=not args.no_write)
+    sizes = [int(s) for s in args.windows.split(",") if s]
+    if sizes:
+        rows = []
+        for n in sizes:
+            for chunk in chunks:
+                load = os.getloadavg()[0]
+                out = subprocess.run([sys.executable, __file__, "--child", str(n), str(chunk), str(args.threads)],
+                                     check=True, capture_output=True, text=True).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                print("window", n, chunk, r, flush=True)
+                rows.append(
+                    f"| {r['hosts']:,} | {r['edges']:,} | {r['window_nodes']:,} | {chunk:,} | {r['train_s']:.0f} s "
+                    f"({r['train_cpu_s']:.0f} s) | {r['infer_s']:.0f} s ({r['infer_cpu_s']:.0f} s) | "
+                    f"{r['graphs_gib']:.2f} / {r['train_gib']:.2f} / {r['peak_gib']:.2f} | {load:.1f} |"
+                )
+        write_section("fullbatch-windows", head + (
+            "Generated windows of six snapshots (bench_minibatch.generated_window: N active hosts a day, ~10 N edges, "
+            "2,501 ports), each a fresh process: one training step (an epoch) then inference of every host of the "
+            "target day; GiB = peak RSS after building the 6 day graphs / after the step / at the end.\n\n"
+            "| hosts/day | edges (target day) | window nodes | link chunk | epoch wall (CPU) | inference wall (CPU) | "
+            "peak GiB | load avg |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+            + f"\n\n{tail}\n\nReproduce: `{command} --chunks {args.chunks} --windows {args.windows} "
+            f"--threads {args.threads}`."), write=not args.no_write)
 
 if __name__ == "__main__":
     main()

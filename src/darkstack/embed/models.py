@@ -8,7 +8,7 @@ Exact rewrites keep the work proportional to the window's active nodes and cheap
 * Â X of a day is weight-independent, so layer 1 is (Â X) W1 with Â X computed once per day;
 * no activation sits between layer 2 and the next linear map (the GCN's Linear, the GRU's input
   gates), so the two are applied as one product with W2·W_next (same parameters, same gradients), over
-  only the rows the encoder needs (the target day's nodes present in the snapshot), in the cheaper order;
+  only the rows the encoder needs (the target day's nodes present in the snapshot), transformation first;
 * the link loss is taken over the pairs in chunks (``LinkModel.link_backward``): memory bounded, same gradient;
 * sparse products use a precomputed transposed Â in the backward pass (torch would re-sort Â each step).
 A target node absent from a snapshot has, there, zero features and only its self-loop, exactly as in the
@@ -222,15 +222,10 @@ class GCNStack(nn.Module):
 
     def project(self, g: DeviceGraph, rows: np.ndarray, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Rows ``rows`` of layer 2 followed by the next linear map, given ``folded`` = self.folded(...):
-        Â[rows] H1 W + b in the cheaper order. On all the day's rows (the target snapshot) transformation first,
-        Â (H1 W); on fewer (an earlier snapshot holds only some of the target's nodes: ~55 % of its hosts on the
-        paper profile) aggregation first, (Â[rows] H1) W, so the 1024-wide product and its two backward products
-        follow the rows, not the snapshot's nodes."""
+        Â[rows] (H1 W) + b, transformation first (aggregating first over an earlier snapshot's fewer rows was
+        measured slower on the paper month: torch's CSR product at width 1024 costs more than the dense FLOPs saved)."""
         weight, bias = folded
-        a = g.rows(rows)
-        if len(rows) < g.graph.n_nodes:
-            return self._dense(a @ self.hidden(g), weight) + bias
-        return a @ self._dense(self.hidden(g), weight) + bias
+        return g.rows(rows) @ self._dense(self.hidden(g), weight) + bias
 
     def hidden_of(self, g: DeviceGraph, block: Block) -> torch.Tensor:
         """Layer-1 output of a block's sources: exact with features (rows of Â X), from the block's sampled
