@@ -116,7 +116,7 @@ def child_memory(n_hosts: int, batching: str, steps: int, days: int) -> dict:
         link_step(model, optimizer, window, dev, rng, st.negatives)
         trained_steps = 1
     else:
-        link_epoch(model, optimizer, sampler, dev, rng, st.negatives, epoch[:steps])
+        link_epoch(model, optimizer, sampler, dev, rng, st.negatives, epoch[:steps], st.link_chunk)
         trained_steps = len(epoch[:steps])
     train_s, train_cpu = time.perf_counter() - started, time.process_time() - cpu
     after_train = peak_rss_gib()

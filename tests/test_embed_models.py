@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from embed_fixtures import write_days
 
 from darkstack.embed.models import DeviceGraph, build_model
 from darkstack.embed.train import grow_table
-from darkstack.embed.windows import build_day_graph, make_window
+from darkstack.embed.windows import build_day_graph, make_window, sample_negatives
 from darkstack.snapshot import load_day
 
 
@@ -86,3 +87,52 @@ def test_link_head_equals_the_concatenation_layer():
     hosts, ports = torch.tensor([0, 1, 2, 2]), torch.tensor([7, 8, 9, 7])
     direct = torch.log_softmax(model.head(torch.cat([z[hosts], z[ports]], dim=1)), dim=1)
     torch.testing.assert_close(model.link_log_probs(z, hosts, ports), direct)
+
+
+def _window_and_pairs(ws):
+    """A 3-day i-GCN-GRU window of a tiny world and every target edge plus as many non-edges, as link_step draws."""
+    days = write_days(ws, n_days=3, active=25, pool_size=60)
+    gs = [build_day_graph(load_day(ws, "darknet", d), features=True) for d in days]
+    window = make_window(gs[-1], gs)
+    graphs = {g.day: DeviceGraph.build(g, torch.device("cpu")) for g in gs}
+    target = window.target
+    neg_h, neg_p = sample_negatives(target, len(target.edge_host), np.random.default_rng(0))
+    hosts = torch.from_numpy(np.concatenate([target.edge_host, neg_h]))
+    ports = torch.from_numpy(np.concatenate([target.edge_port, neg_p]))
+    labels = torch.cat([torch.ones(len(target.edge_host)), torch.zeros(len(neg_h))]).long()
+    return window, graphs, hosts, ports, labels
+
+
+def _gradients(window, graphs, hosts, ports, labels, chunk):
+    """(loss, gradient of every parameter) of one training pass of a fresh seeded model; ``chunk`` None = the
+    unchunked loss (the step as it was before link_backward)."""
+    torch.manual_seed(0)
+    model = build_model("igcngru", True, hidden=16, gcn=8, dim=4, head=4)
+    model.train()
+    z = model.encoder(window, graphs)
+    if chunk is None:
+        loss = F.nll_loss(model.link_log_probs(z, hosts, ports), labels)
+        loss.backward()
+        loss = float(loss.detach())
+    else:
+        loss, _ = model.link_backward(z, hosts, ports, labels, chunk)
+    return loss, {name: p.grad for name, p in model.named_parameters()}
+
+
+def test_link_loss_in_one_chunk_is_bit_identical_to_the_unchunked_loss(ws):
+    window, graphs, hosts, ports, labels = _window_and_pairs(ws)
+    loss, grads = _gradients(window, graphs, hosts, ports, labels, None)
+    one_loss, one_grads = _gradients(window, graphs, hosts, ports, labels, len(labels))
+    assert one_loss == loss
+    for name, grad in grads.items():
+        assert torch.equal(one_grads[name], grad), name
+
+
+def test_link_loss_in_small_chunks_has_the_unchunked_gradient(ws):
+    window, graphs, hosts, ports, labels = _window_and_pairs(ws)
+    assert len(labels) > 4 * 7  # several chunks, the last one short
+    loss, grads = _gradients(window, graphs, hosts, ports, labels, None)
+    chunked_loss, chunked = _gradients(window, graphs, hosts, ports, labels, 7)
+    assert chunked_loss == pytest.approx(loss, rel=1e-6)
+    for name, grad in grads.items():
+        torch.testing.assert_close(chunked[name], grad, rtol=1e-5, atol=1e-7, msg=name)

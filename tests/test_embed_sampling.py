@@ -127,14 +127,13 @@ def test_a_training_batch_holds_only_its_hosts_and_the_ports_of_its_pairs(ws):
             assert len(block.sources) <= 3 * len(block.present)
 
 
-def test_pairs_in_chunks_give_the_same_step(ws, monkeypatch):
+def test_pairs_in_chunks_give_the_same_step(ws):
     runs = []
     for chunk in (10**9, 7):
-        monkeypatch.setattr(train, "PAIR_CHUNK", chunk)
         model, window, graphs, sampler = _window_model(ws, "igcngru", True)
         optimizer = train.new_optimizer(model, TINY)
         batches = host_batches(window.target, 12, np.random.default_rng(0))
-        result = train.link_epoch(model, optimizer, sampler, graphs, np.random.default_rng(1), 1, batches)
+        result = train.link_epoch(model, optimizer, sampler, graphs, np.random.default_rng(1), 1, batches, chunk)
         runs.append((result, [p.detach().clone() for p in model.parameters()]))
     (first, params), (second, chunked) = runs
     assert first == pytest.approx(second, rel=1e-5)

@@ -73,6 +73,10 @@ def command(
         int | None,
         typer.Option("--fanout-inner", help="Mini-batch without features: neighbours sampled per neighbour (default 10)."),
     ] = None,
+    link_chunk: Annotated[
+        int | None,
+        typer.Option("--link-chunk", help="Full batch: host-port pairs per chunk of the link loss (exact; default 1048576)."),
+    ] = None,
     reference_compat: Annotated[
         bool,
         typer.Option("--reference-compat", help="Reproduce the reference code where cheap (see docs/embeddings.md)."),
@@ -105,6 +109,7 @@ def command(
         "batch_size": batch_size,
         "fanout": fanout,
         "fanout_inner": fanout_inner,
+        "link_chunk": link_chunk,
     }
     settings = settings_from_options(
         EmbedSettings, reference_compat=reference_compat, **{k: v for k, v in overrides.items() if v is not None}

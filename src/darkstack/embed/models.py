@@ -7,9 +7,9 @@ BatchNorm; GCN-GRU runs a single-layer GRU(512→128) over the window and normal
 Exact rewrites keep the work proportional to the window's active nodes and cheap on a CPU:
 * Â X of a day is weight-independent, so layer 1 is (Â X) W1 with Â X computed once per day;
 * no activation sits between layer 2 and the next linear map (the GCN's Linear, the GRU's input
-  gates), so the two are applied as one product with W2·W_next (same parameters, same gradients),
-  transformation first, then aggregation over only the rows the encoder needs (the target day's nodes
-  present in the snapshot);
+  gates), so the two are applied as one product with W2·W_next (same parameters, same gradients), over
+  only the rows the encoder needs (the target day's nodes present in the snapshot), transformation first;
+* the link loss is taken over the pairs in chunks (``LinkModel.link_backward``): memory bounded, same gradient;
 * sparse products use a precomputed transposed Â in the backward pass (torch would re-sort Â each step).
 A target node absent from a snapshot has, there, zero features and only its self-loop, exactly as in the
 reference's all-node computation: its layer-2 output is ReLU(b1)·W2 + b2 (with features) or
@@ -223,7 +223,8 @@ class GCNStack(nn.Module):
 
     def project(self, g: DeviceGraph, rows: np.ndarray, folded: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Rows ``rows`` of layer 2 followed by the next linear map, given ``folded`` = self.folded(...):
-        Â[rows] (H1 W) + b, transformation first."""
+        Â[rows] (H1 W) + b, transformation first (aggregating first over an earlier snapshot's fewer rows was
+        measured slower on the paper month: torch's CSR product at width 1024 costs more than the dense FLOPs saved)."""
         weight, bias = folded
         return g.rows(rows) @ self._dense(self.hidden(g), weight) + bias
 
@@ -355,12 +356,45 @@ class LinkModel(nn.Module):
         The first layer on concat(z_h, z_p) equals z_h·W_hostᵀ + z_p·W_portᵀ + b, so it is applied once per
         node and the per-pair work is a gather of 64-wide rows (exact; no pairs × 256 matrix).
         """
+        return self._pair_log_probs(*self._by_node(z), hosts, ports)
+
+    def _by_node(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's first layer on each node as a host (z·W_hostᵀ) and as a port (z·W_portᵀ): [n, head] each."""
+        first, dim = self.head[0], z.shape[1]
+        return z @ first.weight[:, :dim].T, z @ first.weight[:, dim:].T
+
+    def _pair_log_probs(
+        self, by_host: torch.Tensor, by_port: torch.Tensor, hosts: torch.Tensor, ports: torch.Tensor
+    ) -> torch.Tensor:
         first, _, last = self.head
-        dim = z.shape[1]
-        by_host = z @ first.weight[:, :dim].T
-        by_port = z @ first.weight[:, dim:].T
         hidden = F.relu(by_host.index_select(0, hosts) + by_port.index_select(0, ports) + first.bias)
         return F.log_softmax(last(hidden), dim=1)
+
+    def link_backward(
+        self, z: torch.Tensor, hosts: torch.Tensor, ports: torch.Tensor, labels: torch.Tensor, chunk: int
+    ) -> tuple[float, int]:
+        """The mean NLL loss of the pairs' labels, back-propagated into ``z``'s graph and the head, with the
+        pairs taken ``chunk`` at a time; returns (loss, pairs predicted right) of this forward pass.
+
+        Exact rewrite of ``nll_loss(link_log_probs(z, hosts, ports), labels).backward()`` that bounds the
+        per-pair tensors (pairs × head wide, several of them in the backward pass) by the chunk: each chunk's
+        loss, weighted by its share of the pairs, is back-propagated at once into detached copies of the
+        per-node products, whose summed gradients then run through the rest of the graph once. With one
+        chunk (weight 1) every operation is the unchunked one, bit for bit; with more the gradient differs
+        only in float summation order.
+        """
+        by_node = self._by_node(z)
+        by_host, by_port = (t.detach().requires_grad_() for t in by_node)
+        n, loss, correct = len(labels), 0.0, 0
+        for start in range(0, n, chunk):
+            part = slice(start, start + chunk)
+            log_p = self._pair_log_probs(by_host, by_port, hosts[part], ports[part])
+            share = F.nll_loss(log_p, labels[part]) * (len(log_p) / n)
+            share.backward()
+            loss += float(share.detach())
+            correct += int((log_p.argmax(dim=1) == labels[part]).sum())
+        torch.autograd.backward(by_node, (by_host.grad, by_port.grad))
+        return loss, correct
 
 
 def build_model(method: str, features: bool, hidden: int, gcn: int, dim: int, head: int) -> LinkModel:

@@ -22,7 +22,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from darkstack.embed import checkpoint
 from darkstack.embed.models import DeviceGraph, LinkModel, build_model
@@ -116,9 +115,11 @@ def grow_table(model: LinkModel, optimizer, window: Window, seed: int, day_ordin
 
 
 def link_step(
-    model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator, negatives: int
+    model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator, negatives: int,
+    chunk: int = EmbedSettings.model_fields["link_chunk"].default,
 ) -> tuple[float, float]:
-    """One full-batch optimisation step; returns (loss, link accuracy) of the forward pass before the step."""
+    """One full-batch optimisation step, the link loss taken ``chunk`` pairs at a time (LinkModel.link_backward);
+    returns (loss, link accuracy) of the forward pass before the step."""
     model.train()
     target = window.target
     neg_h, neg_p = sample_negatives(target, negatives * len(target.edge_host), rng)
@@ -127,18 +128,9 @@ def link_step(
     ports = torch.from_numpy(np.concatenate([target.edge_port, neg_p])).to(device)
     labels = torch.cat([torch.ones(len(target.edge_host)), torch.zeros(len(neg_h))]).long().to(device)
     optimizer.zero_grad(set_to_none=True)
-    z = model.encoder(window, graphs)
-    log_p = model.link_log_probs(z, hosts, ports)
-    loss = F.nll_loss(log_p, labels)
-    loss.backward()
+    loss, correct = model.link_backward(model.encoder(window, graphs), hosts, ports, labels, chunk)
     optimizer.step()
-    accuracy = (log_p.argmax(dim=1) == labels).float().mean()
-    return float(loss.detach()), float(accuracy)
-
-
-PAIR_CHUNK = 1 << 18
-"""Host-port pairs whose link-head activations exist at once in a mini-batch step (≈ 0.3 GB with gradients):
-the head runs over a batch's pairs in chunks, its gradient accumulated into the batch embeddings (exact)."""
+    return loss, correct / len(labels)
 
 
 def batch_pairs(
@@ -158,11 +150,12 @@ def batch_pairs(
 
 def link_epoch(
     model: LinkModel, optimizer, sampler: WindowSampler, graphs: dict, rng: np.random.Generator, negatives: int,
-    batches: list[HostBatch],
+    batches: list[HostBatch], chunk: int,
 ) -> tuple[float, float]:
     """One epoch in mini-batches (``batches`` = ``host_batches`` of the target day): one step per host batch on
     the sampled neighbourhoods of its hosts and of the ports of its pairs (``batch_pairs``). Returns (loss, link
-    accuracy) over the epoch's pairs, each measured before its step."""
+    accuracy) over the epoch's pairs, each measured before its step. The link head runs over a batch's pairs
+    ``chunk`` at a time (``LinkModel.link_backward``, exact)."""
     model.train()
     target = sampler.window.target
     device = next(model.parameters()).device
@@ -172,23 +165,15 @@ def link_epoch(
         if len(labels) == 0:
             continue
         batch = sampler.batch(np.concatenate([hosts, ports]), rng)
+        pair_hosts, pair_ports, truth = (
+            torch.from_numpy(v).to(device)
+            for v in (np.searchsorted(batch.nodes, hosts), np.searchsorted(batch.nodes, ports), labels)
+        )
         optimizer.zero_grad(set_to_none=True)
-        z = model.encoder.forward_batch(batch, graphs)
-        z_leaf = z.detach().requires_grad_()
-        for start in range(0, len(labels), PAIR_CHUNK):
-            part = slice(start, start + PAIR_CHUNK)
-            pair_hosts, pair_ports, truth = (
-                torch.from_numpy(v).to(device)
-                for v in (np.searchsorted(batch.nodes, hosts[part]), np.searchsorted(batch.nodes, ports[part]),
-                          labels[part])
-            )
-            log_p = model.link_log_probs(z_leaf, pair_hosts, pair_ports)
-            loss = F.nll_loss(log_p, truth, reduction="sum")
-            (loss / len(labels)).backward()
-            loss_sum += float(loss.detach())
-            correct += int((log_p.argmax(dim=1) == truth).sum())
-        z.backward(z_leaf.grad)
+        loss, right = model.link_backward(model.encoder.forward_batch(batch, graphs), pair_hosts, pair_ports, truth, chunk)
         optimizer.step()
+        loss_sum += loss * len(labels)
+        correct += right
         pairs += len(labels)
     return loss_sum / pairs, correct / pairs
 
@@ -262,11 +247,10 @@ class GNNRegime:
         """One training epoch on ``window``: one full-batch step, or a pass of mini-batches above the threshold."""
         st = self.settings
         if not st.minibatch(window.target.n_nodes):
-            return link_step(model, optimizer, window, graphs, rng, st.negatives)
+            return link_step(model, optimizer, window, graphs, rng, st.negatives, st.link_chunk)
         sampler = self.cache.sampler(window, st)
-        return link_epoch(
-            model, optimizer, sampler, graphs, rng, st.negatives, host_batches(window.target, st.batch_size, rng)
-        )
+        batches = host_batches(window.target, st.batch_size, rng)
+        return link_epoch(model, optimizer, sampler, graphs, rng, st.negatives, batches, st.link_chunk)
 
     def _embed(self, model: LinkModel, window: Window, graphs: dict) -> np.ndarray:
         st = self.settings
