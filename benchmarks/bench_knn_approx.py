@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 
 import numpy as np
 from _report import peak_rss_gib, write_section
@@ -47,7 +48,8 @@ def intrinsic_dimension(X: np.ndarray, near: np.ndarray, queries: np.ndarray) ->
     """
     unit = unit_rows(X[queries])
     dist = np.sqrt(np.maximum(2 - 2 * np.einsum("qd,qkd->qk", unit, unit_rows(X[near.ravel()]).reshape(*near.shape, -1)), 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a query whose 20 neighbours are all twins has no estimate
         ratios = np.log(dist[:, :-1] / dist[:, -1:])
         ratios[~np.isfinite(ratios)] = np.nan
         lid = -1 / np.nanmean(ratios, axis=1)
