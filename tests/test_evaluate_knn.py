@@ -45,6 +45,17 @@ def test_matches_brute_force_with_ties_pool_and_queries(exact_max):
     assert pool[got].all()
 
 
+def test_near_twin_hosts_match_brute_force():
+    """Hosts within the float32 error of each other (a fifth of the /16 day's i-GCN-GRU hosts) are recomputed
+    against the whole pool; its float32 filter must keep every true neighbour, in the exact order."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((5, 32))[rng.integers(0, 5, 600)]
+    X += 10 ** rng.uniform(-7, -3, (600, 1)) * rng.standard_normal((600, 32))
+    expected = brute_force(X, 3)
+    for exact_max in (10**9, 0):
+        assert np.array_equal(neighbours(X, 3, exact_max=exact_max), expected)
+
+
 def test_leave_one_out_never_returns_the_query():
     X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
     neigh = neighbours(X, 2)

@@ -132,7 +132,7 @@ def neighbours(
     n_cand = min(k + CANDIDATE_PAD, pool_idx.size)
     name = generator(pool_idx.size, search, approx_above, exact_max)
     cand, cand_sim = GENERATORS[name](unit32, pool_idx, query_idx, n_cand)
-    return _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k, exact=name in EXACT_GENERATORS)
+    return _rerank(unit64, unit32, pool_idx, query_idx, cand, cand_sim, k, exact=name in EXACT_GENERATORS)
 
 
 def generator(pool_size: int, search: str = "auto", approx_above: int = APPROX_ABOVE, exact_max: int = EXACT_MAX) -> str:
@@ -257,7 +257,7 @@ def _order(sim: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.lexsort((idx, -sim), axis=-1)
 
 
-def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k, exact=True):
+def _rerank(unit64, unit32, pool_idx, query_idx, cand, cand_sim, k, exact=True):
     """Exact float64 order of the candidates; rows whose boundary is uncertain are recomputed in full.
 
     ``exact``: the candidates are the float32 top of the whole pool, so a boundary within the float32
@@ -290,36 +290,41 @@ def _rerank(unit64, pool_idx, query_idx, cand, cand_sim, k, exact=True):
         out[start:stop] = top
         uncertain.extend((start + np.flatnonzero(~safe)).tolist())
     if uncertain:
-        out[uncertain] = _full_rows(unit64, pool_idx, query_idx[uncertain], k)
+        out[uncertain] = _full_rows(unit64, unit32, pool_idx, query_idx[uncertain], k, tolerance)
     return out
 
 
-def _full_rows(unit64, pool_idx, rows, k):
-    """Exact neighbours of a few queries against the whole pool, in float64.
+def _full_rows(unit64, unit32, pool_idx, rows, k, tolerance):
+    """Exact neighbours of some queries against the whole pool, in float64 where it decides.
 
-    Per row: the (fewer than k) hosts above the k-th similarity, sorted, then the hosts equal to it
-    in index order (the pool is sorted), so a large group of identical hosts costs no sort.
+    Per block of queries: float32 similarities to the whole pool and their k-th largest ``s_k``. Every
+    true neighbour has float32 similarity ≥ ``s_k − 2·tolerance`` (its exact one reaches the exact k-th,
+    which the k hosts above ``s_k`` reach within ``tolerance``), so only those hosts get float64
+    similarities, sorted by decreasing similarity then index (the pool is sorted). Near-twin hosts
+    (many within the float32 error) cost a few more float64 products, never a float64 scan of the pool.
     """
     import torch
 
-    pool_vec = unit64[pool_idx]
+    pool32 = torch.from_numpy(np.ascontiguousarray(unit32[pool_idx]))
     out = np.empty((rows.size, k), dtype=np.int64)
-    block = max(1, BLOCK_ELEMENTS // (2 * pool_idx.size))
+    block = max(1, BLOCK_ELEMENTS // pool_idx.size)
+    pair_block = max(1, BLOCK_ELEMENTS // (8 * unit64.shape[1]))
     for start in range(0, rows.size, block):
         part = rows[start : start + block]
-        sim = _resolved(unit64[part] @ pool_vec.T)
-        sim[pool_idx[None, :] == part[:, None]] = -np.inf
-        kth = torch.topk(torch.from_numpy(sim), k, dim=1).values[:, -1].numpy()[:, None]
-        block_out = out[start : start + part.size]
-        r, c = np.nonzero(sim > kth)
-        order = np.lexsort((c, -sim[r, c], r))
+        sim = torch.from_numpy(np.ascontiguousarray(unit32[part])) @ pool32.T
+        inside = np.flatnonzero(np.isin(part, pool_idx))
+        sim[torch.from_numpy(inside), torch.from_numpy(np.searchsorted(pool_idx, part[inside]))] = -np.inf
+        floor = torch.topk(sim, k, dim=1).values[:, -1:] - 2 * tolerance
+        r, c = (x.numpy() for x in torch.nonzero(sim >= floor, as_tuple=True))
+        exact = np.empty(r.size, dtype=np.float32)
+        for p in range(0, r.size, pair_block):
+            q = slice(p, p + pair_block)
+            exact[q] = _resolved(np.einsum("pd,pd->p", unit64[part[r[q]]], unit64[pool_idx[c[q]]]))
+        order = np.lexsort((c, -exact, r))  # r, then decreasing similarity, then index
         r, c = r[order], c[order]
-        block_out[r, np.arange(r.size) - np.searchsorted(r, np.arange(part.size))[r]] = pool_idx[c]
-        n_above = np.bincount(r, minlength=part.size)
-        r, c = np.nonzero(sim == kth)
-        slot = np.arange(r.size) - np.searchsorted(r, np.arange(part.size))[r] + n_above[r]
-        keep = slot < k
-        block_out[r[keep], slot[keep]] = pool_idx[c[keep]]
+        rank = np.arange(r.size) - np.searchsorted(r, r)
+        keep = rank < k
+        out[start + r[keep], rank[keep]] = pool_idx[c[keep]]
     return out
 
 
