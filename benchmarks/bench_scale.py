@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -70,12 +71,21 @@ def stage_command(stage: str, ws: Path, size: int, thin: int, profile: str, vari
     }[stage]
 
 
-def timed(command: list[str], log: Path) -> dict:
-    """Run ``command`` under /usr/bin/time -v; its wall and CPU seconds, peak RSS (GiB) and exit status."""
+def timed(command: list[str], log: Path, limit: float | None = None) -> dict:
+    """Run ``command`` under /usr/bin/time -v; its wall and CPU seconds, peak RSS (GiB) and exit status. After
+    ``limit`` seconds the command is sent SIGTERM (``/usr/bin/time`` still reports it) and marked stopped."""
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    stopped = False
     with open(log, "w") as out:
-        rc = subprocess.run(["/usr/bin/time", "-v", DARKSTACK, *command], stdout=out, stderr=subprocess.STDOUT,
-                            env=env).returncode
+        timer = subprocess.Popen(["/usr/bin/time", "-v", DARKSTACK, *command], stdout=out, stderr=subprocess.STDOUT,
+                                 env=env)
+        try:
+            rc = timer.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            stopped = True
+            for child in Path(f"/proc/{timer.pid}/task/{timer.pid}/children").read_text().split():
+                os.kill(int(child), signal.SIGTERM)
+            rc = timer.wait()
     text = log.read_text()
 
     def grab(label: str) -> str:
@@ -84,8 +94,9 @@ def timed(command: list[str], log: Path) -> dict:
     clock = [float(x) for x in grab("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")]
     wall = sum(x * 60 ** i for i, x in enumerate(reversed(clock)))
     cpu = float(grab("User time (seconds)")) + float(grab("System time (seconds)"))
-    return {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "peak_gib": round(int(grab("Maximum resident set size (kbytes)")) / 1024**2, 3)}
+    result = {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+              "peak_gib": round(int(grab("Maximum resident set size (kbytes)")) / 1024**2, 3)}
+    return {**result, "stopped_after_s": limit} if stopped else result
 
 
 def day_size(ws: Path, day: dt.date = DAY) -> dict:
@@ -100,7 +111,10 @@ def day_size(ws: Path, day: dt.date = DAY) -> dict:
 
 def embed_seconds(ws: Path, variant: str) -> dict[str, float]:
     """Seconds each day took in the embed stage (its run.json; training and embedding of that day)."""
-    log = json.loads((Workspace(ws).embedding_dir(SENSOR, variant) / "run.json").read_text())
+    path = Workspace(ws).embedding_dir(SENSOR, variant) / "run.json"
+    if not path.exists():
+        return {}
+    log = json.loads(path.read_text())
     return {day: round(entry.get("seconds", 0.0), 2) for day, entry in sorted(log["days"].items())}
 
 
@@ -158,13 +172,16 @@ def longer_table(runs: dict) -> str:
             if x is None:
                 lines.append(f"| {stage} | not run | | | |")
                 continue
-            if x["rc"] != 0:
+            stopped = x.get("stopped_after_s")
+            if x["rc"] != 0 and not stopped:
                 lines.append(f"| {stage} | failed (exit {x['rc']}) | | | |")
                 continue
             per_day = x.get("seconds_per_day")
             note = ("; ".join(f"{k[5:]} {v:.0f} s" for k, v in per_day.items()) if per_day
                     else "last day only" if stage in ("evaluate", "stack", "predict") else "all days")
             batching = f" ({x['batching']} batch)" if x.get("batching", "auto") != "auto" else ""
+            if stopped:
+                note = f"stopped after {stopped:.0f} s, {len(per_day or {})} of {days} days done: {note}"
             lines.append(f"| {stage}{batching} | {x['wall_s']:.1f} | {x['cpu_s']:.1f} | {x['peak_gib']:.2f} | {note} |")
         lines.append("")
     return "\n".join(lines)
@@ -183,6 +200,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1, help="Days to simulate; evaluate, stack and predict run on "
                         "the last (results ROOT/p<size>-<days>d-x<scale>.json unless 1 day at scale 1).")
     parser.add_argument("--scale", type=float, default=1.0, help="Simulator --scale (host numbers ×).")
+    parser.add_argument("--stage-limit", type=float, default=None, help="Stop a stage after this many seconds "
+                        "(SIGTERM; its figures so far are kept and the stage is marked stopped).")
     parser.add_argument("--no-write", action="store_true", help="Print only; do not write BENCHMARKS.md.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -206,11 +225,11 @@ def main() -> None:
             variants = ["ds"] + (["igcngru"] if entry["stages"].get("embed-igcngru", {}).get("rc") == 0 else [])
             started = time.strftime("%H:%M:%S")
             r = timed(stage_command(stage, ws, size, entry["thin"], args.profile, variants, args.batching,
-                                    args.days, args.scale), args.root / f"{name}-{stage}.log")
+                                    args.days, args.scale), args.root / f"{name}-{stage}.log", args.stage_limit)
             r["variants"] = variants if stage in ("evaluate", "stack", "predict") else None
             if stage == "embed-igcngru":
                 r["batching"] = args.batching
-                if r["rc"] == 0:
+                if r["rc"] == 0 or "stopped_after_s" in r:
                     r["seconds_per_day"] = embed_seconds(ws, "igcngru")
             entry["stages"][stage] = r
             print(f"{name} {stage} (from {started}): {r}", flush=True)
