@@ -113,7 +113,7 @@ def child_memory(n_hosts: int, batching: str, steps: int, days: int) -> dict:
     epoch = host_batches(window.target, st.batch_size, rng) if batching != "full" else []
     started, cpu = time.perf_counter(), time.process_time()
     if batching == "full":
-        link_step(model, optimizer, window, dev, rng, st.negatives)
+        link_step(model, optimizer, window, dev, rng, st.negatives, st.link_chunk)
         trained_steps = 1
     else:
         link_epoch(model, optimizer, sampler, dev, rng, st.negatives, epoch[:steps], st.link_chunk)

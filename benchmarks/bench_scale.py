@@ -6,10 +6,12 @@ leave-one-out), stack (scenario D) and predict. The day's hosts, host–port edg
 snapshot; the growth exponent of each stage's time against hosts and against edges is the least-squares slope
 of log(CPU seconds) over the sizes measured. Results accumulate in ``ROOT/p<size>.json`` (one entry per stage,
 replaced when re-run), so sizes and stages can be run separately, even at once, and the section is rebuilt from
-every size's file.
+every size's file. With ``--days N`` (and ``--scale``) a run spans N days (``ROOT/p<size>-<N>d-x<scale>.json``):
+every day is simulated, snapshot and embedded, evaluate/stack/predict run on the last, and the section adds a
+"Several days" table.
 
     nice -n 10 .venv/bin/python benchmarks/bench_scale.py [--sizes 24,20,16] [--stages ...] [--thin 16:32]
-        [--root /work/bench/scale] [--profile paper] [--no-write]
+        [--days 7 --scale 1.5] [--stage-limit S] [--root /work/bench/scale] [--profile paper] [--no-write]
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def command(
     ] = None,
     link_chunk: Annotated[
         int | None,
-        typer.Option("--link-chunk", help="Full batch: host-port pairs per chunk of the link loss (exact; default 1048576)."),
+        typer.Option("--link-chunk", help="Host-port pairs per chunk of the link loss, full batch and each mini-batch (exact; default 1048576)."),
     ] = None,
     reference_compat: Annotated[
         bool,

@@ -14,7 +14,7 @@ GNN_METHODS = ("gcn", "igcn", "gcngru", "igcngru")
 
 # Fields that change speed or disk use but never what is learnt (left out of the settings hash). How gensim
 # runs (its threads, its reader) changes the random draws, not the model: like a second worker, not a new variant.
-# Chunking the full-batch link loss changes only the order in which float gradients are summed (as threads do).
+# Chunking the link loss changes only the order in which float gradients are summed (as threads do).
 _OPERATIONAL = {"workers", "w2v_corpus", "keep_checkpoints", "link_chunk"}
 # Fields added after variants were first fingerprinted: hashed only when set away from their default, so a run at
 # the defaults keeps its fingerprint (and its finished days).
@@ -72,7 +72,7 @@ class EmbedSettings(BaseModel):
     link_chunk: int = Field(
         1 << 20,
         ge=1,
-        description="Full batch: host-port pairs per chunk of the link loss (exact: the gradient is the unchunked one "
+        description="Host-port pairs per chunk of the link loss, in full batch and in each mini-batch (exact: the gradient is the unchunked one "
         "up to float summation order; bounds the head's per-pair tensors, ~1.3 GB at 2^20 pairs). The default keeps "
         "a /24 day (~0.3 M pairs) in one chunk, bit-identical to the unchunked step.",
     )

@@ -115,8 +115,7 @@ def grow_table(model: LinkModel, optimizer, window: Window, seed: int, day_ordin
 
 
 def link_step(
-    model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator, negatives: int,
-    chunk: int = EmbedSettings.model_fields["link_chunk"].default,
+    model: LinkModel, optimizer, window: Window, graphs: dict, rng: np.random.Generator, negatives: int, chunk: int
 ) -> tuple[float, float]:
     """One full-batch optimisation step, the link loss taken ``chunk`` pairs at a time (LinkModel.link_backward);
     returns (loss, link accuracy) of the forward pass before the step."""
