@@ -2,7 +2,8 @@
 # Paper-profile Table 3: simulate the `paper` month, label it, build snapshots, embed the ten standard
 # variants of the darknet (DS, i-DarkVec, GCN / i-GCN / GCN-GRU / i-GCN-GRU with and without node features)
 # and write the table to BENCHMARKS.md (section `evaluate`). Resumable: every step skips finished work.
-# About 1.5 h on 2 cores (two embedding chains of one torch thread each run side by side).
+# About 2.5 h on 2 cores. The variants embed one after the other: the workspace lock admits one
+# `darkstack embed` at a time, so side-by-side chains would stop at the lock.
 #
 #     bash benchmarks/paper_table3.sh [WORKSPACE]        (default /work/bench/paper)
 set -euo pipefail
@@ -16,7 +17,8 @@ $DS snapshot -w "$W"
 embed() { $DS embed -w "$W" -s darknet --threads 1 "$@"; }
 embed -m ds
 embed -m idarkvec
-( embed -m igcngru && embed -m igcngru --no-features && embed -m gcngru && embed -m gcngru --no-features ) &
-( embed -m igcn && embed -m igcn --no-features && embed -m gcn && embed -m gcn --no-features ) &
-wait
+for model in igcngru gcngru igcn gcn; do
+  embed -m "$model"
+  embed -m "$model" --no-features
+done
 $PY benchmarks/bench_evaluate.py --workspace "$W" --sensor darknet --name evaluate
