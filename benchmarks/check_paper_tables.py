@@ -289,9 +289,10 @@ def report(t3, t2, steps, history, wall: float, baseline, args, commit: str) -> 
     force = f" --force {','.join(sorted(args.force))}" if args.force else ""
     base = f" --baseline {args.baseline}" if args.baseline else ""
     base += "".join(f" --sensor {name}" for name in args.sensor or []) + (" --no-build" if args.no_build else "")
+    threads = f" --threads {args.threads}" if args.threads != 1 else ""
     text = f"""## Nothing lost at /24: Table 3 and Table 2 re-measured on the `paper` profile (check_paper_tables.py)
 
-`OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/check_paper_tables.py --workspace {args.workspace}{force}{base}`
+`OMP_NUM_THREADS={args.threads} nice -n 10 .venv/bin/python benchmarks/check_paper_tables.py --workspace {args.workspace}{threads}{force}{base}`
 at commit {commit}: the workspace built by `darkstack simulate --profile paper`, `labels --source sim/labels.csv`,
 `snapshot` and `embed -m ds|idarkvec|igcngru` of darknet and honeypot (defaults; steps already up to date are
 skipped), then Table 3 of the darknet (`evaluate`, 3-NN leave-one-out, 11 test days) and Table 2 (`stack` D, H, DH,
