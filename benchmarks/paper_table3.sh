@@ -2,8 +2,9 @@
 # Paper-profile Table 3: simulate the `paper` month, label it, build snapshots, embed the ten standard
 # variants of the darknet (DS, i-DarkVec, GCN / i-GCN / GCN-GRU / i-GCN-GRU with and without node features)
 # and write the table to BENCHMARKS.md (section `evaluate`). Resumable: every step skips finished work.
-# About 2.5 h on 2 cores. The variants embed one after the other: the workspace lock admits one
-# `darkstack embed` at a time, so side-by-side chains would stop at the lock.
+# About 25-35 min on 2 idle cores (measured steps: simulate 149 s, a GNN month 100-160 s on one thread,
+# i-DarkVec ≈ 380 s). The variants embed one after the other: the workspace lock admits one
+# `darkstack embed` at a time. One torch thread each, as the recorded figures were made.
 #
 #     bash benchmarks/paper_table3.sh [WORKSPACE]        (default /work/bench/paper)
 set -euo pipefail
